@@ -1,0 +1,1 @@
+"""chakong load testing: the reference query-and-control API and Locust scenarios."""

@@ -1,0 +1,38 @@
+"""Shared fixtures: paths, a CLI runner that runs the real `chakong` console command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+BASELINE = SCENARIOS / "baseline.toml"
+
+
+def chakong_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("chakong")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONWARNINGS="error::DeprecationWarning")
+    return subprocess.run(
+        [*chakong_exe(), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
