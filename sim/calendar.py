@@ -68,7 +68,7 @@ class WorkingTime:
         while True:
             day = math.floor(t)
             left_today = day + self.close - t
-            if remaining <= left_today:
+            if remaining <= left_today + 1e-12:
                 return t + remaining
             remaining -= left_today
             if remaining > per_week:  # skip whole weeks at once
@@ -79,20 +79,41 @@ class WorkingTime:
                 day += 7 * weeks
             t = self.next_open(day + 1.0)
 
+    def working_days_between(self, a: float, b: float) -> float:
+        """Working days (open windows) that lie inside [a, b)."""
+        if b <= a:
+            return 0.0
+        if self.continuous:
+            return b - a
+        total = 0.0
+        for day in range(math.floor(a), math.ceil(b)):
+            if self._day_open(day):
+                lo = max(a, day + self.open)
+                hi = min(b, day + self.close)
+                if hi > lo:
+                    total += hi - lo
+        return total / self.window
+
     def next_poll(self, t: float, interval_days: float) -> float:
         """The first polling instant at or after ``t``.
 
-        Polls fall on multiples of ``interval_days`` counted from midnight of day 0 and only
+        Polls fall on multiples of ``interval_days`` counted from each midnight, and only
         inside the open window; an interval of 0 means continuous pick-up while open.
         """
+        if self.continuous:
+            if interval_days <= 0:
+                return t
+            return max(t, math.ceil(t / interval_days - 1e-9) * interval_days)
         t = self.next_open(t)
         if interval_days <= 0:
             return t
         while True:
-            candidate = max(t, math.ceil(t / interval_days) * interval_days)
-            if self.is_open(candidate):
-                return candidate
-            t = self.next_open(candidate)
+            day = math.floor(t)
+            tod = t - day
+            slot = math.ceil(tod / interval_days - 1e-9) * interval_days
+            if slot < self.close - 1e-9 and self._day_open(day):
+                return max(t, day + slot)
+            t = self.next_open(day + 1.0)
 
 
 class CalendarYears:

@@ -125,6 +125,10 @@ def _register_core(sub: Any, scen: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=_cmd_schema)
 
+    from sim import commands
+
+    commands.register(sub, scen)
+
 
 # ---------------------------------------------------------------- main
 

@@ -17,7 +17,7 @@ def test_baseline_loads_into_a_frozen_scenario():
     s = load_scenario(BASELINE).scenario
     assert set(s.regions) == {"liaoning", "hunan", "chongqing"}
     # region_defaults merged under every region
-    assert s.regions["hunan"].officer_work.investigate_days.mean == pytest.approx(0.25)
+    assert s.regions["hunan"].officer_work.investigate_days.mean == pytest.approx(0.6)
     assert s.regions["liaoning"].policy.provident_fund_freeze_years == 2
     assert s.regions["hunan"].policy.provident_fund_annual_cap_yuan == 50000
     with pytest.raises(pydantic.ValidationError):

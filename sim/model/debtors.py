@@ -7,6 +7,8 @@ type independently with its ``hold_probability``, ``count`` items of it, each wo
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,16 +46,13 @@ class DebtorFactory:
         for asset, p, count, value in self._types:
             if uniform() < p:
                 for _ in range(max(1, round(count()))):
-                    out.append(Asset(len(out), asset, value()))
+                    out.append(Asset(len(out), asset, round(value(), 2)))
         return tuple(out)
 
 
-def _uniforms(rng: np.random.Generator, block: int = 512):
-    buffer: list[float] = []
+def _uniforms(rng: np.random.Generator, block: int = 512) -> Callable[[], float]:
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield rng.random(block).tolist()
 
-    def draw() -> float:
-        if not buffer:
-            buffer.extend(rng.random(block).tolist())
-        return buffer.pop()
-
-    return draw
+    return itertools.chain.from_iterable(blocks()).__next__

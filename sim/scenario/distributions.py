@@ -15,8 +15,9 @@ and a bare number means a constant: ``latency_days = 0``.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -224,11 +225,11 @@ def _number_is_constant(value: Any) -> Any:
     return value
 
 
-Distribution = Annotated[
+_Tagged = Annotated[
     Constant | Exponential | Lognormal | Gamma | Uniform | Triangular | Empirical | Poisson,
-    BeforeValidator(_number_is_constant),
     Field(discriminator="kind"),
 ]
+Distribution = Annotated[_Tagged, BeforeValidator(_number_is_constant)]
 """Any distribution; in TOML an inline table with ``kind``, or a bare number for a constant."""
 
 
@@ -239,13 +240,10 @@ def sampler(dist: _Distribution, rng: np.random.Generator, block: int = 256) -> 
     microsecond of a scalar numpy call; the sequence is still fully determined by ``rng``.
     """
     if isinstance(dist, Constant):
-        value = dist.value
-        return lambda: value
-    buffer: list[float] = []
+        return itertools.repeat(dist.value).__next__
 
-    def draw() -> float:
-        if not buffer:
-            buffer.extend(reversed(dist.sample_many(rng, block).tolist()))
-        return buffer.pop()
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield dist.sample_many(rng, block).tolist()
 
-    return draw
+    return itertools.chain.from_iterable(blocks()).__next__

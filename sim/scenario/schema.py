@@ -163,7 +163,7 @@ class LinkOverride(Frozen):
     """Any subset of a link's properties, overriding the channel's defaults."""
 
     latency_days: Distribution | None = None
-    error_probability: Probability | None = None
+    error_probability: Annotated[float, Field(ge=0, lt=1)] | None = None
     online_freeze: bool | None = None
     online_deduct: bool | None = None
     control_latency_days: Distribution | None = None
@@ -175,8 +175,11 @@ class Link(Frozen):
     latency_days: Distribution = Field(
         description="Answer latency: agency answer to delivery at the court, in days."
     )
-    error_probability: Probability = Field(
-        description="Chance a returned record is wrong or stale, so a control against it fails."
+    error_probability: float = Field(
+        ge=0,
+        lt=1,
+        description="Chance a returned record is wrong or stale, so a control against it fails "
+        "and is redone (below 1, or it would be redone for ever).",
     )
     online_freeze: bool = Field(description="Freezes can be done online (else in person).")
     online_deduct: bool = Field(description="Deductions can be done online (else in person).")

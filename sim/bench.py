@@ -1,0 +1,129 @@
+"""``chakong bench``: what a whole enforcement case costs, against a textbook SimPy queue.
+
+Measured in one process, alternating the two sides so that both see the same machine:
+
+- ``cases_per_second``: cases filed per wall second in one replication of the scenario with
+  streaming statistics only (no per-case records);
+- ``textbook_customers_per_second``: customers per wall second through a textbook SimPy
+  M/M/c model (one process per customer, ``simpy.Resource``, ``numpy`` draws);
+- ``ratio``: the first over the second (target >= 0.5: a case costs no more than two
+  textbook customers);
+- peak traced memory of the scenario run at 1x and 4x the simulated time, and their ratio
+  (streaming statistics should keep it near 1).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.errors import UserError
+from sim.replication import single_run
+from sim.scenario import load_scenario
+
+DEFAULT_SCENARIO = Path("scenarios/baseline.toml")
+TARGET_RATIO = 0.5
+
+
+def textbook_mmc(
+    customers: int,
+    arrival_rate: float = 8.0,
+    service_mean: float = 1.0,
+    servers: int = 10,
+    seed: int = 1,
+) -> float:
+    """Customers per second through a textbook SimPy M/M/c model."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    desk = simpy.Resource(env, capacity=servers)
+    served = [0]
+
+    def customer(env: simpy.Environment):
+        with desk.request() as req:
+            yield req
+            yield env.timeout(rng.exponential(service_mean))
+        served[0] += 1
+
+    def source(env: simpy.Environment):
+        for _ in range(customers):
+            yield env.timeout(rng.exponential(1 / arrival_rate))
+            env.process(customer(env))
+
+    env.process(source(env))
+    began = time.perf_counter()
+    env.run()
+    return served[0] / (time.perf_counter() - began)
+
+
+def _cases_per_second(scenario: Any, replication: int) -> tuple[float, int]:
+    began = time.perf_counter()
+    result = single_run(scenario, 2023, replication, keep_records=False)
+    return result.cases_filed / (time.perf_counter() - began), result.cases_filed
+
+
+def _peak_mb(scenario: Any) -> float:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        single_run(scenario, 2023, 0, keep_records=False)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def run_bench(path: Path | None = None, repeat: int = 3) -> dict[str, Any]:
+    path = path or DEFAULT_SCENARIO
+    if not path.is_file():
+        raise UserError(f"{path}: file not found (run from the project folder or give --scenario)")
+    loaded = load_scenario(path)
+    scenario = loaded.scenario
+    single_run(scenario, 2023, 0, keep_records=False)  # warm imports and caches
+    textbook_mmc(2000)
+    case_rates, book_rates = [], []
+    cases = 0
+    for k in range(repeat):
+        rate, cases = _cases_per_second(scenario, k)
+        case_rates.append(rate)
+        book_rates.append(textbook_mmc(max(cases, 50_000), seed=k))
+    horizon = scenario.horizon_days
+    long = load_scenario(path, [f"horizon_days={4 * horizon}"]).scenario
+    peak_1x, peak_4x = _peak_mb(scenario), _peak_mb(long)
+    best_case, best_book = max(case_rates), max(book_rates)
+    return {
+        "scenario": scenario.name,
+        "cases_per_replication": cases,
+        "rounds": repeat,
+        "cases_per_second": round(best_case, 1),
+        "textbook_customers_per_second": round(best_book, 1),
+        "ratio": round(best_case / best_book, 4),
+        "target_ratio": TARGET_RATIO,
+        "ratio_per_round": [round(c / b, 4) for c, b in zip(case_rates, book_rates, strict=True)],
+        "peak_memory_mb_1x": round(peak_1x, 2),
+        "peak_memory_mb_4x": round(peak_4x, 2),
+        "simulated_days_1x": horizon,
+        "memory_growth_ratio": round(peak_4x / peak_1x, 3),
+    }
+
+
+def format_bench(r: dict[str, Any]) -> str:
+    verdict = "meets" if r["ratio"] >= r["target_ratio"] else "misses"
+    return "\n".join(
+        [
+            f"chakong bench: {r['scenario']} ({r['cases_per_replication']:,} cases a replication, "
+            f"best of {r['rounds']} rounds)",
+            f"  cases_per_second               {r['cases_per_second']:>12,.0f}",
+            f"  textbook_customers_per_second  {r['textbook_customers_per_second']:>12,.0f}",
+            f"  ratio                          {r['ratio']:>12.3f}   ({verdict} the target "
+            f"{r['target_ratio']}; per round {r['ratio_per_round']})",
+            f"  peak memory, {r['simulated_days_1x']:g} simulated days   "
+            f"{r['peak_memory_mb_1x']:>8.1f} MB",
+            f"  peak memory, 4x as long        {r['peak_memory_mb_4x']:>8.1f} MB   "
+            f"(growth ratio {r['memory_growth_ratio']:.2f})",
+        ]
+    )

@@ -1,0 +1,191 @@
+"""The simulation subcommands of ``chakong``: run, verify, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sim.cli import non_negative_int, positive_int
+from sim.errors import UserError
+
+RUN_EPILOG = """\
+examples:
+  chakong run scenarios/baseline.toml
+  chakong run scenarios/baseline.toml --replications 20 --seed 7 --workers 2
+  chakong run scenarios/baseline.toml --set regions.hunan.officers=20 --out results/hunan20
+  chakong run scenarios/baseline.toml --json > summary.json
+
+The results folder (default results/<scenario>/<UTC time>/) holds summary.json,
+manifest.json, replications.csv, cases.csv, events.csv, backlog.csv and PNG plots.
+"""
+
+VERIFY_EPILOG = """\
+examples:
+  chakong verify scenarios/validation/mmc.toml
+  chakong verify scenarios/validation/mmc.toml --set regions.court.officers=8
+  chakong verify scenarios/validation/jackson.toml --replications 30
+
+The scenario's header names the fields carrying the closed-form parameters, e.g.
+  # erlang-c: lambda=PATH servers=PATH service_mean_days=PATH metric=officer_wait_days_mean
+Exit 0 when the closed form lies inside the 95% interval, 1 when it does not.
+"""
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="scenario file (TOML)")
+    p.add_argument(
+        "--replications",
+        type=positive_int,
+        metavar="N",
+        help="replications (default: the scenario's [run] replications)",
+    )
+    p.add_argument(
+        "--seed",
+        type=non_negative_int,
+        metavar="S",
+        help="seed (default: the scenario's [run] seed)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        metavar="W",
+        help="parallel processes (default: all cores); results do not depend on it",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def register(sub: Any, scen: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "run",
+        parents=[scen],
+        help="run a scenario: replications, 95%% intervals, results folder",
+        description="Run replications of a scenario and report every headline metric as a "
+        "mean with a 95%% t-interval.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(p)
+    p.add_argument("--out", type=Path, metavar="DIR", help="results folder (must be new)")
+    p.add_argument(
+        "--no-records",
+        action="store_true",
+        help="do not write cases.csv and events.csv (streaming statistics only)",
+    )
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "verify",
+        parents=[scen],
+        help="check a validation scenario against its closed form (Erlang C, Jackson)",
+        description="Run a validation scenario and compare the metric its header names with "
+        "the queueing-theory closed form.",
+        epilog=VERIFY_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "bench",
+        help="benchmark: cases per second against a textbook SimPy M/M/c, memory growth",
+        description="Run the baseline scenario (one replication, streaming statistics) and a "
+        "textbook SimPy M/M/c model in the same process; print cases_per_second, "
+        "textbook_customers_per_second and their ratio, and peak memory at 1x and 4x the "
+        "simulated time.",
+        epilog="examples:\n  chakong bench\n  chakong bench --json --repeat 5",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="scenario to time (default: scenarios/baseline.toml)",
+    )
+    p.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=3,
+        metavar="K",
+        help="timing rounds; the best of each side is reported (default 3)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=cmd_bench)
+
+
+def _resolve(args: argparse.Namespace):
+    from sim.runner import default_workers
+    from sim.scenario import load_scenario
+
+    loaded = load_scenario(args.file, args.overrides)
+    run = loaded.scenario.run
+    replications = args.replications or run.replications
+    if replications < 2:
+        raise UserError("--replications: at least 2 are needed for a confidence interval")
+    seed = run.seed if args.seed is None else args.seed
+    workers = args.workers or default_workers()
+    return loaded, replications, seed, workers
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.run import execute, format_table
+
+    loaded, replications, seed, workers = _resolve(args)
+    outcome = execute(
+        loaded,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        out=args.out,
+        keep_records=not args.no_records,
+        show_progress=not args.no_progress,
+    )
+    if args.json:
+        print(json.dumps(outcome.to_json(), ensure_ascii=False))
+    else:
+        print(format_table(outcome))
+    print(f"results: {outcome.out_dir}", file=sys.stderr)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sim.theory import read_check
+    from sim.verify import verify
+
+    loaded, replications, seed, workers = _resolve(args)
+    check = read_check(loaded.path)
+    if check is None:
+        raise UserError(
+            f"{args.file}: no '# erlang-c:' or '# jackson:' header line; see chakong verify --help"
+        )
+    result = verify(loaded, check, replications, seed, workers, not args.no_progress)
+    print(json.dumps(result, ensure_ascii=False) if args.json else _verify_text(result))
+    return 0 if result["inside_ci95"] else 1
+
+
+def _verify_text(r: dict[str, Any]) -> str:
+    lo, hi = r["ci95"]
+    return "\n".join(
+        [
+            f"{r['scenario']}: {r['check']} check of {r['metric']} "
+            f"({r['replications']} replications, seed {r['seed']})",
+            f"  parameters:   {r['parameters']}",
+            f"  closed form:  {r['expected']:.6g}",
+            f"  simulated:    {r['mean']:.6g}  95% interval [{lo:.6g}, {hi:.6g}]",
+            f"  error:        {100 * r['relative_error']:+.2f}%",
+            f"  result:       {'PASS' if r['inside_ci95'] else 'FAIL'}: closed form "
+            f"{'inside' if r['inside_ci95'] else 'outside'} the interval",
+        ]
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from sim.bench import format_bench, run_bench
+
+    result = run_bench(args.scenario, args.repeat)
+    print(json.dumps(result) if args.json else format_bench(result))
+    return 0

@@ -1,0 +1,194 @@
+"""The network query: requests over channels, agencies that poll and answer, records that
+may be wrong.
+
+A court's query goes out over every channel its region uses, one request per agency the
+channel reaches there. An agency pulls requests from the hub at its polling instants
+(inside its polling window), processes them first come first served on ``servers`` desks,
+and its answer reaches the court after the link's answer latency.
+
+Because pick-up times are a non-decreasing function of submission times, and requests are
+submitted as simulated time advances, the agency queue is computed exactly with the
+multi-server FCFS recursion (each request starts when it is picked up or when the earliest
+desk frees, whichever is later) at submission, without a SimPy process per request. Each
+returned record is wrong or stale with the link's ``error_probability``; a control against
+a wrong record fails and must be redone.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calendar import WorkingTime
+from sim.model.debtors import Asset
+from sim.scenario.distributions import sampler
+from sim.scenario.schema import Agency, Link, Scenario
+from sim.streams import Streams
+from sim.topology import Topology
+
+
+class AgencyDesk:
+    """One agency's intake: polling on its calendar and FCFS processing on its desks."""
+
+    def __init__(self, name: str, spec: Agency, scenario: Scenario, rng: np.random.Generator):
+        self.name = name
+        self.holds = frozenset(spec.holds)
+        self.polling = WorkingTime(spec.polling, scenario.start_date)
+        self.poll_interval_days = spec.poll_interval_minutes / 1440.0
+        self.processing = sampler(spec.processing_days, rng)
+        self.deadline_days = (
+            spec.answer_deadline_hours / 24.0 if spec.answer_deadline_hours is not None else None
+        )
+        self.desks_free_at = [0.0] * spec.servers  # a heap
+        self.last_submitted = 0.0
+        self.next_pickup = -1.0  # the polling instant the latest request waits for
+
+    def done_at(self, submitted: float) -> float:
+        """When a request submitted at ``submitted`` has been processed."""
+        if submitted < self.last_submitted:
+            raise ValueError("requests must reach an agency in time order")
+        self.last_submitted = submitted
+        if submitted <= self.next_pickup:  # no poll between the last request and this one
+            pickup = self.next_pickup
+        else:
+            pickup = self.next_pickup = self.polling.next_poll(submitted, self.poll_interval_days)
+        free = self.desks_free_at[0]
+        done = (pickup if pickup > free else free) + self.processing()
+        heapq.heapreplace(self.desks_free_at, done)
+        return done
+
+
+class LinkRuntime:
+    """A resolved link (region, channel, agency) with its own random draws."""
+
+    def __init__(self, channel: str, desk: AgencyDesk, link: Link, streams: Streams, region: str):
+        self.channel = channel
+        self.desk = desk
+        self.link = link
+        key = (region, channel, desk.name)
+        self.latency = sampler(link.latency_days, streams.rng("latency", *key))
+        self.control_latency = sampler(link.control_latency_days, streams.rng("control", *key))
+        self._records = streams.rng("records", *key)
+        self._uniforms: list[float] = []
+        self.error_probability = link.error_probability
+
+    def record_wrong(self) -> bool:
+        if self.error_probability == 0:
+            return False
+        if not self._uniforms:
+            self._uniforms.extend(self._records.random(256).tolist())
+        return self._uniforms.pop() < self.error_probability
+
+
+@dataclass(slots=True)
+class Finding:
+    """One record of an asset, returned over one link."""
+
+    asset: Asset
+    via: LinkRuntime
+    answered: float
+    wrong: bool
+
+
+@dataclass(slots=True)
+class QueryResult:
+    """The requests sent together at one time, and what came back."""
+
+    sent: float
+    last: float  # when the last answer arrived
+    findings: list[Finding]
+    requests: dict[str, int]  # requests by channel
+    with_deadline: int  # requests to agencies with an answer deadline
+    late: int  # of those, answered after the deadline
+    answers: list[tuple[LinkRuntime, float, float]] | None  # (link, answered, value found)
+
+
+class Network:
+    """The query side of the network for every region of a scenario."""
+
+    def __init__(self, scenario: Scenario, topology: Topology, streams: Streams) -> None:
+        self.desks = {
+            name: AgencyDesk(name, spec, scenario, streams.rng("agency", name))
+            for name, spec in scenario.agencies.items()
+        }
+        self.holder = {a: name for name, spec in scenario.agencies.items() for a in spec.holds}
+        self.links: dict[str, list[LinkRuntime]] = {}
+        self.requests: dict[str, dict[str, int]] = {}
+        self.with_deadline: dict[str, int] = {}
+        for region in scenario.regions:
+            runtimes = []
+            for channel in topology.channels_used(region):
+                for agency, link in topology.agencies(region, channel):
+                    runtimes.append(LinkRuntime(channel, self.desks[agency], link, streams, region))
+            self.links[region] = runtimes
+            counts: dict[str, int] = {}
+            for via in runtimes:
+                counts[via.channel] = counts.get(via.channel, 0) + 1
+            self.requests[region] = counts
+            self.with_deadline[region] = sum(v.desk.deadline_days is not None for v in runtimes)
+
+    def query(
+        self, region: str, assets: tuple[Asset, ...], now: float, detail: bool = False
+    ) -> QueryResult:
+        """The full network query of a case: every agency over every channel in use.
+
+        With ``detail``, every request's answer is listed too (for the event log)."""
+        held: dict[str, list[Asset]] = {}
+        for a in assets:
+            agency = self.holder.get(a.asset_type)
+            if agency is not None:
+                held.setdefault(agency, []).append(a)
+        pairs = [(via, held.get(via.desk.name)) for via in self.links[region]]
+        return self._send(pairs, now, detail, self.requests[region], self.with_deadline[region])
+
+    def requery(self, findings: list[Finding], now: float, detail: bool = False) -> QueryResult:
+        """Ask again, over the same links, about assets whose records were wrong: one
+        request per link, covering every asset it is asked about."""
+        asked: dict[int, tuple[LinkRuntime, list[Asset]]] = {}
+        for f in findings:
+            asked.setdefault(id(f.via), (f.via, []))[1].append(f.asset)
+        pairs = list(asked.values())
+        requests: dict[str, int] = {}
+        for via, _ in pairs:
+            requests[via.channel] = requests.get(via.channel, 0) + 1
+        with_deadline = sum(via.desk.deadline_days is not None for via, _ in pairs)
+        return self._send(pairs, now, detail, requests, with_deadline)
+
+    @staticmethod
+    def _send(
+        pairs: list[tuple[LinkRuntime, list[Asset] | None]],
+        now: float,
+        detail: bool,
+        requests: dict[str, int],
+        with_deadline: int,
+    ) -> QueryResult:
+        findings: list[Finding] = []
+        answers: list[tuple[LinkRuntime, float, float]] | None = [] if detail else None
+        last = now
+        late = 0
+        for via, mine in pairs:
+            desk = via.desk
+            answered = desk.done_at(now) + via.latency()
+            if answered > last:
+                last = answered
+            deadline = desk.deadline_days
+            if deadline is not None and answered - now > deadline:
+                late += 1
+            if mine:
+                for a in mine:
+                    findings.append(Finding(a, via, answered, via.record_wrong()))
+            if answers is not None:
+                answers.append((via, answered, sum(a.value_yuan for a in mine) if mine else 0.0))
+        return QueryResult(now, last, findings, requests, with_deadline, late, answers)
+
+
+def preferred(findings: list[Finding], preference: dict[str, int]) -> list[Finding]:
+    """One finding per asset: the one from the most preferred channel."""
+    best: dict[int, Finding] = {}
+    for f in findings:
+        held = best.get(f.asset.index)
+        if held is None or preference[f.via.channel] < preference[held.via.channel]:
+            best[f.asset.index] = f
+    return [best[k] for k in sorted(best)]

@@ -1,0 +1,70 @@
+"""Courts and their enforcement officers, the scarce resource.
+
+Each court has a pool of officers serving stints first come first served, on the region's
+calendar. Officer effort is measured in working days; a stint that would start outside
+working hours starts at the next opening, and it runs only while the court is open.
+
+The pool is the exact multi-server FCFS recursion (Kiefer-Wolfowitz): a stint requested at
+time ``now`` starts when the earliest-free officer is free (or now, if one is idle) and the
+court is open. Requests are made as simulated time advances, so no later request can
+overtake an earlier one and this is the same queue as a ``simpy.Resource`` served in order,
+at the cost of one timeout per stint instead of a request, a grant and a release.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from sim.calendar import WorkingTime
+from sim.stats import Observer
+
+
+class Court:
+    """One court: its officers and its working calendar."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        name: str,
+        region: str,
+        officers: int,
+        calendar: WorkingTime,
+        observer: Observer,
+    ) -> None:
+        self.env = env
+        self.name = name
+        self.region = region
+        self.officers = officers
+        self.free_at = [0.0] * officers  # a heap: when each officer is next free
+        self.calendar = calendar
+        self.observer = observer
+        self._last_request = 0.0
+
+    def book(self, now: float, work_days: float) -> tuple[float, float]:
+        """Book the next free officer for ``work_days`` from ``now``: (start, end)."""
+        if now < self._last_request:
+            raise ValueError("officer stints must be requested in time order")
+        self._last_request = now
+        free = self.free_at[0]
+        start = self.calendar.next_open(now if now > free else free)
+        end = self.calendar.advance(start, work_days)
+        heapq.heapreplace(self.free_at, end)
+        self.observer.on_officer_work(start, work_days)
+        return start, end
+
+    def work(self, work_days: float) -> Generator[Any, Any, float]:
+        """A process step: an officer's stint of ``work_days``; returns when it started."""
+        env = self.env
+        start, end = self.book(env.now, work_days)
+        yield env.timeout(end - env.now)
+        return start
+
+
+def split_officers(officers: int, courts: int) -> list[int]:
+    """Officers per court: as even as possible, the first courts taking the remainder."""
+    base, extra = divmod(officers, courts)
+    return [base + (1 if i < extra else 0) for i in range(courts)]

@@ -1,0 +1,252 @@
+"""Statistics: streaming per-replication observations, and intervals across replications.
+
+:class:`Observer` is fed by the model as things happen and keeps only running sums, counts,
+an HDR histogram of time to close (percentiles to 3 significant digits) and the backlog
+samples, so its memory does not depend on how many cases pass through. Its
+:meth:`Observer.metrics` are one replication's headline figures; :func:`summarize` turns the
+values of a metric over replications into a mean and a 95% t-interval.
+
+The observation window is ``[warmup_days, horizon_days)``: a case counts for the
+closure-based metrics when it closes inside the window, for the filing-based ones when it is
+filed inside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+from scipy import stats as st
+
+MINUTES_PER_DAY = 1440.0
+
+HEADLINE_METRICS = (
+    "throughput_cases_per_year",
+    "cases_filed_per_year",
+    "time_to_close_days_mean",
+    "time_to_close_days_p50",
+    "time_to_close_days_p90",
+    "time_to_recovery_days_mean",
+    "recovery_rate",
+    "fully_performed_rate",
+    "partly_performed_rate",
+    "terminated_for_now_rate",
+    "officer_utilization",
+    "officer_wait_days_mean",
+    "time_in_system_days_mean",
+    "backlog_mean",
+    "queries_per_day_central",
+    "queries_per_day_local",
+    "freeze_failure_rate",
+    "late_answer_rate",
+    "money_disbursed_yuan_per_year",
+)
+"""Every metric a run reports, in the order tables show them."""
+
+
+@dataclass
+class Observer:
+    """Streaming statistics of one replication."""
+
+    warmup: float
+    horizon: float
+    available_officer_days: float  # officer working days available inside the window
+    filed: int = 0
+    closed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    close_time_sum: float = 0.0
+    recovered_cases: int = 0
+    recovery_time_sum: float = 0.0
+    claim_sum: float = 0.0
+    recovered_sum: float = 0.0
+    disbursed_sum: float = 0.0  # money paid out inside the window, whatever case
+    officer_starts: int = 0
+    officer_wait_sum: float = 0.0
+    officer_work_sum: float = 0.0
+    queries: dict[str, int] = field(default_factory=dict)
+    answers: int = 0
+    late_answers: int = 0
+    freeze_attempts: int = 0
+    freeze_failures: int = 0
+    open_cases: int = 0
+    filed_in_window: dict[int, float] = field(default_factory=dict)  # case -> filed, while open
+    in_system_sum: float = 0.0
+    backlog_times: list[float] = field(default_factory=list)
+    backlog_counts: list[int] = field(default_factory=list)
+    close_hist: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 100 * 366 * 1440, 3))
+    close_days_hist: list[int] = field(default_factory=list)  # cases per whole day, for plots
+
+    def in_window(self, t: float) -> bool:
+        return self.warmup <= t < self.horizon
+
+    # ------------------------------------------------------------ feeds
+    def on_filed(self, case_id: int, t: float) -> None:
+        self.open_cases += 1
+        if self.in_window(t):
+            self.filed += 1
+            self.filed_in_window[case_id] = t
+
+    def on_officer_start(self, filed: float, start: float) -> None:
+        if self.in_window(start):
+            self.officer_starts += 1
+            self.officer_wait_sum += start - filed
+
+    def on_officer_work(self, start: float, work_days: float) -> None:
+        if self.in_window(start):
+            self.officer_work_sum += work_days
+
+    def on_requests(
+        self, sent: float, by_channel: dict[str, int], with_deadline: int, late: int
+    ) -> None:
+        """Requests sent at ``sent``: counts by channel, and answers against deadlines."""
+        if not self.warmup <= sent < self.horizon:
+            return
+        queries = self.queries
+        for channel, n in by_channel.items():
+            queries[channel] = queries.get(channel, 0) + n
+        self.answers += with_deadline
+        self.late_answers += late
+
+    def on_freeze(self, t: float, ok: bool) -> None:
+        if self.in_window(t):
+            self.freeze_attempts += 1
+            if not ok:
+                self.freeze_failures += 1
+
+    def on_disbursed(self, t: float, amount: float) -> None:
+        if self.in_window(t):
+            self.disbursed_sum += amount
+
+    def on_closed(
+        self,
+        case_id: int,
+        filed: float,
+        closed: float,
+        outcome: str,
+        claim: float,
+        recovered: float,
+        last_disbursed: float,
+    ) -> None:
+        self.open_cases -= 1
+        start = self.filed_in_window.pop(case_id, None)
+        if start is not None:
+            self.in_system_sum += min(closed, self.horizon) - start
+        if not self.in_window(closed):
+            return
+        ttc = closed - filed
+        self.closed += 1
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.close_time_sum += ttc
+        self.close_hist.record_value(max(1, round(ttc * MINUTES_PER_DAY)))
+        day = int(ttc)
+        if day >= len(self.close_days_hist):
+            self.close_days_hist.extend([0] * (day + 1 - len(self.close_days_hist)))
+        self.close_days_hist[day] += 1
+        self.claim_sum += claim
+        self.recovered_sum += recovered
+        if recovered > 0:
+            self.recovered_cases += 1
+            self.recovery_time_sum += last_disbursed - filed
+
+    def sample_backlog(self, t: float) -> None:
+        self.backlog_times.append(t)
+        self.backlog_counts.append(self.open_cases)
+
+    # ------------------------------------------------------------ results
+    def finish(self) -> None:
+        """Count cases still open at the horizon for time in system (up to the horizon)."""
+        for start in self.filed_in_window.values():
+            self.in_system_sum += self.horizon - start
+        self.filed_in_window.clear()
+
+    def metrics(self) -> dict[str, float]:
+        span = self.horizon - self.warmup
+        per_year = 365.0 / span
+        closed = self.closed
+        m = {
+            "throughput_cases_per_year": closed * per_year,
+            "cases_filed_per_year": self.filed * per_year,
+            "time_to_close_days_mean": _ratio(self.close_time_sum, closed),
+            "time_to_close_days_p50": self._percentile(50),
+            "time_to_close_days_p90": self._percentile(90),
+            "time_to_recovery_days_mean": _ratio(self.recovery_time_sum, self.recovered_cases),
+            "recovery_rate": _ratio(self.recovered_sum, self.claim_sum),
+            "fully_performed_rate": _ratio(self.outcomes.get("fully_performed", 0), closed),
+            "partly_performed_rate": _ratio(self.outcomes.get("partly_performed", 0), closed),
+            "terminated_for_now_rate": _ratio(self.outcomes.get("terminated_for_now", 0), closed),
+            "officer_utilization": _ratio(self.officer_work_sum, self.available_officer_days),
+            "officer_wait_days_mean": _ratio(self.officer_wait_sum, self.officer_starts),
+            "time_in_system_days_mean": _ratio(self.in_system_sum, self.filed),
+            "backlog_mean": self._backlog_mean(),
+            "queries_per_day_central": self.queries.get("central", 0) / span,
+            "queries_per_day_local": self.queries.get("local", 0) / span,
+            "freeze_failure_rate": _ratio(self.freeze_failures, self.freeze_attempts),
+            "late_answer_rate": _ratio(self.late_answers, self.answers),
+            "money_disbursed_yuan_per_year": self.disbursed_sum * per_year,
+        }
+        return {name: m[name] for name in HEADLINE_METRICS}
+
+    def _percentile(self, q: float) -> float:
+        if self.close_hist.get_total_count() == 0:
+            return math.nan
+        return self.close_hist.get_value_at_percentile(q) / MINUTES_PER_DAY
+
+    def _backlog_mean(self) -> float:
+        inside = [
+            c
+            for t, c in zip(self.backlog_times, self.backlog_counts, strict=True)
+            if self.in_window(t)
+        ]
+        return sum(inside) / len(inside) if inside else math.nan
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+# ---------------------------------------------------------------- across replications
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A metric over replications: mean, 95% t-interval, and how many replications had it."""
+
+    mean: float
+    ci95: tuple[float, float]
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        return (self.ci95[1] - self.ci95[0]) / 2
+
+    def to_json(self) -> dict[str, object]:
+        return {"mean": _finite(self.mean), "ci95": [_finite(v) for v in self.ci95], "n": self.n}
+
+
+def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
+    """Mean and t-interval of per-replication values (NaNs, where a replication had no
+    observation of the metric, are left out and ``n`` says how many remained)."""
+    x = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return Summary(math.nan, (math.nan, math.nan), 0)
+    mean = float(x.mean())
+    if n == 1:
+        return Summary(mean, (math.nan, math.nan), 1)
+    sem = float(x.std(ddof=1)) / math.sqrt(n)
+    if sem == 0:
+        return Summary(mean, (mean, mean), n)
+    lo, hi = st.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    return Summary(mean, (float(lo), float(hi)), n)
+
+
+def summarize_all(per_replication: Sequence[Mapping[str, float]]) -> dict[str, Summary]:
+    names = list(per_replication[0]) if per_replication else []
+    return {name: summarize(r[name] for r in per_replication) for name in names}
+
+
+def _finite(v: float) -> float | None:
+    return None if v is None or math.isnan(v) or math.isinf(v) else v

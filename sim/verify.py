@@ -1,0 +1,46 @@
+"""Holding the model against queueing theory: run a validation scenario, compare its metric
+with the closed form named in its header (see :mod:`sim.theory`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim.run import execute
+from sim.scenario.loader import LoadedScenario
+from sim.theory import TheoryCheck
+
+
+def verify(
+    loaded: LoadedScenario,
+    check: TheoryCheck,
+    replications: int,
+    seed: int,
+    workers: int,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """The comparison as a JSON-ready dict (``inside_ci95`` says whether it passed)."""
+    expected, params = check.expected(loaded.resolved())
+    outcome = execute(
+        loaded,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        write=False,
+        show_progress=show_progress,
+    )
+    s = outcome.summary[check.metric]
+    lo, hi = s.ci95
+    return {
+        "scenario": loaded.scenario.name,
+        "check": check.kind,
+        "metric": check.metric,
+        "parameters": params,
+        "replications": replications,
+        "seed": seed,
+        "expected": expected,
+        "mean": s.mean,
+        "ci95": [lo, hi],
+        "relative_error": (s.mean - expected) / expected if expected else math.nan,
+        "inside_ci95": bool(lo <= expected <= hi),
+    }
