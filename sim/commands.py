@@ -34,6 +34,16 @@ Exit 0 when the closed form lies inside the 95% interval, 1 when it does not.
 """
 
 
+CALIBRATE_EPILOG = """\
+examples:
+  chakong calibrate --check scenarios/national-2023.toml
+  chakong calibrate --check scenarios/national-2023.toml --scale 1 --replications 3
+  chakong calibrate scenarios/national-2023.toml --json
+
+Volume targets (cases a year) are scaled by the share of the volume kept with --scale.
+"""
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="scenario file (TOML)")
     p.add_argument(
@@ -54,8 +64,25 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         metavar="W",
         help="parallel processes (default: all cores); results do not depend on it",
     )
+    p.add_argument(
+        "--scale",
+        type=_fraction,
+        metavar="F",
+        help="run this fraction of the volume, resources scaled alike "
+        "(default: the scenario's [run] scale, usually 1)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
 
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
@@ -88,6 +115,19 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     )
     _add_run_options(p)
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "calibrate",
+        parents=[scen],
+        help="check a scenario against its published targets ([[calibration]])",
+        description="Run a scenario and compare each [[calibration]] target (a published "
+        "figure) with the simulated mean and its 95%% interval.",
+        epilog=CALIBRATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(p)
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser(
         "bench",
@@ -123,6 +163,9 @@ def _resolve(args: argparse.Namespace):
 
     loaded = load_scenario(args.file, args.overrides)
     run = loaded.scenario.run
+    scale = args.scale if args.scale is not None else run.scale
+    if scale != 1:
+        loaded = loaded.scaled(scale)
     replications = args.replications or run.replications
     if replications < 2:
         raise UserError("--replications: at least 2 are needed for a confidence interval")
@@ -181,6 +224,15 @@ def _verify_text(r: dict[str, Any]) -> str:
             f"{'inside' if r['inside_ci95'] else 'outside'} the interval",
         ]
     )
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibrate import calibrate, format_calibration
+
+    loaded, replications, seed, workers = _resolve(args)
+    result = calibrate(loaded, replications, seed, workers, not args.no_progress)
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_calibration(result))
+    return 1 if args.check and not result["passed"] else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

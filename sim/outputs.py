@@ -113,6 +113,8 @@ def manifest(
                 for p in loaded.files
             ],
             "overrides": list(loaded.overrides),
+            "scale": loaded.scale,
+            "volume_factor": loaded.volume_factor,
             "resolved": loaded.resolved(),
         },
         "versions": versions(),

@@ -21,19 +21,30 @@ EVENT_COLUMNS = (
     "channel",
     "amount_yuan",
     "agency",
+    "asset_id",  # the asset's number within its case
+    "expires_days",  # freeze rows: when the freeze expires
+    "debtor_id",  # the same debtor across a case and its restored matters
 )
 
 EVENTS = (
-    "filed",  # a case is filed in a court
+    "filed",  # a new case is filed in a court
+    "restored",  # 恢复执行: a 终本 case restored as a new matter
+    "objection",  # 执行异议: an objection, a matter of its own
     "officer_start",  # an officer starts on the case
     "query_sent",  # one request to one agency over one channel
     "query_answered",  # its answer reaches the court (one row per request)
-    "freeze",  # a control took hold of an asset
-    "freeze_failed",  # a control failed: the record was wrong or stale
+    "freeze",  # a control took hold of an asset (expires_days: until when)
+    "freeze_waiting",  # 轮候: our freeze waits behind another authority's
+    "freeze_failed",  # a control failed: wrong or stale record, or hard to freeze
     "rework",  # an officer redoes failed controls and re-queries
+    "freeze_renewed",  # renewed before expiry (expires_days: the new expiry)
+    "freeze_lapsed",  # expired without renewal: the hold is lost
     "deduct",  # money taken from an asset into the court's account
     "sale",  # a sold asset's proceeds reach the court's account
+    "sale_failed",  # no buyer in any auction round nor the fixed-price sale
+    "voluntary",  # the debtor pays the rest under credit punishment
     "disbursed",  # money paid out to the creditor
+    "unfreeze",  # holds released when the case closes
     "closed",  # the case is closed (outcome in the case record)
 )
 
@@ -42,6 +53,8 @@ CASE_COLUMNS = (
     "case_id",
     "region",
     "court",
+    "matter",
+    "debtor_id",
     "filed_days",
     "officer_start_days",
     "closed_days",
@@ -55,7 +68,7 @@ CASE_COLUMNS = (
     "reworks",
 )
 
-OUTCOMES = ("fully_performed", "partly_performed", "terminated_for_now")  # 终本 is the last
+OUTCOMES = ("fully_performed", "partly_performed", "terminated_for_now", "objection")
 
 
 class EventLog:
@@ -78,6 +91,9 @@ class EventLog:
         channel: str = "",
         amount_yuan: float | None = None,
         agency: str = "",
+        asset_id: int | None = None,
+        expires_days: float | None = None,
+        debtor_id: int | None = None,
     ) -> None:
         if self.keep:
             self.rows.append(
@@ -91,6 +107,9 @@ class EventLog:
                     channel,
                     amount_yuan,
                     agency,
+                    asset_id,
+                    expires_days,
+                    debtor_id,
                 )
             )
 
@@ -131,8 +150,14 @@ def write_events(path: Path, rows: Iterable[tuple], header: bool = True) -> int:
         if header:
             fh.write(",".join(EVENT_COLUMNS) + "\n")
         write = fh.write
-        for rep, t, case, region, event, asset, channel, amount, agency in rows:
+        for rep, t, case, region, event, asset, channel, amount, agency, aid, exp, debtor in rows:
             money = "" if amount is None else f"{amount:.2f}"
-            write(f"{rep},{t:.5f},{case},{region},{event},{asset},{channel},{money},{agency}\n")
+            aid = "" if aid is None else aid
+            exp = "" if exp is None else f"{exp:.5f}"
+            debtor = "" if debtor is None else debtor
+            write(
+                f"{rep},{t:.5f},{case},{region},{event},{asset},{channel},{money},{agency},"
+                f"{aid},{exp},{debtor}\n"
+            )
             n += 1
     return n

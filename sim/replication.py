@@ -7,6 +7,7 @@ parallel with results independent of the number of workers.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +44,16 @@ def single_run(
     its event log (in time order, up to the horizon) are written there as CSV parts."""
     began = time.perf_counter()
     world = World(scenario, Streams(seed, replication), keep_records, progress)
-    world.run()
+    # The model makes no cyclic garbage as it runs (memory peaks are the same with the
+    # collector off), while full collections rescan every live case and pool member:
+    # switched off, a national run is about 30% faster.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        world.run()
+    finally:
+        if collecting:
+            gc.enable()
     files: dict[str, str] = {}
     if keep_records and parts_dir is not None:
         horizon = scenario.horizon_days
@@ -59,7 +69,7 @@ def single_run(
         metrics=obs.metrics(),
         backlog_times=obs.backlog_times,
         backlog_counts=obs.backlog_counts,
-        pool_counts=world.pool_samples,
+        pool_counts=obs.pool_counts,
         close_days_hist=obs.close_days_hist,
         cases_filed=world._next_id,
         wall_seconds=time.perf_counter() - began,

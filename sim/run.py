@@ -38,20 +38,22 @@ class RunOutcome:
     replications: list[ReplicationResult]
     summary: dict[str, Summary]
     out_dir: Path | None
+    scale: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
-        return summary_object(self.scenario, self.seed, self.summary, len(self.replications))
+        return summary_object(
+            self.scenario, self.seed, self.summary, len(self.replications), self.scale
+        )
 
 
 def summary_object(
-    scenario: str, seed: int, summary: dict[str, Summary], replications: int
+    scenario: str, seed: int, summary: dict[str, Summary], replications: int, scale: float = 1.0
 ) -> dict[str, Any]:
-    return {
-        "scenario": scenario,
-        "seed": seed,
-        "replications": replications,
-        "metrics": {name: s.to_json() for name, s in summary.items()},
-    }
+    obj: dict[str, Any] = {"scenario": scenario, "seed": seed, "replications": replications}
+    if scale != 1:
+        obj["scale"] = scale
+    obj["metrics"] = {name: s.to_json() for name, s in summary.items()}
+    return obj
 
 
 def execute(
@@ -74,7 +76,7 @@ def execute(
             scenario, seed, replications, workers, False, None, show_progress
         )
         summary = summarize_all([r.metrics for r in results])
-        return RunOutcome(scenario.name, seed, results, summary, None)
+        return RunOutcome(scenario.name, seed, results, summary, None, loaded.scale)
     destination = out if out is not None else default_results_dir(scenario.name)
     check_destination(destination)
     with results_folder(destination) as tmp:
@@ -82,7 +84,7 @@ def execute(
             scenario, seed, replications, workers, keep_records, tmp, show_progress
         )
         summary = summarize_all([r.metrics for r in results])
-        outcome = RunOutcome(scenario.name, seed, results, summary, destination)
+        outcome = RunOutcome(scenario.name, seed, results, summary, destination, loaded.scale)
         write_json(tmp / "summary.json", outcome.to_json())
         _write_replications(tmp / "replications.csv", results)
         _write_backlog(tmp / "backlog.csv", results)

@@ -43,6 +43,15 @@ HEADLINE_METRICS = (
     "freeze_failure_rate",
     "late_answer_rate",
     "money_disbursed_yuan_per_year",
+    "provident_fund_deducted_yuan_per_year",
+    "voluntary_payments_per_year",
+    "renewal_failure_rate",
+    "case_to_matter_ratio",
+    "restored_per_year",
+    "requery_pushes_per_year",
+    "requery_lead_rate",
+    "requery_restore_rate",
+    "terminated_pool_mean",
 )
 """Every metric a run reports, in the order tables show them."""
 
@@ -54,8 +63,10 @@ class Observer:
     warmup: float
     horizon: float
     available_officer_days: float  # officer working days available inside the window
-    filed: int = 0
-    closed: int = 0
+    filed: int = 0  # matters of every kind filed in the window
+    filed_by_matter: dict[str, int] = field(default_factory=dict)
+    closed: int = 0  # matters of every kind closed in the window
+    closed_cases: int = 0  # of those, enforcement cases (new or restored)
     outcomes: dict[str, int] = field(default_factory=dict)
     close_time_sum: float = 0.0
     recovered_cases: int = 0
@@ -71,11 +82,18 @@ class Observer:
     late_answers: int = 0
     freeze_attempts: int = 0
     freeze_failures: int = 0
-    open_cases: int = 0
+    fund_deducted_sum: float = 0.0
+    voluntary_payments: int = 0
+    renewals_needed: int = 0
+    renewals_failed: int = 0
+    pushes: int = 0
+    leads: int = 0
+    restored: int = 0
     filed_in_window: dict[int, float] = field(default_factory=dict)  # case -> filed, while open
     in_system_sum: float = 0.0
     backlog_times: list[float] = field(default_factory=list)
     backlog_counts: list[int] = field(default_factory=list)
+    pool_counts: list[int] = field(default_factory=list)
     close_hist: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 100 * 366 * 1440, 3))
     close_days_hist: list[int] = field(default_factory=list)  # cases per whole day, for plots
 
@@ -83,10 +101,10 @@ class Observer:
         return self.warmup <= t < self.horizon
 
     # ------------------------------------------------------------ feeds
-    def on_filed(self, case_id: int, t: float) -> None:
-        self.open_cases += 1
+    def on_filed(self, case_id: int, t: float, matter: str = "new") -> None:
         if self.in_window(t):
             self.filed += 1
+            self.filed_by_matter[matter] = self.filed_by_matter.get(matter, 0) + 1
             self.filed_in_window[case_id] = t
 
     def on_officer_start(self, filed: float, start: float) -> None:
@@ -116,9 +134,28 @@ class Observer:
             if not ok:
                 self.freeze_failures += 1
 
-    def on_disbursed(self, t: float, amount: float) -> None:
-        if self.in_window(t):
+    def on_money(self, t: float, paid: float, amount: float, kind: str, fund: bool) -> None:
+        """Money taken at ``t`` (deduction, sale or voluntary payment), paid out at ``paid``."""
+        if self.warmup <= paid < self.horizon:
             self.disbursed_sum += amount
+        if self.warmup <= t < self.horizon:
+            if fund:
+                self.fund_deducted_sum += amount
+            if kind == "voluntary":
+                self.voluntary_payments += 1
+
+    def on_renewal(self, t: float, ok: bool) -> None:
+        if self.in_window(t):
+            self.renewals_needed += 1
+            if not ok:
+                self.renewals_failed += 1
+
+    def on_pushes(self, t: float, pushes: int, leads: int, restored: int) -> None:
+        """终本 pool re-queries at ``t``: debtors checked, leads found, cases restored."""
+        if self.in_window(t):
+            self.pushes += pushes
+            self.leads += leads
+            self.restored += restored
 
     def on_closed(
         self,
@@ -129,8 +166,8 @@ class Observer:
         claim: float,
         recovered: float,
         last_disbursed: float,
+        matter: str = "new",
     ) -> None:
-        self.open_cases -= 1
         start = self.filed_in_window.pop(case_id, None)
         if start is not None:
             self.in_system_sum += min(closed, self.horizon) - start
@@ -145,15 +182,19 @@ class Observer:
         if day >= len(self.close_days_hist):
             self.close_days_hist.extend([0] * (day + 1 - len(self.close_days_hist)))
         self.close_days_hist[day] += 1
+        if matter == "objection":
+            return
+        self.closed_cases += 1
         self.claim_sum += claim
         self.recovered_sum += recovered
         if recovered > 0:
             self.recovered_cases += 1
             self.recovery_time_sum += last_disbursed - filed
 
-    def sample_backlog(self, t: float) -> None:
+    def sample_backlog(self, t: float, open_cases: int, pool: int = 0) -> None:
         self.backlog_times.append(t)
-        self.backlog_counts.append(self.open_cases)
+        self.backlog_counts.append(open_cases)
+        self.pool_counts.append(pool)
 
     # ------------------------------------------------------------ results
     def finish(self) -> None:
@@ -166,6 +207,8 @@ class Observer:
         span = self.horizon - self.warmup
         per_year = 365.0 / span
         closed = self.closed
+        cases = self.closed_cases
+        new = self.filed_by_matter.get("new", 0)
         m = {
             "throughput_cases_per_year": closed * per_year,
             "cases_filed_per_year": self.filed * per_year,
@@ -174,9 +217,9 @@ class Observer:
             "time_to_close_days_p90": self._percentile(90),
             "time_to_recovery_days_mean": _ratio(self.recovery_time_sum, self.recovered_cases),
             "recovery_rate": _ratio(self.recovered_sum, self.claim_sum),
-            "fully_performed_rate": _ratio(self.outcomes.get("fully_performed", 0), closed),
-            "partly_performed_rate": _ratio(self.outcomes.get("partly_performed", 0), closed),
-            "terminated_for_now_rate": _ratio(self.outcomes.get("terminated_for_now", 0), closed),
+            "fully_performed_rate": _ratio(self.outcomes.get("fully_performed", 0), cases),
+            "partly_performed_rate": _ratio(self.outcomes.get("partly_performed", 0), cases),
+            "terminated_for_now_rate": _ratio(self.outcomes.get("terminated_for_now", 0), cases),
             "officer_utilization": _ratio(self.officer_work_sum, self.available_officer_days),
             "officer_wait_days_mean": _ratio(self.officer_wait_sum, self.officer_starts),
             "time_in_system_days_mean": _ratio(self.in_system_sum, self.filed),
@@ -186,6 +229,15 @@ class Observer:
             "freeze_failure_rate": _ratio(self.freeze_failures, self.freeze_attempts),
             "late_answer_rate": _ratio(self.late_answers, self.answers),
             "money_disbursed_yuan_per_year": self.disbursed_sum * per_year,
+            "provident_fund_deducted_yuan_per_year": self.fund_deducted_sum * per_year,
+            "voluntary_payments_per_year": self.voluntary_payments * per_year,
+            "renewal_failure_rate": _ratio(self.renewals_failed, self.renewals_needed),
+            "case_to_matter_ratio": _ratio(self.filed, new),
+            "restored_per_year": self.restored * per_year,
+            "requery_pushes_per_year": self.pushes * per_year,
+            "requery_lead_rate": _ratio(self.leads, self.pushes),
+            "requery_restore_rate": _ratio(self.restored, self.pushes),
+            "terminated_pool_mean": self._mean_in_window(self.pool_counts),
         }
         return {name: m[name] for name in HEADLINE_METRICS}
 
@@ -195,11 +247,10 @@ class Observer:
         return self.close_hist.get_value_at_percentile(q) / MINUTES_PER_DAY
 
     def _backlog_mean(self) -> float:
-        inside = [
-            c
-            for t, c in zip(self.backlog_times, self.backlog_counts, strict=True)
-            if self.in_window(t)
-        ]
+        return self._mean_in_window(self.backlog_counts)
+
+    def _mean_in_window(self, series: list[int]) -> float:
+        inside = [c for t, c in zip(self.backlog_times, series, strict=True) if self.in_window(t)]
         return sum(inside) / len(inside) if inside else math.nan
 
 

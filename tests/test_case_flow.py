@@ -28,10 +28,12 @@ def test_one_deposit_online(tmp_path):
         (1.75, "freeze", "bank_deposit", "central", 4000.0, "bank"),
         (2.75, "deduct", "bank_deposit", "central", 4000.0, ""),
         (12.75, "disbursed", "bank_deposit", "central", 4000.0, ""),
-        (12.75, "closed", "", "", 4000.0, ""),
+        # 6,000 still owed: closed no sooner than 3 months after filing
+        (90.0, "unfreeze", "bank_deposit", "central", None, "bank"),
+        (90.0, "closed", "", "", 4000.0, ""),
     ]
     (row,) = world.case_rows
-    assert row[7] == "partly_performed" and row[9] == 4000.0
+    assert row[9] == "partly_performed" and row[11] == 4000.0
 
 
 def test_provident_fund_arrives_in_yearly_steps_under_the_cap(tmp_path):
@@ -76,14 +78,15 @@ def test_offline_channel_costs_officer_stints(tmp_path):
     world, log = run_log(scenario)
     events = [(t, e) for t, e, *_ in log if e in ("freeze", "deduct", "disbursed", "closed")]
     # answers at 0.75; the officer freezes in person (1 day), then deducts in person (1 day)
-    assert events == [(1.75, "freeze"), (2.75, "deduct"), (12.75, "disbursed"), (12.75, "closed")]
+    assert events == [(1.75, "freeze"), (2.75, "deduct"), (12.75, "disbursed"), (90.0, "closed")]
     assert world.observer.officer_work_sum == pytest.approx(0.5 + 1 + 1)
 
 
-def test_nothing_found_closes_terminated_for_now(tmp_path):
+def test_nothing_found_closes_terminated_for_now_after_three_months(tmp_path):
     world, log = run_log(tiny(tmp_path, "debtors.nothing_share=1"))
-    assert log[-1] == (0.75, "closed", "", "", 0.0, "")
-    assert world.case_rows[0][7] == "terminated_for_now"
+    assert log[-1] == (90.0, "closed", "", "", 0.0, "")  # more than 3 months after filing
+    assert world.case_rows[0][9] == "terminated_for_now"
+    assert world.observer.pushes == 10  # it joined the 终本 pool: 10 re-queries in 5 years
 
 
 def test_unreachable_assets_are_not_found(tmp_path):
@@ -93,8 +96,8 @@ def test_unreachable_assets_are_not_found(tmp_path):
         "debtors.assets.e_asset={hold_probability=1, value_yuan=5000}",
     )
     world, _log = run_log(scenario)
-    assert world.case_rows[0][11:13] == (1, 0)  # one asset, none found
-    assert world.case_rows[0][7] == "terminated_for_now"
+    assert world.case_rows[0][13:15] == (1, 0)  # one asset, none found
+    assert world.case_rows[0][9] == "terminated_for_now"
 
 
 def test_officers_serve_first_come_first_served(tmp_path):
@@ -124,3 +127,130 @@ def test_wrong_records_are_redone_until_a_control_holds(tmp_path):
             if e == "rework":
                 assert events[i + 1] == "query_sent"
         assert events[-1] == "closed"
+
+
+FUND = [
+    "regions.r.claim_yuan=120000",
+    "debtors.assets.bank_deposit.hold_probability=0",
+    "debtors.assets.provident_fund={hold_probability=1, value_yuan=200000}",
+]
+
+
+def _events(log, *names):
+    return [(t, e, a, x) for t, e, _, _, a, x in log if e in names]
+
+
+def test_provident_fund_freeze_is_renewed_online_before_it_expires(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        *FUND,
+        "regions.r.policy.provident_fund_freeze_years=1",
+        "freeze.renew_lead_days=30",
+    )
+    world, log = run_log(scenario)
+    rows = [(r[1], r[4], r[10]) for r in world.log.sorted_rows() if r[1] < 2000]
+    renewals = [(round(t, 6), round(x, 6)) for t, e, x in rows if e == "freeze_renewed"]
+    # frozen at 1.75 until 366.75; renewed online 30 days before, taking 1 day
+    assert renewals == [(337.75, 731.75), (702.75, 1096.75)]
+    assert [t for t, e, *_ in log if e == "deduct"] == [2.75, 365.0, 731.0]
+    assert world.observer.renewals_needed == 2 and world.observer.renewals_failed == 0
+
+
+def test_a_missed_renewal_loses_the_rest_of_the_fund(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        *FUND,
+        "regions.r.policy.provident_fund_freeze_years=1",
+        "freeze.renewal_miss_probability=1",
+    )
+    world, log = run_log(scenario)
+    assert [e for _, e, *_ in log].count("freeze_lapsed") == 1
+    lapse = next(t for t, e, *_ in log if e == "freeze_lapsed")
+    assert lapse == pytest.approx(366.75)
+    # the 2024-01-01 step (day 365) still came before the lapse; 2025's never comes
+    assert [t for t, e, *_ in log if e == "deduct"] == [2.75, 365.0]
+    assert world.case_rows[0][9] == "partly_performed" and world.case_rows[0][11] == 100000
+
+
+def test_in_person_renewal_costs_an_officer_stint(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        *FUND,
+        "regions.r.policy.provident_fund_freeze_years=1",
+        "channels.central.online_freeze=false",
+    )
+    world, _ = run_log(scenario)
+    # investigation 0.5 + in-person freeze 1 + two in-person renewals of 1 day each
+    assert world.observer.officer_work_sum == pytest.approx(0.5 + 1 + 1 + 1)
+
+
+def test_waiting_freeze_needs_renewal_when_the_wait_is_long(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        "freeze.waiting.probability.bank_deposit=1",
+        "freeze.waiting.release_days=500",
+        "freeze.waiting.remaining_share=1",
+    )
+    _world, log = run_log(scenario)
+    names = [e for _, e, *_ in log]
+    assert "freeze_waiting" in names and "freeze_renewed" in names
+    assert [t for t, e, *_ in log if e == "deduct"] == [pytest.approx(1.75 + 500 + 1)]
+
+
+def test_credit_punishment_brings_a_voluntary_payment(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        "debtors.nothing_share=1",
+        "credit_punishment.pays_probability=1",
+        "credit_punishment.days_to_pay=40",
+    )
+    world, log = run_log(scenario)
+    assert _events(log, "voluntary", "closed") == [
+        (40.0, "voluntary", 10000.0, ""),
+        (50.0, "closed", 10000.0, ""),
+    ]
+    assert world.case_rows[0][9] == "fully_performed"
+    late = tiny(
+        tmp_path,
+        "debtors.nothing_share=1",
+        "credit_punishment.pays_probability=1",
+        "credit_punishment.days_to_pay=200",
+    )
+    world, log = run_log(late)  # too late: the case is 终本 at day 90 first
+    assert "voluntary" not in [e for _, e, *_ in log]
+    assert world.case_rows[0][9] == "terminated_for_now"
+
+
+def test_terminated_pool_requeries_and_restores_as_a_new_matter(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        "debtors.nothing_share=1",
+        "terminated_pool.emergence_probability=1",
+        "terminated_pool.restore_min_share=0",
+        "horizon_days=400",
+    )
+    # the 终本 debtor holds a deposit at the first re-query (day 90 + 182.5), which the
+    # network reaches: a lead; restored as a new matter, it finds the deposit and recovers
+    world, log = run_log(scenario)
+    restored = [(t, e) for t, e, *_ in log if e == "restored"]
+    assert restored == [(273.0, "restored")]  # checked on the day the push falls due
+    obs = world.observer
+    assert (obs.pushes, obs.leads, obs.restored) == (1, 1, 1)
+    matters = {r[4] for r in world.case_rows}
+    assert matters == {"new", "restored"}
+    assert world.case_rows[-1][9] == "partly_performed"  # 4,000 of the 10,000 owed
+
+
+def test_pool_gives_up_after_five_years(tmp_path):
+    scenario = tiny(tmp_path, "debtors.nothing_share=1", "horizon_days=2200")
+    world, _ = run_log(scenario)
+    assert world.observer.pushes == 10 and world.pool.size == 0
+
+
+def test_objection_is_a_matter_of_its_own(tmp_path):
+    scenario = tiny(tmp_path, "matters.objection_probability=1", "matters.objection_days=20")
+    world, log = run_log(scenario)
+    assert [(t, e) for t, e, *_ in log if e == "objection"] == [(0.5, "objection")]
+    m = world.observer.metrics()
+    assert m["case_to_matter_ratio"] == 2.0
+    assert sorted(r[4] for r in world.case_rows) == ["new", "objection"]

@@ -1,22 +1,27 @@
 """The life of one case, stringing the mechanisms together.
 
-filed -> waits for an officer -> investigation stint -> network query over the region's
-channels -> answers arrive -> freezes against what was found (in person where the channel
-cannot act online; a wrong record fails and is redone after an officer's rework and a fresh
-query) -> realisation (online or in-person deduction; a sale for real estate and vehicles)
--> settlement of the claim in time order under the provident-fund cap -> case funds paid
-out to the creditor -> closed as fully performed, partly performed, or 终本 (terminated for
-now: nothing realisable found).
+filed -> waits for an officer -> investigation stint (restrictions imposed: credit
+punishment starts; perhaps an objection) -> network query over the region's channels ->
+answers arrive -> freezes against what was found (in person where the channel cannot act
+online; a wrong record, or an asset hard to freeze, fails and is redone after an officer's
+rework and a fresh query; a waiting freeze 轮候 takes effect when the earlier one is
+released) -> realisation in time order (deductions, sales, provident-fund yearly steps,
+voluntary payment; renewals before expiry, lapses) -> case funds paid out -> closed as
+fully performed; or, with part of the claim still owed, no sooner than 3 months after
+filing, as partly performed or 终本 (terminated for now: nothing realisable found), and
+the debtor joins the 终本 pool for what is still owed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.model import deduction, freeze
-from sim.model.network import Finding, QueryResult, preferred
-from sim.model.settlement import Offer, settle, to_fen
+from sim.model.network import QueryResult, preferred
+from sim.model.realisation import Realisation
+from sim.model.settlement import to_fen
 
 if TYPE_CHECKING:
     from sim.model.world import Case, World
@@ -27,80 +32,82 @@ def handle(w: World, case: Case) -> Generator[Any, Any, None]:
     region = case.region
     court = case.court
 
-    # an officer takes the case and launches the investigation
-    start = yield from court.work(region.investigate())
+    # an officer takes the case: notices, restrictions, and the investigation
+    start = yield from court.work(case.work)
     case.officer_start = start
     w.observer.on_officer_start(case.filed, start)
-    w.log.add(start, case.case_id, region.name, "officer_start")
+    if w.keep_records:
+        w.log.add(start, case.case_id, region.name, "officer_start", debtor_id=case.debtor_id)
+    pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
+    if case.objects:
+        w.file(region, 0.0, (), "objection", case.debtor_id)
 
     # network query over every channel the region uses
-    result = w.network.query(region.name, case.assets, env.now, w.keep_records)
+    case_rng = partial(w.case_rng, case)
+    result = w.network.query(region.name, case.assets, env.now, case_rng, w.keep_records)
     yield from _await_answers(w, case, result)
     targets = preferred(result.findings, region.preference)
     case.found = len(targets)
 
-    # controls, with rework rounds for wrong records
-    offers: list[Offer] = []
+    # controls, with rework rounds for failed ones
+    money = Realisation(w, case)
     while targets:
         started = env.now
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
-            yield from court.work(sum(region.offline_control() for _ in in_person))
-        holds, failures = freeze.apply_freezes(targets, started, env.now)
+            yield from court.work(
+                region.travel() + sum(region.offline_control() for _ in in_person)
+            )
+        holds, failures = w.freezes.apply(region.name, targets, started, env.now, case_rng())
         _log_freezes(w, case, holds, failures)
-        yield from _realise(w, case, holds, offers)
-        if not failures or sum(o.amount for o in offers) >= case.claim:
+        # deductions an officer does in person, in one trip, once the freezes hold
+        trip = [
+            h
+            for h in holds
+            if not h.waiting and not deduction.is_sold(h) and deduction.needs_officer(h)
+        ]
+        if trip:
+            ready = max(h.at for h in trip)
+            if ready > env.now:
+                yield env.timeout(ready - env.now)
+            yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
+        for h in holds:
+            money.add(h, env.now if h in trip else None)
+        if not failures or money.planned >= case.claim:
             break
         known = max(x.at for x in failures)
         if known > env.now:
             yield env.timeout(known - env.now)
         yield from court.work(sum(region.rework() for _ in failures))
         case.reworks += 1
-        w.log.add(env.now, case.case_id, region.name, "rework")
-        result = w.network.requery([x.finding for x in failures], env.now, w.keep_records)
+        if w.keep_records:
+            w.log.add(env.now, case.case_id, region.name, "rework", debtor_id=case.debtor_id)
+        result = w.network.requery([x.finding for x in failures], env.now, case_rng, w.keep_records)
         yield from _await_answers(w, case, result)
         targets = result.findings
 
-    # settlement, case funds, closing
-    payments = settle(case.claim, offers, w.years, region.provident_fund_cap)
-    close_at = env.now
-    for p in payments:
-        w.log.add(
-            p.at,
-            case.case_id,
-            region.name,
-            p.kind,
-            p.asset.asset_type.value,
-            p.channel,
-            p.amount,
-        )
-        paid = w.funds.paid_out_at(p.at)
-        w.log.add(
-            paid,
-            case.case_id,
-            region.name,
-            "disbursed",
-            p.asset.asset_type.value,
-            p.channel,
-            p.amount,
-        )
-        w.observer.on_disbursed(paid, p.amount)
-        case.recovered += p.amount
-        if w.keep_records:
-            case.paid_out.append((paid, p.amount))
-        if paid > close_at:
-            close_at = paid
-    if payments:
-        case.last_disbursed = close_at
-    if close_at > env.now:
-        yield env.timeout(close_at - env.now)
+    # money in time order, then closing
+    terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
+    money.add_voluntary(pays_at)
+    yield from money.run(terminate_at)
     if to_fen(case.recovered) >= to_fen(case.claim):
         case.outcome = "fully_performed"
-    elif case.recovered > 0:
-        case.outcome = "partly_performed"
-    else:
-        case.outcome = "terminated_for_now"  # 终本
-    w.close(case)
+        close_at = max(money.end, env.now)
+    else:  # the rest is owed: closed no sooner than 3 months after filing, then pooled
+        case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
+        close_at = max(money.end, terminate_at)
+    money.release(close_at)
+    w.close(case, close_at)
+
+
+def objection(w: World, case: Case) -> Generator[Any, Any, None]:
+    """An objection (执行异议): a matter of its own, an officer's work, then a ruling."""
+    region = case.region
+    start = yield from case.court.work(region.objection_work())
+    case.officer_start = start
+    w.observer.on_officer_start(case.filed, start)
+    case.outcome = "objection"
+    w.close(case, max(w.env.now, case.filed + region.objection_days()))
 
 
 def _await_answers(w: World, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
@@ -111,55 +118,74 @@ def _await_answers(w: World, case: Case, result: QueryResult) -> Generator[Any, 
         rid = case.region.name
         for via, answered, found in result.answers:
             w.log.add(
-                result.sent, case.case_id, rid, "query_sent", "", via.channel, None, via.desk.name
+                result.sent,
+                case.case_id,
+                rid,
+                "query_sent",
+                "",
+                via.channel,
+                None,
+                via.desk.name,
+                None,
+                None,
+                case.debtor_id,
             )
             w.log.add(
-                answered, case.case_id, rid, "query_answered", "", via.channel, found, via.desk.name
+                answered,
+                case.case_id,
+                rid,
+                "query_answered",
+                "",
+                via.channel,
+                found,
+                via.desk.name,
+                None,
+                None,
+                case.debtor_id,
             )
     case.queries += sum(result.requests.values())
     if result.last > env.now:
         yield env.timeout(result.last - env.now)
 
 
-def _log_freezes(w: World, case: Case, holds: list, failures: list) -> None:
+def _log_freezes(
+    w: World, case: Case, holds: list[freeze.Hold], failures: list[freeze.Failure]
+) -> None:
+    obs = w.observer
+    for h in holds:
+        obs.on_freeze(h.at, True)
+    for x in failures:
+        obs.on_freeze(x.at, False)
+    if not w.keep_records:
+        return
     rid = case.region.name
     for h in holds:
-        w.observer.on_freeze(h.at, True)
-        _log_control(w, case, rid, "freeze", h.at, h.finding)
+        f = h.finding
+        w.log.add(
+            h.at,
+            case.case_id,
+            rid,
+            "freeze_waiting" if h.waiting else "freeze",
+            f.asset.asset_type.value,
+            f.via.channel,
+            h.available,
+            f.via.desk.name,
+            f.asset.index,
+            h.expires,
+            case.debtor_id,
+        )
     for x in failures:
-        w.observer.on_freeze(x.at, False)
-        _log_control(w, case, rid, "freeze_failed", x.at, x.finding)
-
-
-def _log_control(w: World, case: Case, rid: str, event: str, at: float, f: Finding) -> None:
-    w.log.add(
-        at,
-        case.case_id,
-        rid,
-        event,
-        f.asset.asset_type.value,
-        f.via.channel,
-        f.asset.value_yuan,
-        f.via.desk.name,
-    )
-
-
-def _realise(
-    w: World, case: Case, holds: list[freeze.Hold], offers: list[Offer]
-) -> Generator[Any, Any, None]:
-    """Turn held assets into offers of money: sales, online or in-person deductions."""
-    in_person: list[freeze.Hold] = []
-    for h in holds:
-        if deduction.is_sold(h):
-            offers.append(w.sale.offer(h))
-        elif deduction.needs_officer(h):
-            in_person.append(h)
-        else:
-            offers.append(deduction.online_offer(h))
-    if in_person:
-        env = w.env
-        ready = max(h.at for h in in_person)
-        if ready > env.now:
-            yield env.timeout(ready - env.now)
-        yield from case.court.work(sum(case.region.offline_control() for _ in in_person))
-        offers.extend(deduction.offer_at(h, env.now) for h in in_person)
+        f = x.finding
+        w.log.add(
+            x.at,
+            case.case_id,
+            rid,
+            "freeze_failed",
+            f.asset.asset_type.value,
+            f.via.channel,
+            f.asset.value_yuan,
+            f.via.desk.name,
+            f.asset.index,
+            None,
+            case.debtor_id,
+        )

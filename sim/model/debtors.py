@@ -31,17 +31,30 @@ class DebtorFactory:
 
     def __init__(self, debtors: Debtors, rng: np.random.Generator) -> None:
         self.nothing_share = debtors.nothing_share
-        self._uniform = _uniforms(rng)
+        # a child stream per sampler, so a change to one asset type's numbers leaves the
+        # draws of the others as they were (common random numbers)
+        kinds = list(debtors.assets.items())
+        children = iter(rng.spawn(1 + 2 * len(kinds)))
+        self._uniform = _uniforms(next(children))
         self._types = [
-            (asset, spec.hold_probability, sampler(spec.count, rng), sampler(spec.value_yuan, rng))
-            for asset, spec in debtors.assets.items()
+            (
+                asset,
+                spec.hold_probability,
+                sampler(spec.count, next(children)),
+                sampler(spec.value_yuan, next(children)),
+            )
+            for asset, spec in kinds
         ]
 
     def assets(self) -> tuple[Asset, ...]:
         """The assets of one new debtor (empty for a debtor with nothing)."""
-        uniform = self._uniform
-        if uniform() < self.nothing_share:
+        if self._uniform() < self.nothing_share:
             return ()
+        return self.holdings()
+
+    def holdings(self) -> tuple[Asset, ...]:
+        """Assets of a debtor who is not in the 'nothing' share (may still be empty)."""
+        uniform = self._uniform
         out: list[Asset] = []
         for asset, p, count, value in self._types:
             if uniform() < p:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.scenario.distributions import sampler
-from sim.scenario.schema import Disbursement
+from sim.scenario.stages import Disbursement
 
 
 class CaseFunds:
-    def __init__(self, spec: Disbursement, rng: np.random.Generator) -> None:
-        self.days = sampler(spec.days, rng)
+    def __init__(self, spec: Disbursement) -> None:
+        self.days = spec.days
 
-    def paid_out_at(self, received: float) -> float:
-        return received + self.days()
+    def paid_out_at(self, received: float, rng: np.random.Generator) -> float:
+        """When money received at ``received`` reaches the creditor (the case's draw)."""
+        return received + self.days.sample(rng)

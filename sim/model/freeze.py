@@ -1,29 +1,51 @@
 """Freezes: controls against the records a query returned.
 
-An online freeze takes hold after the link's control latency; a freeze the channel cannot
-do online is done by an officer in person (the case pays for the officer's stint before
-this is called). A control against a wrong or stale record fails (``freeze_failed``) and the
-officer must redo it after a fresh query.
+An online freeze takes hold after the link's control latency; one the channel cannot do
+online is done by an officer in person (the case pays for the officer's stint before this
+is called). A control fails (``freeze_failed``) when the record was wrong or stale, or, for
+assets that are hard to freeze (securities, funds, insurance), with an extra chance; it is
+then redone after an officer's rework and a fresh query.
+
+A freeze holds for the period of its asset type and region (deposits 1 year, movables 2,
+real estate 3; the provident fund as the region says) and must be renewed before it
+expires. When another authority froze the asset first, ours waits in line (轮候) and takes
+effect only when the earlier freeze is released, on what that authority left.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from sim.model.network import Finding
+from sim.scenario.schema import AssetType, Scenario
+
+DAYS_PER_YEAR = 365.0
 
 
 @dataclass(slots=True)
 class Hold:
-    """A freeze that took hold of an asset at time ``at``."""
+    """A freeze that took hold of an asset."""
 
     finding: Finding
-    at: float
+    at: float  # when our freeze was registered
+    effective: float  # when it bites (later than ``at`` for a waiting freeze)
+    expires: float  # current expiry (moved by renewals)
+    period: float  # freeze period, in days
+    available: float  # money the asset can give this case (after any earlier authority)
+    waiting: bool
+
+    @property
+    def asset(self):
+        return self.finding.asset
 
 
 @dataclass(slots=True)
 class Failure:
-    """A control that failed at time ``at`` because the record was wrong."""
+    """A control that failed at time ``at``."""
 
     finding: Finding
     at: float
@@ -33,17 +55,61 @@ def needs_officer(finding: Finding) -> bool:
     return not finding.via.link.online_freeze
 
 
-def apply_freezes(
-    targets: list[Finding], started: float, officer_done: float
-) -> tuple[list[Hold], list[Failure]]:
-    """Outcomes of freezing every target: online ones from ``started`` plus the control
-    latency, in-person ones when the officer's stint ended at ``officer_done``."""
-    holds: list[Hold] = []
-    failures: list[Failure] = []
-    for f in targets:
-        at = officer_done if needs_officer(f) else started + f.via.control_latency()
-        if f.wrong:
-            failures.append(Failure(f, at))
-        else:
-            holds.append(Hold(f, at))
-    return holds, failures
+class FreezeDesk:
+    """Freeze rules and their random draws, shared by the cases of one replication."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        spec = scenario.freeze
+        self.release = spec.waiting.release_days
+        self.remaining_share = spec.waiting.remaining_share
+        self.waiting_p = {a: spec.waiting.probability.get(a.value, 0.0) for a in AssetType}
+        self.hard_p = {a: spec.hard.failure_probability.get(a.value, 0.0) for a in AssetType}
+        self.hard_delay = {a: spec.hard.extra_delay_days.get(a.value, 0.0) for a in AssetType}
+        self.period_days = {
+            (r, a): scenario.freeze_years(r, a) * DAYS_PER_YEAR
+            for r in scenario.regions
+            for a in AssetType
+        }
+
+    def apply(
+        self,
+        region: str,
+        targets: list[Finding],
+        started: float,
+        officer_done: float,
+        rng: np.random.Generator,
+    ) -> tuple[list[Hold], list[Failure]]:
+        """Outcomes of freezing every target: online ones from ``started`` plus the control
+        latency, in-person ones when the officer's stint ended at ``officer_done``. The draws
+        come from the case's own stream ``rng``."""
+        holds: list[Hold] = []
+        failures: list[Failure] = []
+        for f in targets:
+            asset_type = f.asset.asset_type
+            at = officer_done if needs_officer(f) else started + f.via.control_latency(rng)
+            delay = self.hard_delay[asset_type]
+            if delay > 0:
+                at += rng.exponential(delay)
+            hard = self.hard_p[asset_type]
+            if f.wrong or (hard > 0 and rng.random() < hard):
+                failures.append(Failure(f, at))
+                continue
+            period = self.period_days[(region, asset_type)]
+            value = f.asset.value_yuan
+            effective, waiting = at, False
+            p_wait = self.waiting_p[asset_type]
+            if p_wait > 0 and rng.random() < p_wait:
+                waiting = True
+                effective = at + self.release.sample(rng)
+                value *= min(1.0, self.remaining_share.sample(rng))
+            holds.append(Hold(f, at, effective, at + period, period, value, waiting))
+        return holds, failures
+
+
+def _uniforms(rng: np.random.Generator) -> Callable[[], float]:
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield rng.random(256).tolist()
+
+    return itertools.chain.from_iterable(blocks()).__next__

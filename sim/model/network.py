@@ -17,6 +17,7 @@ a wrong record fails and must be redone.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,7 +62,7 @@ class AgencyDesk:
 
 
 class LinkRuntime:
-    """A resolved link (region, channel, agency) with its own random draws."""
+    """A resolved link (region, channel, agency) with its answer latency draws."""
 
     def __init__(self, channel: str, desk: AgencyDesk, link: Link, streams: Streams, region: str):
         self.channel = channel
@@ -69,17 +70,11 @@ class LinkRuntime:
         self.link = link
         key = (region, channel, desk.name)
         self.latency = sampler(link.latency_days, streams.rng("latency", *key))
-        self.control_latency = sampler(link.control_latency_days, streams.rng("control", *key))
-        self._records = streams.rng("records", *key)
-        self._uniforms: list[float] = []
         self.error_probability = link.error_probability
 
-    def record_wrong(self) -> bool:
-        if self.error_probability == 0:
-            return False
-        if not self._uniforms:
-            self._uniforms.extend(self._records.random(256).tolist())
-        return self._uniforms.pop() < self.error_probability
+    def control_latency(self, rng: np.random.Generator) -> float:
+        """Time for an online control over this link to take effect (the case's draw)."""
+        return self.link.control_latency_days.sample(rng)
 
 
 @dataclass(slots=True)
@@ -130,20 +125,35 @@ class Network:
             self.with_deadline[region] = sum(v.desk.deadline_days is not None for v in runtimes)
 
     def query(
-        self, region: str, assets: tuple[Asset, ...], now: float, detail: bool = False
+        self,
+        region: str,
+        assets: tuple[Asset, ...],
+        now: float,
+        case_rng: Callable[[], np.random.Generator],
+        detail: bool = False,
     ) -> QueryResult:
         """The full network query of a case: every agency over every channel in use.
 
-        With ``detail``, every request's answer is listed too (for the event log)."""
+        Whether a record is wrong is drawn from the case's own stream (``case_rng``), so
+        the same case meets the same records in every scenario. With ``detail``, every
+        request's answer is listed too (for the event log)."""
         held: dict[str, list[Asset]] = {}
         for a in assets:
             agency = self.holder.get(a.asset_type)
             if agency is not None:
                 held.setdefault(agency, []).append(a)
         pairs = [(via, held.get(via.desk.name)) for via in self.links[region]]
-        return self._send(pairs, now, detail, self.requests[region], self.with_deadline[region])
+        return self._send(
+            pairs, now, case_rng, detail, self.requests[region], self.with_deadline[region]
+        )
 
-    def requery(self, findings: list[Finding], now: float, detail: bool = False) -> QueryResult:
+    def requery(
+        self,
+        findings: list[Finding],
+        now: float,
+        case_rng: Callable[[], np.random.Generator],
+        detail: bool = False,
+    ) -> QueryResult:
         """Ask again, over the same links, about assets whose records were wrong: one
         request per link, covering every asset it is asked about."""
         asked: dict[int, tuple[LinkRuntime, list[Asset]]] = {}
@@ -154,12 +164,13 @@ class Network:
         for via, _ in pairs:
             requests[via.channel] = requests.get(via.channel, 0) + 1
         with_deadline = sum(via.desk.deadline_days is not None for via, _ in pairs)
-        return self._send(pairs, now, detail, requests, with_deadline)
+        return self._send(pairs, now, case_rng, detail, requests, with_deadline)
 
     @staticmethod
     def _send(
         pairs: list[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
+        case_rng: Callable[[], np.random.Generator],
         detail: bool,
         requests: dict[str, int],
         with_deadline: int,
@@ -177,18 +188,26 @@ class Network:
             if deadline is not None and answered - now > deadline:
                 late += 1
             if mine:
+                p = via.error_probability
+                rng = case_rng() if p > 0 else None
                 for a in mine:
-                    findings.append(Finding(a, via, answered, via.record_wrong()))
+                    wrong = rng is not None and rng.random() < p
+                    findings.append(Finding(a, via, answered, wrong))
             if answers is not None:
                 answers.append((via, answered, sum(a.value_yuan for a in mine) if mine else 0.0))
         return QueryResult(now, last, findings, requests, with_deadline, late, answers)
 
 
 def preferred(findings: list[Finding], preference: dict[str, int]) -> list[Finding]:
-    """One finding per asset: the one from the most preferred channel."""
+    """One finding per asset: one over a channel that can freeze it online if any (no
+    officer need travel), then the region's most preferred channel."""
+
+    def rank(f: Finding) -> tuple[bool, int]:
+        return (not f.via.link.online_freeze, preference[f.via.channel])
+
     best: dict[int, Finding] = {}
     for f in findings:
         held = best.get(f.asset.index)
-        if held is None or preference[f.via.channel] < preference[held.via.channel]:
+        if held is None or rank(f) < rank(held):
             best[f.asset.index] = f
     return [best[k] for k in sorted(best)]

@@ -1,31 +1,53 @@
-"""Sale: assets that must be sold (real estate, vehicles) go through a sale stage.
+"""Sale (拍卖, 变卖) of real estate and vehicles.
 
-From the freeze, the sale takes ``[sale] days`` and yields ``price_ratio`` of the asset's
-valuation (a first online auction starts at about 70% of valuation). The proceeds are an
-offer of money to the case; settlement decides how much of it the claim needs.
+After preparation (valuation, orders) and a notice period, a first online auction starts
+at about 70% of the valuation; unsold, a second follows after a shorter notice (15 days for
+real estate, 7 for movables) with the price cut by at most 20%; unsold again, a 60-day
+fixed-price sale at the second price. Each round succeeds with its own chance; the winning
+price is the starting price plus a premium. The buyer pays after ``payment_days``, and the
+title transfer takes ``transfer_days`` more (the Zhejiang reform cut it from 20 days to 2).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.model.freeze import Hold
-from sim.model.settlement import Offer
-from sim.scenario.distributions import sampler
-from sim.scenario.schema import Sale
+from sim.scenario.schema import AssetType
+from sim.scenario.stages import Sale
+
+
+@dataclass(frozen=True, slots=True)
+class SaleOutcome:
+    sold: bool
+    rounds: int  # auction rounds held (3 = the fixed-price sale too)
+    paid_at: float  # when the proceeds reach the court's account (inf if unsold)
+    proceeds: float
+    transferred_at: float  # when the title transfer is done
 
 
 class SaleStage:
-    def __init__(self, spec: Sale, rng: np.random.Generator) -> None:
-        self.days = sampler(spec.days, rng)
-        self.price_ratio = spec.price_ratio
+    def __init__(self, spec: Sale) -> None:
+        self.routes = {AssetType.real_estate: spec.real_estate, AssetType.vehicle: spec.vehicle}
 
-    def offer(self, hold: Hold) -> Offer:
-        asset = hold.finding.asset
-        return Offer(
-            at=hold.at + self.days(),
-            asset=asset,
-            channel=hold.finding.via.channel,
-            kind="sale",
-            amount=asset.value_yuan * self.price_ratio,
-        )
+    def sell(
+        self, asset_type: AssetType, valuation: float, start: float, rng: np.random.Generator
+    ) -> SaleOutcome:
+        """Run the rounds for an asset whose freeze took effect at ``start`` (the draws from
+        the case's own stream ``rng``)."""
+        s = self.routes[asset_type]
+        t = start + s.preparation_days.sample(rng) + s.first_notice_days
+        price = valuation * s.start_price_ratio
+        rounds = [(t, price)]
+        t += 1 + s.second_notice_days  # bidding runs a day, then the next notice
+        price *= 1 - s.second_price_cut
+        rounds.append((t, price))
+        rounds.append((t + 1 + s.fixed_price_days, price))  # fixed price, same as round 2
+        for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
+            if rng.random() < p:
+                sold_for = base * (1 + max(0.0, s.hammer_premium.sample(rng)))
+                paid = end + 1 + s.payment_days
+                return SaleOutcome(True, n + 1, paid, sold_for, paid + s.transfer_days)
+        end = rounds[-1][0]
+        return SaleOutcome(False, 3, float("inf"), 0.0, end)

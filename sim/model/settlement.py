@@ -1,78 +1,53 @@
-"""Settlement: which money the claim takes, in time order, under the provident-fund cap.
+"""Settlement: how much of each sum of money the claim takes, in whole fen.
 
-Controls produce *offers*: money that could reach the court's account at a time (a deposit
-deducted, a sale's proceeds, a provident fund's balance). Settlement walks the offers in
-time order and takes from each what the claim still needs. A provident fund (公积金) may give
-at most ``provident_fund_annual_cap_yuan`` per calendar year per debtor, so a balance above
-the cap is taken in yearly steps, on the 1 January after each step; offers that arrive when
-the claim is already paid are not taken (a sale is withdrawn, a deposit released).
+Money reaches a case in time order (the realisation timeline calls :meth:`take` as each sum
+arrives). The claim takes what it still needs; a provident fund (公积金) may give at most
+``provident_fund_annual_cap_yuan`` per calendar year per debtor, so a balance above the cap
+is taken in yearly steps. Settling in whole fen keeps every sum exact.
 """
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import dataclass
+import math
 
 from sim.calendar import CalendarYears
-from sim.model.debtors import Asset
-from sim.scenario.schema import AssetType
 
 FEN_PER_YUAN = 100
 
 
 def to_fen(yuan: float) -> int:
-    """Money is settled in whole fen, so sums are exact."""
     return round(yuan * FEN_PER_YUAN)
 
 
-@dataclass(slots=True)
-class Offer:
-    at: float  # when the money could reach the court's account
-    asset: Asset
-    channel: str
-    kind: str  # "deduct" or "sale"
-    amount: float  # the most this asset can give
+class Settlement:
+    """What one debtor still owes on one claim, and the provident fund taken per year."""
 
+    __slots__ = ("cap", "fund_taken", "remaining", "years")
 
-@dataclass(frozen=True, slots=True)
-class Payment:
-    """Money taken from one asset into the court's account."""
+    def __init__(self, claim_yuan: float, years: CalendarYears, fund_cap_yuan: float) -> None:
+        self.remaining = to_fen(claim_yuan)
+        self.years = years
+        self.cap = None if math.isinf(fund_cap_yuan) else to_fen(fund_cap_yuan)
+        self.fund_taken: dict[int, int] = {}
 
-    at: float
-    asset: Asset
-    channel: str
-    kind: str
-    amount: float
+    @property
+    def paid_off(self) -> bool:
+        return self.remaining <= 0
 
+    def take_all(self) -> int:
+        """The debtor pays everything still owed (voluntary payment); returns fen."""
+        fen, self.remaining = self.remaining, 0
+        return max(fen, 0)
 
-def settle(
-    claim: float,
-    offers: list[Offer],
-    years: CalendarYears,
-    provident_fund_cap: float,
-) -> list[Payment]:
-    """The payments that settle ``claim`` from ``offers``, in time order (in whole fen)."""
-    queue = [(o.at, i, to_fen(o.amount), o) for i, o in enumerate(offers)]
-    heapq.heapify(queue)
-    remaining = to_fen(claim)
-    cap = to_fen(provident_fund_cap) if provident_fund_cap != float("inf") else None
-    fund_taken: dict[int, int] = {}  # calendar year -> provident fund taken, in fen
-    payments: list[Payment] = []
-    while queue and remaining > 0:
-        at, i, left, offer = heapq.heappop(queue)
-        take = min(left, remaining)
-        capped = cap is not None and offer.asset.asset_type == AssetType.provident_fund
-        if capped:
-            year = years.year_of(at)
-            take = min(take, cap - fund_taken.get(year, 0))
-        if take > 0:
-            payments.append(
-                Payment(at, offer.asset, offer.channel, offer.kind, take / FEN_PER_YUAN)
-            )
-            remaining -= take
-            left -= take
-            if capped:
-                fund_taken[year] = fund_taken.get(year, 0) + take
-        if capped and left > 0 and remaining > 0:
-            heapq.heappush(queue, (years.next_year_start(at), i, left, offer))
-    return payments
+    def take(self, at: float, available_fen: int, provident_fund: bool = False) -> int:
+        """Take, at time ``at``, what the claim needs of ``available_fen``; returns fen taken."""
+        take = min(available_fen, self.remaining)
+        if provident_fund and self.cap is not None:
+            year = self.years.year_of(at)
+            take = min(take, self.cap - self.fund_taken.get(year, 0))
+            if take > 0:
+                self.fund_taken[year] = self.fund_taken.get(year, 0) + take
+        if take <= 0:
+            return 0
+        self.remaining -= take
+        return take

@@ -1,27 +1,37 @@
 """The world of one replication: the SimPy environment and everything the cases share.
 
 :class:`World` builds, from a scenario and the replication's streams, the courts and their
-officers, the agencies and links of the network, the sale and case-fund stages, and it
-files cases (initial pending ones at t=0, then Poisson arrivals per region). The case
-process itself is in :mod:`sim.model.case`.
+officers, the agencies and links of the network, the freeze, sale and case-fund stages and
+the 终本 pool, and it files matters: new cases (initial pending ones at t=0, then Poisson
+arrivals per region), cases restored from the pool, and objections. The case process is in
+:mod:`sim.model.case`.
+
+A case whose remaining life needs no shared resource closes *on the books* at once, with
+its future closing time; the count of open cases follows the closing times (a heap popped
+as the clock passes them), so the case needs no process while it waits.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import simpy
 
 from sim.calendar import CalendarYears, WorkingTime
 from sim.model.debtors import Asset, DebtorFactory
 from sim.model.disbursement import CaseFunds
 from sim.model.filing import MonthlyRate, arrival_times
+from sim.model.freeze import FreezeDesk, _uniforms
 from sim.model.network import Network
 from sim.model.officers import Court, split_officers
 from sim.model.sale import SaleStage
+from sim.model.terminated_pool import TerminatedPool
 from sim.records import EventLog
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import Region, Scenario
@@ -35,24 +45,47 @@ class RegionRuntime:
 
     def __init__(self, name: str, spec: Region, world: World, streams: Streams) -> None:
         self.name = name
-        calendar = WorkingTime(spec.calendar, world.scenario.start_date)
+        scenario = world.scenario
+        calendar = WorkingTime(spec.calendar, scenario.start_date)
+        officers = spec.effective_officers
         self.courts = [
             Court(world.env, f"{name}-{i + 1}", name, n, calendar, world.observer)
-            for i, n in enumerate(split_officers(spec.officers, spec.courts))
+            for i, n in enumerate(split_officers(officers, spec.courts))
         ]
-        self.available_officer_days = spec.officers * calendar.working_days_between(
-            world.scenario.warmup_days, world.scenario.horizon_days
+        self.available_officer_days = officers * calendar.working_days_between(
+            scenario.warmup_days, scenario.horizon_days
         )
         work = spec.officer_work
-        self.investigate = sampler(work.investigate_days, streams.rng("work", name, "investigate"))
-        self.offline_control = sampler(
-            work.offline_control_days, streams.rng("work", name, "offline_control")
-        )
-        self.rework = sampler(work.rework_days, streams.rng("work", name, "rework"))
-        self.claim = sampler(spec.claim_yuan, streams.rng("claims", name))
-        self.debtors = DebtorFactory(world.scenario.debtors, streams.rng("debtors", name))
-        self._court_rng = streams.rng("courts", name)
-        self._court_draws: list[int] = []
+
+        def stream(*names: str) -> np.random.Generator:
+            return streams.rng(names[0], name, *names[1:])
+
+        self.investigate = sampler(work.investigate_days, stream("work", "investigate"))
+        self.offline_control = sampler(work.offline_control_days, stream("work", "offline"))
+        self.rework = sampler(work.rework_days, stream("work", "rework"))
+        self.travel = sampler(work.travel_days, stream("work", "travel"))
+        self.claim = sampler(spec.claim_yuan, stream("claims"))
+        self.debtors = DebtorFactory(scenario.debtors, stream("debtors"))
+        # one stream per sampler: block samplers sharing a generator would interleave their
+        # blocks in an order that depends on the scenario
+        self.conduct = _uniforms(stream("conduct"))
+        credit = scenario.credit_punishment
+        self.pays_probability = credit.pays_probability
+        self.days_to_pay = sampler(credit.days_to_pay, stream("conduct", "days_to_pay"))
+        matters = scenario.matters
+        self.objection_probability = matters.objection_probability
+        self.objection_work = sampler(matters.objection_officer_days, stream("work", "objection"))
+        self.objection_days = sampler(matters.objection_days, stream("objection", "days"))
+        # each kind of matter picks courts from its own stream, so restored matters and
+        # objections do not shift the courts of new cases (common random numbers)
+        self._court_picks = {
+            kind: _integers(stream("courts", kind), len(self.courts))
+            for kind in ("new", "restored", "objection")
+        }
+        # the 终本 pool draws what re-queried debtors owe and hold from streams of its own
+        self.pool_claim = sampler(spec.claim_yuan, stream("pool", "claims"))
+        self.pool_debtors = DebtorFactory(scenario.debtors, stream("pool", "debtors"))
+        self.case_seed = _integers(stream("case_seeds"), 2**62)
         self.preference = {c.value: i for i, c in enumerate(spec.control_preference)}
         for c in ("central", "local"):
             self.preference.setdefault(c, len(self.preference))
@@ -60,23 +93,25 @@ class RegionRuntime:
         self.rate = MonthlyRate(
             spec.arrival_rate_per_day,
             spec.arrival_monthly_factors,
-            world.scenario.start_date,
-            world.scenario.horizon_days,
+            scenario.start_date,
+            scenario.horizon_days,
         )
-        self.next_arrival = arrival_times(self.rate, streams.rng("arrivals", name))
+        self.next_arrival = arrival_times(self.rate, stream("arrivals"))
         self.initial_pending = spec.initial_pending_cases
 
-    def pick_court(self) -> Court:
-        if len(self.courts) == 1:
-            return self.courts[0]
-        if not self._court_draws:
-            self._court_draws.extend(self._court_rng.integers(0, len(self.courts), 256).tolist())
-        return self.courts[self._court_draws.pop()]
+    def draw_claim(self) -> float:
+        return round(self.claim(), 2)
+
+    def draw_pool_claim(self) -> float:
+        return round(self.pool_claim(), 2)
+
+    def pick_court(self, matter: str = "new") -> Court:
+        return self.courts[self._court_picks[matter]()]
 
 
 @dataclass(slots=True)
 class Case:
-    """One enforcement case (one debtor) as it moves through the network."""
+    """One matter (a new case, a restored one, or an objection) as it moves on."""
 
     case_id: int
     region: RegionRuntime
@@ -84,6 +119,13 @@ class Case:
     filed: float
     claim: float
     assets: tuple[Asset, ...]
+    matter: str = "new"  # "new", "restored" or "objection"
+    debtor_id: int = -1
+    work: float = 0.0  # the officer's first stint, in working days
+    pays_after: float = math.inf  # credit punishment: days from restrictions to payment
+    objects: bool = False  # draws an objection (a matter of its own)
+    seed: int = 0  # of the case's own random stream, drawn at filing
+    rng: np.random.Generator | None = None  # made when first needed
     officer_start: float = math.nan
     closed: float = math.nan
     outcome: str = ""
@@ -92,7 +134,7 @@ class Case:
     found: int = 0
     queries: int = 0
     reworks: int = 0
-    paid_out: list[tuple[float, float]] = field(default_factory=list)
+    paid_out: list[tuple[float, float]] | None = None  # (paid out at, yuan), when kept
 
 
 class World:
@@ -114,6 +156,11 @@ class World:
         self.years = CalendarYears(scenario.start_date)
         self.topology = Topology(scenario)
         self.observer = Observer(scenario.warmup_days, scenario.horizon_days, 0.0)
+        self._next_id = 0
+        self._next_debtor = 0
+        self.filed_total = 0
+        self.closed_total = 0
+        self._closing: list[float] = []  # closing times not yet reached (a heap)
         self.regions = {
             name: RegionRuntime(name, spec, self, streams)
             for name, spec in scenario.regions.items()
@@ -122,39 +169,86 @@ class World:
             r.available_officer_days for r in self.regions.values()
         )
         self.network = Network(scenario, self.topology, streams)
-        self.sale = SaleStage(scenario.sale, streams.rng("sale"))
-        self.funds = CaseFunds(scenario.disbursement, streams.rng("disbursement"))
-        self.terminated_pool = sum(r.initial_terminated_pool for r in scenario.regions.values())
-        self.pool_samples: list[int] = []
-        self._next_id = 0
+        self.freezes = FreezeDesk(scenario)
+        self.sale = SaleStage(scenario.sale)
+        self.funds = CaseFunds(scenario.disbursement)
+        self.pool = TerminatedPool(self, streams)
         self._progress = progress
-        from sim.model.case import handle  # the case process strings the stages together
+        from sim.model.case import handle, objection  # the processes
 
         self._handle = handle
+        self._objection = objection
         for region in self.regions.values():
             self.env.process(self._filings(region))
+        self.env.process(self.pool.run())
         self.env.process(self._sample_backlog())
         if progress is not None:
             self.env.process(self._report_progress())
 
     # ------------------------------------------------------------ filing
-    def file(self, region: RegionRuntime) -> Case:
+    def new_debtor_id(self) -> int:
+        self._next_debtor += 1
+        return self._next_debtor - 1
+
+    def file(
+        self,
+        region: RegionRuntime,
+        claim: float | None = None,
+        assets: tuple[Asset, ...] | None = None,
+        matter: str = "new",
+        debtor_id: int | None = None,
+    ) -> Case:
         now = self.env.now
         case = Case(
             case_id=self._next_id,
             region=region,
-            court=region.pick_court(),
+            court=region.pick_court(matter),
             filed=now,
-            claim=round(region.claim(), 2),
-            assets=region.debtors.assets(),
+            claim=region.draw_claim() if claim is None else claim,
+            assets=region.debtors.assets() if assets is None else assets,
+            matter=matter,
+            debtor_id=self.new_debtor_id() if debtor_id is None else debtor_id,
         )
+        if matter != "objection":  # drawn at filing, in filing order (common random numbers)
+            case.seed = region.case_seed()
+            case.work = region.investigate()
+            if region.pays_probability > 0 and region.conduct() < region.pays_probability:
+                case.pays_after = region.days_to_pay()
+            if region.objection_probability > 0:
+                case.objects = region.conduct() < region.objection_probability
         self._next_id += 1
-        self.observer.on_filed(case.case_id, now)
-        self.log.add(now, case.case_id, region.name, "filed", amount_yuan=case.claim)
+        self.filed_total += 1
+        self.observer.on_filed(case.case_id, now, matter)
         if self.keep_records:
+            self.log.add(
+                now,
+                case.case_id,
+                region.name,
+                "filed" if matter == "new" else matter,
+                "",
+                "",
+                case.claim,
+                "",
+                None,
+                None,
+                case.debtor_id,
+            )
             self.open[case.case_id] = case
-        self.env.process(self._handle(self, case))
+        process = self._objection if matter == "objection" else self._handle
+        self.env.process(process(self, case))
         return case
+
+    @staticmethod
+    def case_rng(case: Case) -> np.random.Generator:
+        """The case's own random stream (records, controls, sales, payouts): seeded at
+        filing, so the same case draws the same numbers whatever else a scenario changes."""
+        if case.rng is None:
+            case.rng = np.random.Generator(np.random.PCG64(case.seed))
+        return case.rng
+
+    def restore(self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]):
+        """恢复执行: a 终本 case whose debtor has assets again, as a new matter."""
+        return self.file(self.regions[region], owed, assets, "restored", debtor_id)
 
     def _filings(self, region: RegionRuntime) -> Generator[Any, Any, None]:
         for _ in range(region.initial_pending):
@@ -168,37 +262,55 @@ class World:
             self.file(region)
 
     # ------------------------------------------------------------ closing
-    def close(self, case: Case) -> None:
-        now = self.env.now
-        case.closed = now
-        if case.outcome == "terminated_for_now":
-            self.terminated_pool += 1
+    def close(self, case: Case, at: float) -> None:
+        """Close ``case`` at ``at`` (now, or a time the case needs no process to reach)."""
+        case.closed = at
+        heapq.heappush(self._closing, at)
         self.observer.on_closed(
             case.case_id,
             case.filed,
-            now,
+            at,
             case.outcome,
             case.claim,
             case.recovered,
             case.last_disbursed,
+            case.matter,
         )
-        self.log.add(now, case.case_id, case.region.name, "closed", amount_yuan=case.recovered)
         if self.keep_records:
+            self.log.add(
+                at,
+                case.case_id,
+                case.region.name,
+                "closed",
+                "",
+                "",
+                case.recovered,
+                "",
+                None,
+                None,
+                case.debtor_id,
+            )
             del self.open[case.case_id]
-            self.case_rows.append(self.case_row(case))
+            self.case_rows.append(self.case_row(case, self.scenario.horizon_days))
+        if case.outcome in ("terminated_for_now", "partly_performed"):
+            self.pool.enter(case.region.name, case.debtor_id, case.claim - case.recovered, at)
 
-    def case_row(self, case: Case, until: float = math.inf) -> tuple:
-        paid = sum(a for t, a in case.paid_out if t < until)
-        last = max((t for t, _ in case.paid_out if t < until), default=math.nan)
+    def case_row(self, case: Case, until: float) -> tuple:
+        paid_out = case.paid_out or ()
+        paid = sum(a for t, a in paid_out if t < until)
+        last = max((t for t, _ in paid_out if t < until), default=math.nan)
+        closed = case.closed < until
         return (
             self.log.replication,
             case.case_id,
             case.region.name,
             case.court.name,
+            case.matter,
+            case.debtor_id,
             case.filed,
             case.officer_start,
-            case.closed,
-            case.outcome or "open",
+            case.closed if closed else math.nan,
+            case.outcome if closed else "open",
             case.claim,
             paid,
             last,
@@ -210,16 +322,22 @@ class World:
 
     def open_case_rows(self) -> list[tuple]:
         horizon = self.scenario.horizon_days
-        return [self.case_row(c, until=horizon) for c in self.open.values()]
+        return [self.case_row(c, horizon) for c in self.open.values()]
 
     # ------------------------------------------------------------ monitors
+    def open_cases(self, t: float) -> int:
+        closing = self._closing
+        while closing and closing[0] <= t:
+            heapq.heappop(closing)
+            self.closed_total += 1
+        return self.filed_total - self.closed_total
+
     def _sample_backlog(self) -> Generator[Any, Any, None]:
         step = self.scenario.backlog_sample_days
         horizon = self.scenario.horizon_days
         env = self.env
         while env.now < horizon:
-            self.observer.sample_backlog(env.now)
-            self.pool_samples.append(self.terminated_pool)
+            self.observer.sample_backlog(env.now, self.open_cases(env.now), self.pool.size)
             yield env.timeout(step)
 
     def _report_progress(self) -> Generator[Any, Any, None]:
@@ -233,3 +351,15 @@ class World:
     def run(self) -> None:
         self.env.run(until=self.scenario.horizon_days)
         self.observer.finish()
+
+
+def _integers(rng: np.random.Generator, n: int) -> Callable[[], int]:
+    """Uniform picks from range(n), drawn in blocks."""
+    if n == 1:
+        return itertools.repeat(0).__next__
+
+    def blocks() -> Iterator[list[int]]:
+        while True:
+            yield rng.integers(0, n, 256).tolist()
+
+    return itertools.chain.from_iterable(blocks()).__next__

@@ -17,6 +17,7 @@ Every problem becomes one line ``FILE: field.path: what is wrong`` in a
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 from sim.errors import UserError
 from sim.scenario.schema import Scenario
 
-FILE_ONLY_KEYS = ("extends", "region_defaults")
+FILE_ONLY_KEYS = ("extends", "region_defaults", "region_overrides")
 
 
 class ScenarioError(UserError):
@@ -48,10 +49,21 @@ class LoadedScenario:
     files: tuple[Path, ...]  # the file and every file it extends, child first
     sha256: str  # over the bytes of all those files, in that order
     overrides: tuple[str, ...] = field(default=())
+    scale: float = 1.0  # --scale applied (see sim.scenario.scaling)
+    volume_factor: float = 1.0
 
     def resolved(self) -> dict[str, Any]:
-        """The scenario after overrides, as plain JSON-ready data."""
+        """The scenario after overrides (and scaling), as plain JSON-ready data."""
         return self.scenario.model_dump(mode="json", by_alias=True)
+
+    def scaled(self, scale: float) -> LoadedScenario:
+        """This scenario at ``scale`` of its volume, resources scaled alike."""
+        from sim.scenario.scaling import scale_scenario
+
+        s = scale_scenario(self.scenario, scale)
+        return dataclasses.replace(
+            self, scenario=s.scenario, scale=s.scale, volume_factor=s.volume_factor
+        )
 
 
 # ---------------------------------------------------------------- reading and merging
@@ -168,16 +180,22 @@ def _apply_overrides(
 
 
 def merge_region_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``region_defaults`` under every region and ``region_overrides`` over it."""
     defaults = data.pop("region_defaults", None)
+    overrides = data.pop("region_overrides", None)
     regions = data.get("regions")
-    if defaults is None or not isinstance(regions, dict):
+    for key, table in (("region_defaults", defaults), ("region_overrides", overrides)):
+        if table is not None and not isinstance(table, dict):
+            raise ScenarioError(f"{key}: must be a table")
+    if not isinstance(regions, dict):
         return data
-    if not isinstance(defaults, dict):
-        raise ScenarioError("region_defaults: must be a table")
-    data["regions"] = {
-        name: deep_merge(defaults, region) if isinstance(region, dict) else region
-        for name, region in regions.items()
-    }
+    merged = {}
+    for name, region in regions.items():
+        if isinstance(region, dict):
+            region = deep_merge(defaults or {}, region)
+            region = deep_merge(region, overrides or {})
+        merged[name] = region
+    data["regions"] = merged
     return data
 
 
@@ -335,6 +353,11 @@ def scenario_json_schema() -> dict[str, Any]:
     schema["properties"]["region_defaults"] = {
         "type": "object",
         "description": "Any region fields, merged under every region in [regions].",
+    }
+    schema["properties"]["region_overrides"] = {
+        "type": "object",
+        "description": "Any region fields, merged over every region in [regions] "
+        "(what-ifs: a policy for all regions at once).",
     }
     schema["required"] = [r for r in schema.get("required", []) if r != "name"]
     return schema

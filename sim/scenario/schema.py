@@ -16,6 +16,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.stages import (
+    CalibrationTarget,
+    CreditPunishment,
+    Disbursement,
+    Freeze,
+    Matters,
+    PerAsset,
+    Sale,
+    TerminatedPool,
+)
 
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -200,6 +210,7 @@ class Link(Frozen):
 class ChannelSpec(Link):
     """A channel's coverage (agencies it reaches) and its default link properties."""
 
+    enabled: bool = Field(default=True, description="Off: no region uses this channel.")
     agencies: tuple[str, ...] = Field(description="Agencies reachable over this channel.")
     per_agency: dict[str, LinkOverride] = Field(default_factory=dict)
 
@@ -232,6 +243,9 @@ class OfficerWork(Frozen):
     rework_days: Distribution = Field(
         default=Constant(value=0.25), description="Redoing a control that failed on a wrong record."
     )
+    travel_days: Distribution = Field(
+        default=Constant(value=0.0), description="Travel for one in-person trip (any items)."
+    )
 
 
 class RegionPolicy(Frozen):
@@ -244,6 +258,9 @@ class RegionPolicy(Frozen):
     provident_fund_freeze_years: float = Field(
         default=3, gt=0, le=10, description="Provident-fund freeze period (Dalian 2, Hunan 3)."
     )
+    freeze_period_years: PerAsset | None = Field(
+        default=None, description="Freeze periods by asset type here, over [freeze]."
+    )
 
 
 class Region(Frozen):
@@ -251,6 +268,9 @@ class Region(Frozen):
 
     courts: int = Field(ge=1, description="Enforcement courts; cases spread evenly over them.")
     officers: int = Field(ge=1, description="Enforcement officers, spread evenly over courts.")
+    officer_factor: Positive = Field(
+        default=1.0, description="Multiplies 'officers' (what-ifs: 1.2 is 20% more officers)."
+    )
     calendar: WorkingCalendar = WorkingCalendar()
     arrival_rate_per_day: NonNegative = Field(description="Poisson filings per calendar day.")
     arrival_monthly_factors: tuple[NonNegative, ...] = Field(
@@ -267,44 +287,34 @@ class Region(Frozen):
     channels: dict[ChannelName, RegionChannel] = Field(default_factory=dict)
     control_preference: tuple[ChannelName, ...] = Field(
         default=(ChannelName.central, ChannelName.local),
-        description="Which channel's record a control uses when both found an asset.",
+        description="Which channel's record a control uses when both found an asset and "
+        "both (or neither) can freeze it online; one that can is preferred first.",
     )
+
+    @property
+    def effective_officers(self) -> int:
+        return round(self.officers * self.officer_factor)
 
     @model_validator(mode="after")
     def _officers_cover_courts(self) -> Region:
-        if self.officers < self.courts:
+        if self.effective_officers < self.courts:
             raise ValueError(
-                f"'officers' ({self.officers}) must be at least 'courts' ({self.courts}): "
-                "every court needs an officer"
+                f"'officers' ({self.effective_officers}) must be at least 'courts' "
+                f"({self.courts}): every court needs an officer"
             )
         return self
 
 
-# ---------------------------------------------------------------- stages
-
-
-class Sale(Frozen):
-    """Realising an asset that must be sold (real estate, vehicles)."""
-
-    days: Distribution = Field(
-        default=Constant(value=90), description="From freeze to proceeds, in days."
-    )
-    price_ratio: Annotated[float, Field(gt=0, le=1)] = Field(
-        default=0.7, description="Proceeds as a share of the valuation."
-    )
-
-
-class Disbursement(Frozen):
-    """Case funds: money reaches the court's account, then is paid to the creditor."""
-
-    days: Distribution = Field(
-        default=Constant(value=15), description="Court account to creditor, in days."
-    )
+# ---------------------------------------------------------------- run defaults
 
 
 class RunDefaults(Frozen):
     replications: int = Field(default=10, ge=2, description="Default replications.")
     seed: int = Field(default=2023, ge=0, description="Default seed.")
+    scale: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0,
+        description="Default --scale: run this fraction of the volume, resources scaled alike.",
+    )
 
 
 # ---------------------------------------------------------------- scenario
@@ -326,8 +336,15 @@ class Scenario(Frozen):
     debtors: Debtors
     agencies: dict[str, Agency] = Field(min_length=1)
     channels: dict[ChannelName, ChannelSpec] = Field(min_length=1)
+    freeze: Freeze = Freeze()
     sale: Sale = Sale()
+    credit_punishment: CreditPunishment = CreditPunishment()
+    terminated_pool: TerminatedPool = TerminatedPool()
+    matters: Matters = Matters()
     disbursement: Disbursement = Disbursement()
+    calibration: tuple[CalibrationTarget, ...] = Field(
+        default=(), description="Published figures this scenario must reproduce."
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -367,6 +384,16 @@ class Scenario(Frozen):
             raise ValueError("; ".join(problems))
         return self
 
+    def freeze_years(self, region: str, asset: AssetType) -> float:
+        """The freeze period for ``asset`` in ``region``, in years."""
+        policy = self.regions[region].policy
+        if asset == AssetType.provident_fund:
+            return policy.provident_fund_freeze_years
+        default = self.freeze.period_years.get(asset.value, 3.0)
+        if policy.freeze_period_years is not None:
+            return policy.freeze_period_years.get(asset.value, default)
+        return default
+
     def holder_of(self, asset: AssetType) -> str | None:
         """The agency holding records of ``asset``, or None when no agency does."""
         for name, agency in self.agencies.items():
@@ -381,7 +408,7 @@ class Scenario(Frozen):
         channel override, region per-agency override.
         """
         spec = self.channels.get(channel)
-        if spec is None:
+        if spec is None or not spec.enabled:
             return None
         rc = self.regions[region].channels.get(channel)
         if rc is not None and not rc.use:

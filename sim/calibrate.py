@@ -1,0 +1,117 @@
+"""Holding a scenario against published figures: its ``[[calibration]]`` targets.
+
+``chakong calibrate --check FILE`` runs the scenario and prints, for every target, the
+published value, the simulated mean with its 95% interval, the tolerance and whether the
+mean lies within it; with ``--check`` it exits 1 when any target is missed. Volume targets
+(cases a year) are scaled with ``--scale``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim.errors import UserError
+from sim.run import execute
+from sim.scenario.loader import LoadedScenario
+from sim.stats import HEADLINE_METRICS
+
+
+def calibrate(
+    loaded: LoadedScenario,
+    replications: int,
+    seed: int,
+    workers: int,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    targets = loaded.scenario.calibration
+    if not targets:
+        raise UserError(f"{loaded.path}: no [[calibration]] targets in this scenario")
+    unknown = [t.metric for t in targets if t.metric not in HEADLINE_METRICS]
+    if unknown:
+        raise UserError(
+            f"{loaded.path}: calibration: unknown metric(s) {', '.join(unknown)} "
+            f"(known: {', '.join(HEADLINE_METRICS)})"
+        )
+    outcome = execute(
+        loaded,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        write=False,
+        show_progress=show_progress,
+    )
+    rows = []
+    for t in targets:
+        s = outcome.summary[t.metric]
+        target = t.target * (loaded.volume_factor if t.scales_with_volume else 1.0)
+        tol = t.tolerance if t.tolerance is not None else t.tolerance_rel * abs(target)
+        ok = not math.isnan(s.mean) and abs(s.mean - target) <= tol
+        rows.append(
+            {
+                "metric": t.metric,
+                "target": target,
+                "tolerance": tol,
+                "mean": s.mean,
+                "ci95": list(s.ci95),
+                "n": s.n,
+                "passed": bool(ok),
+                "source": t.source,
+            }
+        )
+    return {
+        "scenario": loaded.scenario.name,
+        "scale": loaded.scale,
+        "volume_factor": loaded.volume_factor,
+        "replications": replications,
+        "seed": seed,
+        "passed": all(r["passed"] for r in rows),
+        "targets": rows,
+    }
+
+
+def _num(v: float) -> str:
+    if v is None or math.isnan(v):
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def format_calibration(r: dict[str, Any]) -> str:
+    head = ("metric", "target", "tolerance", "simulated", "95% interval", "result")
+    rows = [head]
+    for t in r["targets"]:
+        lo, hi = t["ci95"]
+        rows.append(
+            (
+                t["metric"],
+                _num(t["target"]),
+                "±" + _num(t["tolerance"]),
+                _num(t["mean"]),
+                f"[{_num(lo)}, {_num(hi)}]",
+                "pass" if t["passed"] else "FAIL",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    scale = f", scale {r['scale']:g}" if r["scale"] != 1 else ""
+    lines = [
+        f"{r['scenario']}: calibration, {r['replications']} replications, seed {r['seed']}{scale}",
+        "",
+    ]
+    for i, row in enumerate(rows):
+        lines.append(
+            "  ".join(
+                c.ljust(w) if j == 0 else c.rjust(w)
+                for j, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if i == 0:
+            lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    lines.append("")
+    for t in r["targets"]:
+        if t["source"]:
+            lines.append(f"  {t['metric']}: {t['source']}")
+    lines.append("")
+    lines.append("all targets met" if r["passed"] else "some targets missed")
+    return "\n".join(lines)

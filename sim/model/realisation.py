@@ -1,0 +1,215 @@
+"""Realisation: a case's money in time order, with its freezes renewed or lapsing.
+
+After the controls, a case holds some assets. Each becomes money at a time: a deduction
+after the freeze takes effect (online, or by an officer in person), the proceeds of a sale,
+a provident fund's yearly steps, or a debtor who pays under credit punishment. Freezes
+must be renewed before they expire (online, or by an officer in person); a renewal missed
+or made too late lets the freeze lapse, and what it held is lost to the case.
+
+The timeline is a heap of items processed in time order. Items that need an officer
+(in-person renewals and deductions) wait for their time, since officers serve in time
+order; the rest are computed directly, so a case with nothing to renew costs no events.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from sim.model import deduction
+from sim.model.freeze import Hold
+from sim.model.settlement import FEN_PER_YUAN, Settlement, to_fen
+
+if TYPE_CHECKING:
+    from sim.model.world import Case, World
+
+# item kinds, in the order they are handled at equal times
+CHECKPOINT, IN_PERSON, MONEY, VOLUNTARY = 0, 1, 2, 3
+
+
+class Realisation:
+    """The money timeline of one case."""
+
+    def __init__(self, w: World, case: Case) -> None:
+        self.w = w
+        self.case = case
+        self.settlement = Settlement(case.claim, w.years, case.region.provident_fund_cap)
+        self.heap: list[tuple[float, int, int, Hold | None, float, float]] = []
+        self.seq = 0
+        self.pending: dict[int, int] = {}  # id(hold) -> money items still to come
+        self.holds: list[Hold] = []
+        self.planned = 0.0  # money the holds could give, for stopping rework early
+        self.end = w.env.now  # latest money, payout or title transfer
+        self.recovered_fen = 0
+        self.rng = w.case_rng(case)
+
+    # ------------------------------------------------------------ planning
+    def _push(
+        self, t: float, kind: int, hold: Hold | None, amount: float = 0.0, transfer: float = 0.0
+    ) -> None:
+        self.seq += 1
+        if hold is not None and kind in (MONEY, IN_PERSON):
+            self.pending[id(hold)] = self.pending.get(id(hold), 0) + 1
+        heapq.heappush(self.heap, (t, kind, self.seq, hold, amount, transfer))
+
+    def add(self, hold: Hold, deducted_at: float | None = None) -> None:
+        """Plan the money of a held asset; ``deducted_at`` when an officer already did it."""
+        w = self.w
+        self.holds.append(hold)
+        self.planned += hold.available
+        hold_left = to_fen(hold.available)
+        if deduction.is_sold(hold):
+            out = w.sale.sell(hold.asset.asset_type, hold.available, hold.effective, self.rng)
+            if out.sold:
+                self._push(out.paid_at, MONEY, hold, to_fen(out.proceeds), out.transferred_at)
+            elif w.keep_records:
+                self._log(out.transferred_at, "sale_failed", hold, hold.available)
+        elif deducted_at is not None:
+            self._push(deducted_at, MONEY, hold, hold_left)
+        elif deduction.needs_officer(hold):
+            self._push(hold.effective, IN_PERSON, hold, hold_left)
+        else:
+            self._push(
+                hold.effective + hold.finding.via.control_latency(self.rng), MONEY, hold, hold_left
+            )
+        self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
+
+    def add_voluntary(self, at: float) -> None:
+        if at < math.inf:
+            self._push(at, VOLUNTARY, None)
+
+    # ------------------------------------------------------------ running
+    def run(self, terminate_at: float) -> Generator[Any, Any, None]:
+        """Process the timeline; ``terminate_at`` is the earliest a case that still owes
+        can close (a voluntary payment counts while money is still coming, or before then)."""
+        env = self.w.env
+        settlement = self.settlement
+        heap = self.heap
+        while heap and not settlement.paid_off:
+            t, kind, _, hold, amount, transfer = heapq.heappop(heap)
+            if kind == MONEY:
+                assert hold is not None
+                self.pending[id(hold)] -= 1
+                if t > hold.expires:  # lapsed before the money came
+                    continue
+                self._money(t, hold, int(amount), transfer)
+            elif kind == CHECKPOINT:
+                assert hold is not None
+                if self.pending.get(id(hold), 0) > 0:
+                    yield from self._renew(t, hold)
+            elif kind == IN_PERSON:
+                assert hold is not None
+                self.pending[id(hold)] -= 1
+                if t > hold.expires:
+                    continue
+                if t > env.now:
+                    yield env.timeout(t - env.now)
+                region = self.case.region
+                work = region.travel() + region.offline_control()
+                _, done = self.case.court.book(env.now, work)
+                self._push(done, MONEY, hold, amount)
+            else:  # VOLUNTARY
+                ongoing = any(n > 0 for n in self.pending.values())
+                if ongoing or t <= terminate_at:
+                    self._pay(t, None, settlement.take_all(), "voluntary", 0.0)
+
+    def _money(self, t: float, hold: Hold, amount: int, transfer: float) -> None:
+        fund = deduction.is_provident_fund(hold)
+        taken = self.settlement.take(t, amount, provident_fund=fund)
+        kind = "sale" if deduction.is_sold(hold) else "deduct"
+        if taken > 0:
+            self._pay(t, hold, taken, kind, transfer)
+        left = amount - taken
+        if fund and left > 0 and not self.settlement.paid_off:
+            self._push(self.w.years.next_year_start(t), MONEY, hold, left)
+
+    def _pay(self, t: float, hold: Hold | None, fen: int, kind: str, transfer: float) -> None:
+        w, case = self.w, self.case
+        if fen <= 0:
+            return
+        yuan = fen / FEN_PER_YUAN
+        self.recovered_fen += fen
+        paid = w.funds.paid_out_at(t, self.rng)
+        w.observer.on_money(
+            t, paid, yuan, kind, hold is not None and deduction.is_provident_fund(hold)
+        )
+        if w.keep_records:
+            rid = case.region.name
+            asset = hold.asset if hold is not None else None
+            atype = asset.asset_type.value if asset is not None else ""
+            channel = hold.finding.via.channel if hold is not None else ""
+            aid = asset.index if asset is not None else None
+            w.log.add(
+                t, case.case_id, rid, kind, atype, channel, yuan, "", aid, None, case.debtor_id
+            )
+            w.log.add(
+                paid,
+                case.case_id,
+                rid,
+                "disbursed",
+                atype,
+                channel,
+                yuan,
+                "",
+                aid,
+                None,
+                case.debtor_id,
+            )
+            if case.paid_out is None:
+                case.paid_out = []
+            case.paid_out.append((paid, yuan))
+        case.recovered += yuan
+        if math.isnan(case.last_disbursed) or paid > case.last_disbursed:
+            case.last_disbursed = paid
+        self.end = max(self.end, paid, transfer)
+
+    def _renew(self, t: float, hold: Hold) -> Generator[Any, Any, None]:
+        w, env = self.w, self.w.env
+        spec = w.scenario.freeze
+        if spec.renewal_miss_probability > 0 and self.rng.random() < spec.renewal_miss_probability:
+            done = math.inf
+        elif hold.finding.via.link.online_freeze:
+            done = t + hold.finding.via.control_latency(self.rng)
+        else:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            region = self.case.region
+            _, done = self.case.court.book(env.now, region.travel() + region.offline_control())
+        if done <= hold.expires:
+            hold.expires += hold.period
+            w.observer.on_renewal(done, True)
+            self._log(done, "freeze_renewed", hold, hold.available, hold.expires)
+            self._push(max(done, hold.expires - spec.renew_lead_days), CHECKPOINT, hold)
+        else:
+            w.observer.on_renewal(hold.expires, False)
+            self._log(hold.expires, "freeze_lapsed", hold, hold.available, hold.expires)
+
+    def release(self, at: float) -> None:
+        """Unfreeze what is still held when the case closes."""
+        if not self.w.keep_records:
+            return
+        for hold in self.holds:
+            if hold.expires >= at:
+                self._log(at, "unfreeze", hold, None, hold.expires)
+
+    def _log(
+        self, t: float, event: str, hold: Hold, amount: float | None, expires: float | None = None
+    ) -> None:
+        w, case = self.w, self.case
+        if w.keep_records:
+            a = hold.asset
+            w.log.add(
+                t,
+                case.case_id,
+                case.region.name,
+                event,
+                a.asset_type.value,
+                hold.finding.via.channel,
+                amount,
+                hold.finding.via.desk.name,
+                a.index,
+                expires,
+                case.debtor_id,
+            )
