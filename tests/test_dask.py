@@ -3,12 +3,13 @@ same results as local processes, records included; a bad address is a clear erro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from sim.errors import UserError
-from sim.executors import DaskExecutor, LocalExecutor, Task
+from sim.executors import DaskExecutor, LocalExecutor, Task, code_fingerprint
 from sim.runner import run_replications
 from sim.scenario import load_scenario
 from tests.conftest import BASELINE
@@ -90,6 +91,31 @@ def test_dask_runs_a_mixed_batch_in_task_order(cluster):
         _same(x, y)
 
 
+def test_the_cli_gives_the_same_json_with_dask(cluster, cli, tmp_path):
+    args = [
+        "run",
+        str(BASELINE),
+        *(f"--set={s}" for s in SHORT),
+        "--replications",
+        "2",
+        "--seed",
+        "4",
+        "--json",
+        "--no-records",
+        "--no-report",
+        "--no-progress",
+    ]
+    local = cli(*args, "--workers", "2", "--out", str(tmp_path / "local"))
+    remote = cli(*args, "--dask", cluster.scheduler_address, "--out", str(tmp_path / "dask"))
+    assert local.returncode == 0, local.stderr
+    assert remote.returncode == 0, remote.stderr
+    assert json.loads(local.stdout) == json.loads(remote.stdout)
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["executor"]["kind"] == "dask"
+    assert manifest["executor"]["address"] == cluster.scheduler_address
+    assert manifest["executor"]["code"] == code_fingerprint()
+
+
 def test_workers_with_other_model_code_are_refused(cluster, monkeypatch):
     import sim.executors
 
@@ -108,3 +134,10 @@ def test_workers_with_other_model_code_are_refused(cluster, monkeypatch):
 def test_a_bad_dask_address_is_a_clear_error(address, message):
     with pytest.raises(UserError, match=message):
         DaskExecutor(address, timeout=1)
+
+
+def test_a_bad_dask_address_on_the_cli_exits_2_and_writes_nothing(cli, tmp_path):
+    res = cli("run", str(BASELINE), "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2, res.stderr
+    assert "chakong run: --dask tcp://127.0.0.1:1: cannot connect" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "x").exists()

@@ -3,6 +3,7 @@ independence from the number of workers, and ``--precision`` on the command line
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -196,3 +197,73 @@ def test_tasks_name_everything_a_replication_depends_on():
     with LocalExecutor(1) as ex:
         a, b = ex.run([Task(scenario, 4, 1), Task(scenario, 4, 1)])
     assert a.metrics == b.metrics
+
+
+# ---------------------------------------------------------------- the command line
+
+SHORT = ["--set", "horizon_days=150", "--set", "warmup_days=20", "--workers", "2"]
+
+
+def test_run_stops_when_the_target_is_reached_and_says_so(cli, tmp_path):
+    res = cli(
+        "run",
+        str(BASELINE),
+        *SHORT,
+        "--precision",
+        "0.05",
+        "--precision-metric",
+        "throughput_cases_per_year",
+        "--no-records",
+        "--json",
+        "--out",
+        str(tmp_path / "p"),
+    )
+    assert res.returncode == 0, res.stderr
+    obj = json.loads(res.stdout)
+    p = obj["precision"]
+    assert p["stopped_by"] == "precision" and p["target"] == 0.05
+    assert obj["replications"] == p["replications"] == p["reached_at"] + 5
+    [m] = p["metrics"]
+    assert m["metric"] == "throughput_cases_per_year" and m["status"] == "met"
+    s = obj["metrics"]["throughput_cases_per_year"]
+    assert (s["ci95"][1] - s["ci95"][0]) / 2 <= 0.05 * s["mean"]
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary == obj
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["precision"]["stopped_by"] == "precision"
+
+
+def test_run_stops_at_the_cap_and_names_what_missed(cli, tmp_path):
+    res = cli(
+        "run",
+        str(BASELINE),
+        *SHORT,
+        "--precision",
+        "0.001",
+        "--max-replications",
+        "4",
+        "--no-records",
+        "--no-report",
+        "--out",
+        str(tmp_path / "c"),
+    )
+    assert res.returncode == 0, res.stderr
+    assert "baseline: 4 replications" in res.stdout
+    assert "not confirmed; stopped at the cap of 4 replications" in res.stdout
+    assert "not within target: " in res.stdout and "NOT MET" in res.stdout
+    assert not (tmp_path / "c" / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--precision", "2"], "--precision: must be between 0 and 1"),
+        (["--precision", "x"], "--precision: expected a number such as 0.02"),
+        (["--max-replications", "9"], "--max-replications: only with --precision"),
+        (["--precision", "0.02", "--precision-metric", "speed"], "--precision-metric speed: "),
+    ],
+)
+def test_bad_precision_flags_exit_2(cli, tmp_path, args, message):
+    res = cli("run", str(BASELINE), *args, "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "x").exists()
