@@ -290,7 +290,12 @@ def format_table(outcome: RunOutcome) -> str:
         if i == 0:
             lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
     if outcome.precision is not None:
-        lines += ["", outcome.precision.describe()]
+        lines += [
+            "",
+            "half-width: of the 95% interval, as a share of the mean (rates under 1%: of one "
+            "percentage point)",
+            outcome.precision.describe(),
+        ]
     return "\n".join(lines)
 
 
@@ -302,4 +307,6 @@ def _precision_cell(m: MetricPrecision | None) -> str:
         return f"(not judged: {m.note})"
     width = f"±{100 * m.relative:.1f}%" if math.isfinite(m.relative) else "undefined"
     mark = "ok" if m.status == "met" else "NOT MET"
+    if m.note.startswith("rate under"):
+        return f"{width} {mark} (of 1 point)"
     return f"{width} {mark}" + (f" ({m.note})" if m.note and m.note != "no variation" else "")
