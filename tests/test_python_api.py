@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +15,7 @@ import sim
 from sim.records import CASE_COLUMNS, EVENT_COLUMNS
 from sim.stats import HEADLINE_METRICS, Summary
 from tests import studies
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, ROOT
 
 SHORT = {"horizon_days": 60, "warmup_days": 10}
 
@@ -138,3 +141,26 @@ def test_precision_from_python(base):
     r = sim.simulate(base, seed=2, precision=0.5, precision_metrics=["backlog_mean"])
     assert r.precision is not None and r.precision.stopped_by == "precision"
     assert r.replications == r.precision.reached_at + 5
+
+
+def test_the_readme_example_runs_as_a_script(tmp_path):
+    """The README's Python example, run as a script, prints what the README shows."""
+    pytest.importorskip("pandas")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Python API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(code, encoding="utf-8")
+    res = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr
+    shown = re.search(r"prints[^\n]*:\n\n```\n(.*?)```", section, re.S).group(1)
+    # the same lines, numbers aside (the model's figures move as the model deepens)
+    assert _shape(res.stdout) == _shape(shown)
+
+
+def _shape(text: str) -> list[str]:
+    """Lines with every number as N and runs of spaces as one (columns move with widths)."""
+    numbers = re.compile(r"[-+]?\d[\d,.]*(e[-+]?\d+)?")
+    return [re.sub(r"\s+", " ", numbers.sub("N", line)).strip() for line in text.splitlines()]
