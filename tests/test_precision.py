@@ -155,8 +155,9 @@ class FakeExecutor(Executor):
         out = []
         for t in tasks:
             rng = np.random.default_rng([t.seed, t.replication, len(t.scenario.name)])
+            spread = 2.0 if "noisier" in t.scenario.name else 1.0
             metrics = {
-                "backlog_mean": 1000 + 40 * rng.standard_normal(),
+                "backlog_mean": 1000 + 40 * spread * rng.standard_normal(),
                 "officer_wait_days_mean": 3 + rng.exponential(),
             }
             out.append(ReplicationResult(t.replication, metrics, [], [], [], [], 0, 0.0))
@@ -178,6 +179,20 @@ def test_the_result_does_not_depend_on_how_many_ran_at_once(parallelism, target)
     assert group.precision.stopped_by == serial.precision.stopped_by
     assert [r.metrics for r in group.results[0]] == [r.metrics for r in serial.results[0]]
     assert wide.computed >= group.replications  # surplus computed ahead is discarded
+
+
+def test_a_group_stops_only_when_every_scenario_is_precise():
+    """A comparison or sweep judges all its scenarios at once: the noisier one decides."""
+    calm = load_scenario(BASELINE).scenario
+    noisy = load_scenario(BASELINE, ["name=noisier-than-the-baseline"]).scenario
+    rule = PrecisionRule(0.02, max_replications=200, metrics=("backlog_mean",))
+    alone = run_group(FakeExecutor(2), [calm], 7, 3, precision=rule, show_progress=False)
+    both = run_group(FakeExecutor(2), [calm, noisy], 7, 3, precision=rule, show_progress=False)
+    assert alone.precision.stopped_by == both.precision.stopped_by == "precision"
+    assert both.replications == both.precision.replications > alone.replications
+    assert len(both.results) == 2 and all(len(r) == both.replications for r in both.results)
+    assert {m.scenario for m in both.precision.metrics} == {calm.name, noisy.name}
+    assert all(m.status == "met" for m in both.precision.metrics)
 
 
 def test_real_replications_with_one_and_three_workers_agree():

@@ -227,6 +227,29 @@ def test_sweep_folder_holds_the_table_and_the_report(swept):
     ]
 
 
+def test_a_sobol_sweep_gives_sobol_indices_and_its_report(tmp_path):
+    import sim
+
+    base = sim.load(BASELINE, horizon_days=40, warmup_days=5)
+    sw = sim.sweep(
+        base,
+        {"regions.hunan.arrival_rate_per_day": (6, 14), "sale.days.mean": (60, 180)},
+        design="sobol",
+        samples=2,
+        replications=2,
+        seed=8,
+        out=tmp_path / "sobol",
+    )
+    assert len(sw.design.points) == 2 * (2 + 2)
+    s = sw.sensitivity["throughput_cases_per_year"]["sobol"]
+    assert s.method == "sobol" and {e.input for e in s.effects} == {
+        "regions.hunan.arrival_rate_per_day",
+        "sale.days.mean",
+    }
+    text = (tmp_path / "sobol" / "report.html").read_text(encoding="utf-8")
+    assert "Sobol&#x27; indices over 8 points" in text and "sensitivity chart" in text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

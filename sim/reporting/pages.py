@@ -61,8 +61,6 @@ def load_run(folder: Path) -> RunData:
     data = RunData(folder, summary["scenario"], summary, read_json(folder / "manifest.json"))
     if (folder / artifacts.DISTRIBUTIONS).is_file():
         data.distributions = artifacts.read_distributions(folder / artifacts.DISTRIBUTIONS)
-    elif (folder / "replications.csv").is_file():
-        data.distributions = {}
     if (folder / "backlog.csv").is_file():
         data.backlog = _read_backlog(folder / "backlog.csv")
     if (folder / artifacts.QUERIES_BY_HOUR).is_file():
