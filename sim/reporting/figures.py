@@ -38,9 +38,12 @@ def colour(k: int) -> str:
 # ---------------------------------------------------------------- distributions
 
 
-def distribution(series: Mapping[str, Sequence[int]], what: str) -> bytes | None:
+def distribution(
+    series: Mapping[str, Sequence[int]], what: str, means: Mapping[str, float] | None = None
+) -> bytes | None:
     """Share of cases per whole day, one step line per scenario (cut at the 99.5th
-    percentile of the widest). None when no scenario has a case."""
+    percentile of the widest), with each scenario's mean (the table's, when given; else
+    from the whole days). None when no scenario has a case."""
     shown = {k: np.asarray(v, dtype=float) for k, v in series.items() if sum(v) > 0}
     if not shown:
         return None
@@ -52,7 +55,9 @@ def distribution(series: Mapping[str, Sequence[int]], what: str) -> bytes | None
     for k, (label, counts) in enumerate(shown.items()):
         share = counts[:cut] / counts.sum()
         days = np.arange(len(share))
-        mean = float((np.arange(len(counts)) + 0.5) @ counts / counts.sum())
+        mean = (means or {}).get(label, math.nan)
+        if not math.isfinite(mean):
+            mean = float((np.arange(len(counts)) + 0.5) @ counts / counts.sum())
         if len(shown) == 1:
             ax.bar(days, share, width=1.0, align="edge", color=colour(k), label=label)
         else:

@@ -200,6 +200,16 @@ def _manifest_section(manifest: dict[str, Any]) -> str:
     )
 
 
+def _means(runs: dict[str, RunData], what: str) -> dict[str, float]:
+    """Each scenario's mean of ``what`` as its table shows it (mean over replications)."""
+    out = {}
+    for label, run in runs.items():
+        m = run.summary.get("metrics", {}).get(f"{what}_days_mean")
+        if m is not None:
+            out[label] = _num(m["mean"])
+    return out
+
+
 def _run_figures(runs: dict[str, RunData]) -> str:
     close = {k: r.distributions.get("time_to_close", []) for k, r in runs.items()}
     recovery = {k: r.distributions.get("time_to_recovery", []) for k, r in runs.items()}
@@ -215,13 +225,15 @@ def _run_figures(runs: dict[str, RunData]) -> str:
         [
             "<h3>Time to close</h3>",
             image(
-                figures.distribution(close, "time to close"),
+                figures.distribution(close, "time to close", _means(runs, "time_to_close")),
                 "time to close",
                 "Filing to closing, over cases closed in the observation window.",
             ),
             "<h3>Time to recovery</h3>",
             image(
-                figures.distribution(recovery, "time to recovery"),
+                figures.distribution(
+                    recovery, "time to recovery", _means(runs, "time_to_recovery")
+                ),
                 "time to recovery",
                 "Filing until the creditor received the last money, over closed cases "
                 "that recovered anything.",
