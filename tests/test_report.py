@@ -113,6 +113,21 @@ def test_a_folder_from_before_reports_still_gets_one(run_dir, tmp_path):
     assert "backlog over time" in IMG.findall(text)
 
 
+def test_agencies_named_in_chinese_do_not_break_the_plots(tmp_path):
+    """Names from a scenario may be Chinese; matplotlib's default font cannot draw them,
+    which must not fail the report (warnings are errors here)."""
+    import sim
+
+    text = studies.BASELINE.read_text(encoding="utf-8")
+    text = re.sub(r"\bbank\b", "银行", text).replace("[agencies.银行]", '[agencies."银行"]')
+    path = tmp_path / "cn.toml"
+    path.write_text(text, encoding="utf-8")
+    loaded = sim.load(path, horizon_days=30, warmup_days=5)
+    sim.simulate(loaded, replications=2, seed=1, records=True, out=tmp_path / "cn")
+    html = _html(tmp_path / "cn")
+    assert "[agencies.&quot;银行&quot;]" in html and len(IMG.findall(html)) == 4
+
+
 # ---------------------------------------------------------------- the command
 
 

@@ -1,26 +1,66 @@
 """The report's plots, drawn with matplotlib from the files of a results folder and returned
 as PNG bytes (the report embeds them).
 
-Plot text stays ASCII: matplotlib's default font has no CJK glyphs (the HTML around the
-plots carries the Chinese terms).
+The plots' own words are ASCII: matplotlib's default font has no CJK glyphs (the HTML
+around the plots carries the Chinese terms). Names from a scenario (agencies, regions) may
+be Chinese: a CJK font installed on the machine is used for them as a fallback; without
+one they are drawn as boxes, quietly, and the HTML still names them.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ParamSpec
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
+
+P = ParamSpec("P")
 
 COLOURS = ("#4878a8", "#c44e52", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#8c8c8c")
 DPI = 100
+
+
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "SimHei",
+)
+
+
+@functools.cache
+def _fonts() -> list[str]:
+    """The default font, then whichever CJK fonts this machine has."""
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in have)]
+
+
+def drawn(draw: Callable[P, bytes | None]) -> Callable[P, bytes | None]:
+    """Draw a figure with the CJK fallback fonts, and without warnings about glyphs that
+    no installed font has."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> bytes | None:
+        with plt.rc_context({"font.family": _fonts()}), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+            return draw(*args, **kwargs)
+
+    return wrapper
 
 
 def png(fig: Figure) -> bytes:
@@ -38,6 +78,7 @@ def colour(k: int) -> str:
 # ---------------------------------------------------------------- distributions
 
 
+@drawn
 def distribution(
     series: Mapping[str, Sequence[int]], what: str, means: Mapping[str, float] | None = None
 ) -> bytes | None:
@@ -90,6 +131,7 @@ class Series:
     pool_mean: np.ndarray
 
 
+@drawn
 def backlog(series: Mapping[str, Series], warmup: float) -> bytes | None:
     """Open cases and the terminated-for-now pool over time."""
     if not series:
@@ -115,7 +157,10 @@ def backlog(series: Mapping[str, Series], warmup: float) -> bytes | None:
 # ---------------------------------------------------------------- queries by hour
 
 
-def queries_by_hour(per_scenario: Mapping[str, Mapping[tuple[str, str], Sequence[float]]]):
+@drawn
+def queries_by_hour(
+    per_scenario: Mapping[str, Mapping[tuple[str, str], Sequence[float]]],
+) -> bytes | None:
     """Requests per day in each hour of the day: by channel (one line per channel and
     scenario) and, when the event log gave it, a heat map by channel and agency."""
     if not any(per_scenario.values()):
@@ -171,6 +216,7 @@ class ForestRow:
     significant: bool
 
 
+@drawn
 def forest(rows: Sequence[ForestRow], base: str) -> bytes | None:
     """Paired differences against the base as % of the base mean, with 95% intervals."""
     rows = [r for r in rows if all(math.isfinite(v) for v in (r.change, r.lo, r.hi))]
@@ -219,6 +265,7 @@ class Bar:
     first_order: float = math.nan
 
 
+@drawn
 def sensitivity(bars: Sequence[Bar], method: str) -> bytes | None:
     """SRCs with their intervals, or Sobol' first- and total-order indices, per metric."""
     if not bars:
@@ -257,6 +304,7 @@ def sensitivity(bars: Sequence[Bar], method: str) -> bytes | None:
     return png(fig)
 
 
+@drawn
 def sweep_scatter(
     inputs: Sequence[str],
     targets: Sequence[str],
