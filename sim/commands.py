@@ -1,4 +1,5 @@
-"""The simulation subcommands of ``chakong``: run, verify, bench."""
+"""The simulation subcommands of ``chakong``: run, verify, bench (and, from
+:mod:`sim.study_commands`, compare, sweep and report)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim import study_commands
 from sim.cli import non_negative_int, positive_int
 from sim.errors import UserError
 
@@ -17,9 +19,12 @@ examples:
   chakong run scenarios/baseline.toml --replications 20 --seed 7 --workers 2
   chakong run scenarios/baseline.toml --set regions.hunan.officers=20 --out results/hunan20
   chakong run scenarios/baseline.toml --json > summary.json
+  chakong run scenarios/baseline.toml --precision 0.02 --max-replications 60
+  chakong run scenarios/baseline.toml --dask tcp://10.0.0.5:8786
 
 The results folder (default results/<scenario>/<UTC time>/) holds summary.json,
-manifest.json, replications.csv, cases.csv, events.csv, backlog.csv and PNG plots.
+manifest.json, replications.csv, cases.csv, events.csv, backlog.csv, PNG plots and
+report.html (a self-contained HTML report; --no-report skips it).
 """
 
 VERIFY_EPILOG = """\
@@ -66,7 +71,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--scale",
-        type=_fraction,
+        type=fraction,
         metavar="F",
         help="run this fraction of the volume, resources scaled alike "
         "(default: the scenario's [run] scale, usually 1)",
@@ -75,7 +80,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
-def _fraction(text: str) -> float:
+def fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -102,6 +107,7 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not write cases.csv and events.csv (streaming statistics only)",
     )
+    study_commands.add_study_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -156,6 +162,8 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_bench)
 
+    study_commands.register(sub, scen)
+
 
 def _resolve(args: argparse.Namespace):
     from sim.runner import default_workers
@@ -167,6 +175,8 @@ def _resolve(args: argparse.Namespace):
     if scale != 1:
         loaded = loaded.scaled(scale)
     replications = args.replications or run.replications
+    if getattr(args, "precision", None) is not None and args.replications is None:
+        replications = study_commands.INITIAL_REPLICATIONS  # the algorithm's start
     if replications < 2:
         raise UserError("--replications: at least 2 are needed for a confidence interval")
     seed = run.seed if args.seed is None else args.seed
@@ -178,20 +188,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.run import execute, format_table
 
     loaded, replications, seed, workers = _resolve(args)
-    outcome = execute(
-        loaded,
-        replications=replications,
-        seed=seed,
-        workers=workers,
-        out=args.out,
-        keep_records=not args.no_records,
-        show_progress=not args.no_progress,
-    )
+    rule = study_commands.precision_rule(args, replications)
+    with study_commands.executor_for(args, workers) as executor:
+        outcome = execute(
+            loaded,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            out=args.out,
+            keep_records=not args.no_records,
+            show_progress=not args.no_progress,
+            precision=rule,
+            executor=executor,
+            report=not args.no_report,
+        )
     if args.json:
         print(json.dumps(outcome.to_json(), ensure_ascii=False))
     else:
         print(format_table(outcome))
     print(f"results: {outcome.out_dir}", file=sys.stderr)
+    if not args.no_report:
+        print(f"report: {outcome.out_dir / 'report.html'}", file=sys.stderr)
     return 0
 
 

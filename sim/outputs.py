@@ -24,7 +24,17 @@ from typing import Any
 from sim.errors import UserError
 from sim.scenario.loader import LoadedScenario
 
-PACKAGES = ("simpy", "numpy", "scipy", "networkx", "pydantic", "hdrhistogram", "matplotlib")
+PACKAGES = (
+    "simpy",
+    "numpy",
+    "scipy",
+    "networkx",
+    "pydantic",
+    "hdrhistogram",
+    "matplotlib",
+    "dask",
+    "distributed",
+)
 
 
 def default_results_dir(scenario_name: str, root: Path = Path("results")) -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.model.world import World
-from sim.records import CASE_COLUMNS, write_csv, write_events
+from sim.records import CASE_COLUMNS, EVENT_COLUMNS, write_csv, write_events
 from sim.scenario.schema import Scenario
 from sim.streams import Streams
 
@@ -30,6 +30,11 @@ class ReplicationResult:
     cases_filed: int  # all cases filed, warm-up included
     wall_seconds: float
     files: dict[str, str] = field(default_factory=dict)  # part files written, by kind
+    recovery_days_hist: list[int] = field(default_factory=list)  # recovering cases per day
+    queries_by_hour: dict[str, list[int]] = field(default_factory=dict)  # channel -> 24 counts
+    # (channel, agency) -> requests sent in each hour of the day; from the event log, so only
+    # when records are kept
+    agency_queries_by_hour: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def single_run(
@@ -55,6 +60,7 @@ def single_run(
         if collecting:
             gc.enable()
     files: dict[str, str] = {}
+    by_agency = _agency_queries_by_hour(world.log.rows, scenario) if keep_records else {}
     if keep_records and parts_dir is not None:
         horizon = scenario.horizon_days
         cases = parts_dir / f"cases.{replication:05d}.csv"
@@ -74,4 +80,27 @@ def single_run(
         cases_filed=world._next_id,
         wall_seconds=time.perf_counter() - began,
         files=files,
+        recovery_days_hist=obs.recovery_days_hist,
+        queries_by_hour=obs.queries_by_hour,
+        agency_queries_by_hour=by_agency,
     )
+
+
+def _agency_queries_by_hour(
+    rows: list[tuple], scenario: Scenario
+) -> dict[tuple[str, str], list[int]]:
+    """Requests sent inside the observation window, by (channel, agency) and hour of day,
+    counted from the event log's ``query_sent`` rows."""
+    lo, hi = scenario.warmup_days, scenario.horizon_days
+    col = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+    t, event, channel, agency = col["time_days"], col["event"], col["channel"], col["agency"]
+    counts: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        if row[event] != "query_sent" or not lo <= row[t] < hi:
+            continue
+        key = (row[channel], row[agency])
+        hours = counts.get(key)
+        if hours is None:
+            hours = counts[key] = [0] * 24
+        hours[min(int((row[t] % 1.0) * 24), 23)] += 1
+    return counts

@@ -11,11 +11,13 @@ import csv
 import datetime as dt
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim import plots
+from sim import artifacts, plots
+from sim.executors import Executor, LocalExecutor
 from sim.outputs import (
     check_destination,
     concatenate_parts,
@@ -24,9 +26,10 @@ from sim.outputs import (
     results_folder,
     write_json,
 )
+from sim.precision import MetricPrecision, PrecisionOutcome, PrecisionRule
 from sim.records import CASE_COLUMNS, EVENT_COLUMNS
 from sim.replication import ReplicationResult
-from sim.runner import run_replications
+from sim.runner import run_group
 from sim.scenario.loader import LoadedScenario
 from sim.stats import HEADLINE_METRICS, Summary, summarize_all
 
@@ -38,12 +41,16 @@ class RunOutcome:
     replications: list[ReplicationResult]
     summary: dict[str, Summary]
     out_dir: Path | None
+    precision: PrecisionOutcome | None = None
     scale: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
-        return summary_object(
+        obj = summary_object(
             self.scenario, self.seed, self.summary, len(self.replications), self.scale
         )
+        if self.precision is not None:
+            obj["precision"] = self.precision.to_json()
+        return obj
 
 
 def summary_object(
@@ -66,48 +73,119 @@ def execute(
     write: bool = True,
     keep_records: bool = True,
     show_progress: bool = True,
+    precision: PrecisionRule | None = None,
+    executor: Executor | None = None,
+    report: bool = True,
 ) -> RunOutcome:
-    """Run the replications and (when ``write``) write the results folder."""
+    """Run the replications and (when ``write``) write the results folder, with its HTML
+    report unless ``report`` is false. With ``precision``, the replication algorithm decides
+    how many replications run (from the rule's ``initial`` up to its cap) and
+    ``replications`` is not used. ``executor`` (local processes or Dask) defaults to
+    ``workers`` local processes."""
     scenario = loaded.scenario
     started = dt.datetime.now(dt.UTC)
     began = time.perf_counter()
-    if not write:
-        results = run_replications(
-            scenario, seed, replications, workers, False, None, show_progress
-        )
-        summary = summarize_all([r.metrics for r in results])
-        return RunOutcome(scenario.name, seed, results, summary, None, loaded.scale)
-    destination = out if out is not None else default_results_dir(scenario.name)
-    check_destination(destination)
-    with results_folder(destination) as tmp:
-        results = run_replications(
-            scenario, seed, replications, workers, keep_records, tmp, show_progress
-        )
-        summary = summarize_all([r.metrics for r in results])
-        outcome = RunOutcome(scenario.name, seed, results, summary, destination, loaded.scale)
-        write_json(tmp / "summary.json", outcome.to_json())
-        _write_replications(tmp / "replications.csv", results)
-        _write_backlog(tmp / "backlog.csv", results)
-        if keep_records:
-            concatenate_parts(tmp / "cases.csv", CASE_COLUMNS, (r.files["cases"] for r in results))
-            concatenate_parts(
-                tmp / "events.csv", EVENT_COLUMNS, (r.files["events"] for r in results)
+    with ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(LocalExecutor(workers, show_progress))
+        if not write:
+            group = run_group(
+                executor,
+                [scenario],
+                seed,
+                replications,
+                precision=precision,
+                show_progress=show_progress,
             )
-        plots.time_to_close(tmp / "time_to_close.png", results, summary, scenario.name)
-        plots.backlog(tmp / "backlog.png", results, scenario.warmup_days, scenario.name)
-        write_json(
-            tmp / "manifest.json",
-            manifest(
+            results = group.results[0]
+            summary = summarize_all([r.metrics for r in results])
+            return RunOutcome(
+                scenario.name, seed, results, summary, None, group.precision, loaded.scale
+            )
+        destination = out if out is not None else default_results_dir(scenario.name)
+        check_destination(destination)
+        with results_folder(destination) as tmp:
+            group = run_group(
+                executor,
+                [scenario],
+                seed,
+                replications,
+                precision=precision,
+                keep_records=keep_records,
+                parts_dirs=[tmp],
+                show_progress=show_progress,
+            )
+            results = group.results[0]
+            summary = summarize_all([r.metrics for r in results])
+            outcome = RunOutcome(
+                scenario.name, seed, results, summary, destination, group.precision, loaded.scale
+            )
+            write_run_folder(
+                tmp,
                 loaded,
-                seed=seed,
-                replications=replications,
-                workers=workers,
-                extra={"records_kept": keep_records},
+                outcome,
+                keep_records=keep_records,
+                manifest_extra={"executor": executor.describe()},
                 started=started,
-                wall_seconds=time.perf_counter() - began,
-            ),
-        )
+                began=began,
+                workers=executor.parallelism,
+            )
+            if report:
+                from sim.reporting import build_report
+
+                build_report(tmp)
     return outcome
+
+
+def write_run_folder(
+    folder: Path,
+    loaded: LoadedScenario,
+    outcome: RunOutcome,
+    *,
+    keep_records: bool,
+    manifest_extra: dict[str, Any],
+    started: dt.datetime,
+    began: float,
+    workers: int,
+    plots_png: bool = True,
+) -> None:
+    """Every file of a run's results folder but the report (see results/README.md);
+    ``plots_png=False`` leaves out the PNG plots (a comparison's report draws its own)."""
+    scenario = loaded.scenario
+    results = outcome.replications
+    write_json(folder / "summary.json", outcome.to_json())
+    _write_replications(folder / "replications.csv", results)
+    _write_backlog(folder / "backlog.csv", results)
+    if keep_records:
+        concatenate_parts(folder / "cases.csv", CASE_COLUMNS, (r.files["cases"] for r in results))
+        concatenate_parts(
+            folder / "events.csv", EVENT_COLUMNS, (r.files["events"] for r in results)
+        )
+    artifacts.write_distributions(folder / artifacts.DISTRIBUTIONS, results)
+    artifacts.write_queries_by_hour(
+        folder / artifacts.QUERIES_BY_HOUR,
+        results,
+        scenario.horizon_days - scenario.warmup_days,
+    )
+    artifacts.write_scenario(folder, loaded)
+    if plots_png:
+        plots.time_to_close(folder / "time_to_close.png", results, outcome.summary, scenario.name)
+        plots.backlog(folder / "backlog.png", results, scenario.warmup_days, scenario.name)
+    extra: dict[str, Any] = {"kind": "run", "records_kept": keep_records, **manifest_extra}
+    if outcome.precision is not None:
+        extra["precision"] = outcome.precision.to_json()
+    write_json(
+        folder / "manifest.json",
+        manifest(
+            loaded,
+            seed=outcome.seed,
+            replications=len(results),
+            workers=workers,
+            extra=extra,
+            started=started,
+            wall_seconds=time.perf_counter() - began,
+        ),
+    )
 
 
 def _write_replications(path: Path, results: list[ReplicationResult]) -> None:
@@ -171,8 +249,27 @@ def _fmt(value: float, unit: str, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
+def metric_unit(name: str) -> tuple[str, int]:
+    """A metric's unit and the decimals tables show (rates are shown in %)."""
+    return _UNITS.get(name, ("", 3))
+
+
+def format_value(value: float, name: str, signed: bool = False) -> str:
+    """A metric's value as tables show it (rates in %, NaN as '-')."""
+    unit, digits = metric_unit(name)
+    text = _fmt(value, unit, digits)
+    if signed and text != "-" and not text.startswith("-"):
+        text = "+" + text
+    return text
+
+
 def format_table(outcome: RunOutcome) -> str:
-    rows = [("metric", "mean", "95% interval", "unit")]
+    header = ("metric", "mean", "95% interval", "unit")
+    judged = {}
+    if outcome.precision is not None:
+        header += ("half-width",)
+        judged = {m.metric: m for m in outcome.precision.metrics}
+    rows = [header]
     for name, s in outcome.summary.items():
         unit, digits = _UNITS.get(name, ("", 3))
         interval = (
@@ -180,16 +277,40 @@ def format_table(outcome: RunOutcome) -> str:
             if s.n > 1
             else "-"
         )
-        rows.append((name, _fmt(s.mean, unit, digits), interval, unit))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        row = (name, _fmt(s.mean, unit, digits), interval, unit)
+        if outcome.precision is not None:
+            row += (_precision_cell(judged.get(name)),)
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [
         f"{outcome.scenario}: {len(outcome.replications)} replications, seed {outcome.seed}",
         "",
     ]
     for i, r in enumerate(rows):
-        lines.append(
-            f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:^{widths[2]}}  {r[3]}".rstrip()
-        )
+        line = f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:^{widths[2]}}  {r[3]:<{widths[3]}}"
+        if len(r) > 4:
+            line += f"  {r[4]}"
+        lines.append(line.rstrip())
         if i == 0:
-            lines.append("-" * (sum(widths) + 6))
+            lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    if outcome.precision is not None:
+        lines += [
+            "",
+            "half-width: of the 95% interval, as a share of the mean (rates under 1%: of one "
+            "percentage point)",
+            outcome.precision.describe(),
+        ]
     return "\n".join(lines)
+
+
+def _precision_cell(m: MetricPrecision | None) -> str:
+    """The relative half-width the precision rule judged, and its verdict."""
+    if m is None:
+        return "(not judged)"
+    if m.status == "not judged":
+        return f"(not judged: {m.note})"
+    width = f"±{100 * m.relative:.1f}%" if math.isfinite(m.relative) else "undefined"
+    mark = "ok" if m.status == "met" else "NOT MET"
+    if m.note.startswith("rate under"):
+        return f"{width} {mark} (of 1 point)"
+    return f"{width} {mark}" + (f" ({m.note})" if m.note and m.note != "no variation" else "")

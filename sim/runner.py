@@ -1,29 +1,27 @@
 """Replications: seeds -> independent runs -> results in replication order.
 
 Replication ``i`` of a run with seed ``s`` always uses the streams of (``s``, ``i``), so the
-results do not depend on how many workers ran them or in which order they finished. With
-more than one worker the replications run in separate processes (a forkserver pool, which
-imports the model once); a progress bar on stderr counts simulated days.
+results do not depend on how many workers ran them, on which executor (local processes or
+Dask, see :mod:`sim.executors`), or in which order they finished. A group of scenarios run
+together (a comparison, a sweep) gives replication ``i`` of every scenario the same seed
+and index: common random numbers. A progress bar on stderr counts simulated days.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
 import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
-from sim.replication import ReplicationResult, single_run
+from sim.executors import Executor, LocalExecutor, Task
+from sim.precision import PrecisionOutcome, PrecisionRule, Sequential, judge
+from sim.replication import ReplicationResult
 from sim.scenario.schema import Scenario
-
-_progress_queue: Any = None
 
 
 def default_workers() -> int:
@@ -33,19 +31,23 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(progress_queue: Any) -> None:
-    global _progress_queue
-    _progress_queue = progress_queue
-
-
-def _report(days: float) -> None:
-    if _progress_queue is not None:
-        _progress_queue.put(days)
-
-
-def _run_one(args: tuple[Scenario, int, int, bool, Path | None]) -> ReplicationResult:
-    scenario, seed, replication, keep, parts = args
-    return single_run(scenario, seed, replication, keep, parts, _report)
+@contextmanager
+def progress_bar(total_days: float, desc: str, show: bool) -> Iterator[Callable[[float], None]]:
+    """A tqdm bar on stderr counting simulated days; yields its update function."""
+    bar = tqdm(
+        total=round(total_days),
+        unit="day",
+        desc=desc,
+        disable=not show,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+        bar_format="{desc} |{bar}| {percentage:3.0f}% simulated days [{elapsed}<{remaining}]",
+    )
+    try:
+        yield bar.update
+    finally:
+        bar.close()
 
 
 def run_replications(
@@ -57,74 +59,103 @@ def run_replications(
     parts_dir: Path | None = None,
     show_progress: bool = True,
     first_replication: int = 0,
+    executor: Executor | None = None,
 ) -> list[ReplicationResult]:
-    """Run replications ``first_replication .. first_replication + replications - 1``."""
-    indices = list(range(first_replication, first_replication + replications))
-    total_days = scenario.horizon_days * replications
-    bar = tqdm(
-        total=round(total_days),
-        unit="day",
-        desc=f"{scenario.name}: {replications} replications",
-        disable=not show_progress,
-        file=sys.stderr,
-        leave=False,
-        dynamic_ncols=True,
-        bar_format="{desc} |{bar}| {percentage:3.0f}% simulated days [{elapsed}<{remaining}]",
-    )
+    """Run replications ``first_replication .. first_replication + replications - 1``
+    (on ``executor`` when given, else on ``workers`` local processes)."""
+    indices = range(first_replication, first_replication + replications)
+    tasks = [Task(scenario, seed, i, keep_records, parts_dir) for i in indices]
+    own = executor is None
+    ex = executor if executor is not None else LocalExecutor(min(workers, replications))
     try:
-        if workers <= 1 or replications == 1:
-            return [
-                single_run(scenario, seed, i, keep_records, parts_dir, _bar_updater(bar))
-                for i in indices
-            ]
-        return _in_processes(scenario, seed, indices, workers, keep_records, parts_dir, bar)
+        with progress_bar(
+            scenario.horizon_days * replications,
+            f"{scenario.name}: {replications} replications",
+            show_progress,
+        ) as update:
+            return ex.run(tasks, update if show_progress else None)
     finally:
-        bar.close()
+        if own:
+            ex.close()
 
 
-def _bar_updater(bar: tqdm) -> Callable[[float], None] | None:
-    if bar.disable:
-        return None
-    return lambda days: bar.update(days)
+@dataclass
+class GroupRun:
+    """Replications of scenarios run together: ``results[k][i]`` is replication ``i`` of
+    scenario ``k``; ``precision`` says why a precision-driven run stopped."""
+
+    results: list[list[ReplicationResult]]
+    precision: PrecisionOutcome | None = None
+
+    @property
+    def replications(self) -> int:
+        return len(self.results[0]) if self.results else 0
 
 
-def _in_processes(
-    scenario: Scenario,
+def run_group(
+    executor: Executor,
+    scenarios: Sequence[Scenario],
     seed: int,
-    indices: list[int],
-    workers: int,
-    keep: bool,
-    parts: Path | None,
-    bar: tqdm,
-) -> list[ReplicationResult]:
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["sim.replication"])
-    progress = ctx.Queue() if not bar.disable else None
-    stop = threading.Event()
+    replications: int,
+    *,
+    precision: PrecisionRule | None = None,
+    keep_records: bool = False,
+    parts_dirs: Sequence[Path | None] | None = None,
+    show_progress: bool = True,
+    labels: Sequence[str] | None = None,
+) -> GroupRun:
+    """Run every scenario with the same seed and replication indices (common random
+    numbers): ``replications`` of each, or, with ``precision``, as many as the replication
+    algorithm asks for (see :mod:`sim.precision`)."""
+    dirs = list(parts_dirs) if parts_dirs is not None else [None] * len(scenarios)
+    names = list(labels) if labels is not None else [s.name for s in scenarios]
+    desc = names[0] if len(names) == 1 else f"{len(names)} scenarios"
 
-    def pump() -> None:
-        while not stop.is_set():
-            try:
-                bar.update(progress.get(timeout=0.1))
-            except queue.Empty:
-                continue
+    def batch(first: int, count: int, note: str = "") -> list[list[ReplicationResult]]:
+        tasks = [
+            Task(s, seed, i, keep_records, d)
+            for s, d in zip(scenarios, dirs, strict=True)
+            for i in range(first, first + count)
+        ]
+        span = f"replications {first + 1}-{first + count}" if first else f"{count} replications"
+        with progress_bar(
+            sum(t.scenario.horizon_days for t in tasks), f"{desc}: {span}{note}", show_progress
+        ) as update:
+            flat = executor.run(tasks, update if show_progress else None)
+        return [flat[k * count : (k + 1) * count] for k in range(len(scenarios))]
 
-    listener = threading.Thread(target=pump, daemon=True) if progress is not None else None
-    if listener is not None:
-        listener.start()
-    try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(indices)),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(progress,),
-        ) as pool:
-            tasks = [(scenario, seed, i, keep, parts) for i in indices]
-            return list(pool.map(_run_one, tasks))
-    finally:
-        stop.set()
-        if listener is not None:
-            listener.join()
-        if progress is not None:
-            progress.close()
-            progress.join_thread()
+    if precision is None:
+        return GroupRun(batch(0, replications))
+
+    rule = precision
+    done: list[list[ReplicationResult]] = [[] for _ in scenarios]
+    algorithm = Sequential(rule)
+    judgement: list = []
+    n = 0
+    note = f" (precision {100 * rule.target:g}%, cap {rule.max_replications})"
+    while True:
+        count = algorithm.next_batch(n, executor.parallelism, judgement)
+        for k, more in enumerate(batch(n, count, note)):
+            done[k].extend(more)
+        for m in range(max(n + 1, rule.initial), n + count + 1):
+            judgement = judge(
+                [
+                    (name, [r.metrics for r in reps[:m]])
+                    for name, reps in zip(names, done, strict=True)
+                ],
+                rule,
+            )
+            if algorithm.step(m, judgement):
+                _discard(done, m)
+                assert algorithm.outcome is not None
+                return GroupRun(done, algorithm.outcome)
+        n += count
+
+
+def _discard(done: list[list[ReplicationResult]], keep: int) -> None:
+    """Drop replications run ahead but not needed, and their record parts."""
+    for reps in done:
+        for r in reps[keep:]:
+            for path in r.files.values():
+                Path(path).unlink(missing_ok=True)
+        del reps[keep:]

@@ -96,6 +96,8 @@ class Observer:
     pool_counts: list[int] = field(default_factory=list)
     close_hist: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 100 * 366 * 1440, 3))
     close_days_hist: list[int] = field(default_factory=list)  # cases per whole day, for plots
+    recovery_days_hist: list[int] = field(default_factory=list)  # time to recovery, likewise
+    queries_by_hour: dict[str, list[int]] = field(default_factory=dict)  # channel -> 24 counts
 
     def in_window(self, t: float) -> bool:
         return self.warmup <= t < self.horizon
@@ -123,8 +125,13 @@ class Observer:
         if not self.warmup <= sent < self.horizon:
             return
         queries = self.queries
+        hour = min(int((sent % 1.0) * 24), 23)  # hour of the day (day 0 starts at 00:00)
         for channel, n in by_channel.items():
             queries[channel] = queries.get(channel, 0) + n
+            by_hour = self.queries_by_hour.get(channel)
+            if by_hour is None:
+                by_hour = self.queries_by_hour[channel] = [0] * 24
+            by_hour[hour] += n
         self.answers += with_deadline
         self.late_answers += late
 
@@ -190,6 +197,7 @@ class Observer:
         if recovered > 0:
             self.recovered_cases += 1
             self.recovery_time_sum += last_disbursed - filed
+            _count_day(self.recovery_days_hist, last_disbursed - filed)
 
     def sample_backlog(self, t: float, open_cases: int, pool: int = 0) -> None:
         self.backlog_times.append(t)
@@ -252,6 +260,14 @@ class Observer:
     def _mean_in_window(self, series: list[int]) -> float:
         inside = [c for t, c in zip(self.backlog_times, series, strict=True) if self.in_window(t)]
         return sum(inside) / len(inside) if inside else math.nan
+
+
+def _count_day(hist: list[int], days: float) -> None:
+    """Count one case in a histogram of whole days."""
+    day = int(days)
+    if day >= len(hist):
+        hist.extend([0] * (day + 1 - len(hist)))
+    hist[day] += 1
 
 
 def _ratio(num: float, den: float) -> float:

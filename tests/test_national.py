@@ -17,7 +17,11 @@ from sim.stats import summarize
 from tests.conftest import BASELINE, SCENARIOS
 
 NATIONAL = SCENARIOS / "national-2023.toml"
-WHATIFS = sorted((SCENARIOS / "whatif").glob("*.toml"))
+WHATIFS = sorted(
+    p
+    for p in (SCENARIOS / "whatif").glob("*.toml")
+    if 'extends = "../national-2023.toml"' in p.read_text(encoding="utf-8")
+)
 SHORT = ["warmup_days=90", "horizon_days=240"]
 SCALE = 0.002
 

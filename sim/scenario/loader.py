@@ -60,6 +60,8 @@ class LoadedScenario:
         """This scenario at ``scale`` of its volume, resources scaled alike."""
         from sim.scenario.scaling import scale_scenario
 
+        if scale == self.scale:
+            return self
         s = scale_scenario(self.scenario, scale)
         return dataclasses.replace(
             self, scenario=s.scenario, scale=s.scale, volume_factor=s.volume_factor
