@@ -109,6 +109,11 @@ def format_calibration(r: dict[str, Any]) -> str:
         if i == 0:
             lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
     lines.append("")
+    if r["scale"] != 1:
+        lines.append(
+            f"  volume targets are scaled by {r['volume_factor']:.4g}, the share of the "
+            f"volume kept at --scale {r['scale']:g}"
+        )
     for t in r["targets"]:
         if t["source"]:
             lines.append(f"  {t['metric']}: {t['source']}")

@@ -119,7 +119,7 @@ def test_freeze_periods_by_asset_type_and_region(tmp_path):
     assert s.freeze_years("r", AssetType.real_estate) == 3
     assert s.freeze_years("r", AssetType.provident_fund) == 1  # the region's own rule
     desk = FreezeDesk(s)
-    (hold,), failures = desk.apply("r", [_finding(s, AssetType.bank_deposit, 100)], 0.0, 0.0, RNG())
+    (hold,), failures = desk.apply("r", [_finding(s, AssetType.bank_deposit, 100)], 0.0, 0.0, 1, 0)
     assert failures == [] and hold.at == 1.0 and hold.expires == 1.0 + 2 * 365
     assert not hold.waiting and hold.effective == hold.at and hold.available == 100
 
@@ -135,7 +135,7 @@ def test_wrong_records_and_hard_assets_fail(tmp_path):
         _finding(s, AssetType.bank_deposit, 1, wrong=True),
         _finding(s, AssetType.securities, 1),
     ]
-    holds, failures = desk.apply("r", targets, 0.0, 0.0, RNG())
+    holds, failures = desk.apply("r", targets, 0.0, 0.0, 1, 0)
     assert holds == [] and len(failures) == 2
     assert failures[1].at > failures[0].at  # the extra delay of a stale securities record
 
@@ -148,7 +148,7 @@ def test_waiting_freeze_bites_when_the_earlier_one_is_released(tmp_path):
         "freeze.waiting.remaining_share=0.25",
     )
     (hold,), _ = FreezeDesk(s).apply(
-        "r", [_finding(s, AssetType.bank_deposit, 400)], 0.0, 0.0, RNG()
+        "r", [_finding(s, AssetType.bank_deposit, 400)], 0.0, 0.0, 1, 0
     )
     assert hold.waiting and hold.effective == hold.at + 100 and hold.available == 100
 
@@ -160,7 +160,7 @@ class _Sale:
         self.stage = SaleStage(Sale.model_validate({"real_estate": route}))
 
     def sell(self, *args):
-        return self.stage.sell(*args, RNG())
+        return self.stage.sell(*args, 1, 0)
 
 
 def _sale(**route) -> _Sale:

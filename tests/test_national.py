@@ -24,6 +24,7 @@ WHATIFS = sorted(
 )
 SHORT = ["warmup_days=90", "horizon_days=240"]
 SCALE = 0.002
+REPS = 4
 
 
 def test_national_has_31_provinces_and_its_targets():
@@ -79,24 +80,24 @@ def _paired(base, other, metric):
 
 @pytest.fixture(scope="module")
 def base_runs():
-    return _summary(NATIONAL, SCALE, 4)
+    return _summary(NATIONAL, SCALE, REPS)
 
 
 def test_lifting_the_cap_never_lowers_provident_fund_money_in_year_one(base_runs):
-    lifted = _summary(SCENARIOS / "whatif" / "pf-cap-lifted.toml", SCALE, 4)
+    lifted = _summary(SCENARIOS / "whatif" / "pf-cap-lifted.toml", SCALE, REPS)
     d = _paired(base_runs, lifted, "provident_fund_deducted_yuan_per_year")
     assert d.ci95[0] > 0, d
 
 
 def test_connecting_e_assets_never_lowers_the_recovery_rate(base_runs):
-    connected = _summary(SCENARIOS / "whatif" / "e-assets.toml", SCALE, 4)
+    connected = _summary(SCENARIOS / "whatif" / "e-assets.toml", SCALE, REPS)
     d = _paired(base_runs, connected, "recovery_rate")
     assert d.ci95[0] > 0, d
 
 
 def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
     path = SCENARIOS / "whatif" / "more-officers.toml"
-    more = _summary(path, SCALE, 4)
+    more = _summary(path, SCALE, REPS)
     # officers wait less, certainly; the mean time to close is not longer. At 2023's
     # utilisation (about 75%) most of the wait is for the court to open, so 20% more officers
     # barely shorten it: the difference may be within noise, but never significantly longer.
@@ -105,8 +106,8 @@ def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
     d = _paired(base_runs, more, "time_to_close_days_mean")
     assert d.ci95[0] <= 0, d
     # where officers are scarce (80% of today's), the same 20% more shortens it clearly
-    scarce = _summary(NATIONAL, SCALE, 4, 5, "region_overrides.officer_factor=0.8")
-    relieved = _summary(path, SCALE, 4, 5, "region_overrides.officer_factor=0.96")
+    scarce = _summary(NATIONAL, SCALE, REPS, 5, "region_overrides.officer_factor=0.8")
+    relieved = _summary(path, SCALE, REPS, 5, "region_overrides.officer_factor=0.96")
     d = _paired(scarce, relieved, "time_to_close_days_mean")
     assert d.ci95[1] < 0, d
 

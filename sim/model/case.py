@@ -15,13 +15,16 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.model import deduction, freeze
-from sim.model.network import QueryResult, preferred
+from sim.model.debtors import Asset
+from sim.model.network import LinkRuntime, QueryResult, preferred
 from sim.model.realisation import Realisation
 from sim.model.settlement import to_fen
+from sim.streams import key_of, keyed_uniform
+
+WRONG = key_of("wrong record")
 
 if TYPE_CHECKING:
     from sim.model.world import Case, World
@@ -43,8 +46,12 @@ def handle(w: World, case: Case) -> Generator[Any, Any, None]:
         w.file(region, 0.0, (), "objection", case.debtor_id)
 
     # network query over every channel the region uses
-    case_rng = partial(w.case_rng, case)
-    result = w.network.query(region.name, case.assets, env.now, case_rng, w.keep_records)
+    def wrong(via: LinkRuntime, asset: Asset) -> bool:  # keyed: same case, same records
+        return keyed_uniform(case.seed, WRONG, via.key, asset.index, case.reworks) < (
+            via.error_probability
+        )
+
+    result = w.network.query(region.name, case.assets, env.now, wrong, w.keep_records)
     yield from _await_answers(w, case, result)
     targets = preferred(result.findings, region.preference)
     case.found = len(targets)
@@ -58,7 +65,9 @@ def handle(w: World, case: Case) -> Generator[Any, Any, None]:
             yield from court.work(
                 region.travel() + sum(region.offline_control() for _ in in_person)
             )
-        holds, failures = w.freezes.apply(region.name, targets, started, env.now, case_rng())
+        holds, failures = w.freezes.apply(
+            region.name, targets, started, env.now, case.seed, case.reworks
+        )
         _log_freezes(w, case, holds, failures)
         # deductions an officer does in person, in one trip, once the freezes hold
         trip = [
@@ -82,7 +91,7 @@ def handle(w: World, case: Case) -> Generator[Any, Any, None]:
         case.reworks += 1
         if w.keep_records:
             w.log.add(env.now, case.case_id, region.name, "rework", debtor_id=case.debtor_id)
-        result = w.network.requery([x.finding for x in failures], env.now, case_rng, w.keep_records)
+        result = w.network.requery([x.finding for x in failures], env.now, wrong, w.keep_records)
         yield from _await_answers(w, case, result)
         targets = result.findings
 

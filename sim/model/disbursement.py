@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from sim.scenario.stages import Disbursement
+from sim.streams import key_of, keyed_sample
+
+PAYOUT = key_of("payout")
 
 
 class CaseFunds:
     def __init__(self, spec: Disbursement) -> None:
         self.days = spec.days
 
-    def paid_out_at(self, received: float, rng: np.random.Generator) -> float:
-        """When money received at ``received`` reaches the creditor (the case's draw)."""
-        return received + self.days.sample(rng)
+    def paid_out_at(self, received: float, seed: int, source: int, step: int) -> float:
+        """When money received at ``received`` reaches the creditor: the case's draw, keyed
+        by its ``seed``, the asset the money came from (``source``) and its ``step``."""
+        return received + keyed_sample(self.days, seed, PAYOUT, source, step)

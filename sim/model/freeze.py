@@ -15,6 +15,7 @@ effect only when the earlier freeze is released, on what that authority left.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,8 +23,12 @@ import numpy as np
 
 from sim.model.network import Finding
 from sim.scenario.schema import AssetType, Scenario
+from sim.streams import key_of, keyed_sample, keyed_uniform
 
 DAYS_PER_YEAR = 365.0
+HARD, WAITING, FREEZE, STALE, RELEASE, SHARE = (
+    key_of(k) for k in ("hard", "waiting", "freeze", "stale", "release", "share")
+)
 
 
 @dataclass(slots=True)
@@ -78,31 +83,37 @@ class FreezeDesk:
         targets: list[Finding],
         started: float,
         officer_done: float,
-        rng: np.random.Generator,
+        seed: int,
+        attempt: int,
     ) -> tuple[list[Hold], list[Failure]]:
         """Outcomes of freezing every target: online ones from ``started`` plus the control
-        latency, in-person ones when the officer's stint ended at ``officer_done``. The draws
-        come from the case's own stream ``rng``."""
+        latency, in-person ones when the officer's stint ended at ``officer_done``. Every
+        draw is keyed by the case's ``seed``, the asset and the ``attempt`` (see
+        :func:`sim.streams.keyed_uniform`)."""
         holds: list[Hold] = []
         failures: list[Failure] = []
         for f in targets:
             asset_type = f.asset.asset_type
-            at = officer_done if needs_officer(f) else started + f.via.control_latency(rng)
+            index = f.asset.index
+            if needs_officer(f):
+                at = officer_done
+            else:
+                at = started + f.via.control_latency(seed, FREEZE, index, attempt)
             delay = self.hard_delay[asset_type]
             if delay > 0:
-                at += rng.exponential(delay)
+                at += -delay * math.log1p(-keyed_uniform(seed, STALE, index, attempt))
             hard = self.hard_p[asset_type]
-            if f.wrong or (hard > 0 and rng.random() < hard):
+            if f.wrong or (hard > 0 and keyed_uniform(seed, HARD, index, attempt) < hard):
                 failures.append(Failure(f, at))
                 continue
             period = self.period_days[(region, asset_type)]
             value = f.asset.value_yuan
             effective, waiting = at, False
             p_wait = self.waiting_p[asset_type]
-            if p_wait > 0 and rng.random() < p_wait:
+            if p_wait > 0 and keyed_uniform(seed, WAITING, index, attempt) < p_wait:
                 waiting = True
-                effective = at + self.release.sample(rng)
-                value *= min(1.0, self.remaining_share.sample(rng))
+                effective = at + keyed_sample(self.release, seed, RELEASE, index, attempt)
+                value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
             holds.append(Hold(f, at, effective, at + period, period, value, waiting))
         return holds, failures
 

@@ -26,7 +26,7 @@ from sim.calendar import WorkingTime
 from sim.model.debtors import Asset
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import Agency, Link, Scenario
-from sim.streams import Streams
+from sim.streams import Streams, key_of, keyed_sample
 from sim.topology import Topology
 
 
@@ -71,10 +71,12 @@ class LinkRuntime:
         key = (region, channel, desk.name)
         self.latency = sampler(link.latency_days, streams.rng("latency", *key))
         self.error_probability = link.error_probability
+        self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
 
-    def control_latency(self, rng: np.random.Generator) -> float:
-        """Time for an online control over this link to take effect (the case's draw)."""
-        return self.link.control_latency_days.sample(rng)
+    def control_latency(self, seed: int, *keys: int) -> float:
+        """Time for an online control over this link to take effect: the case's draw,
+        keyed by the case's ``seed`` and ``keys`` (what the control is about)."""
+        return keyed_sample(self.link.control_latency_days, seed, self.key, *keys)
 
 
 @dataclass(slots=True)
@@ -85,6 +87,9 @@ class Finding:
     via: LinkRuntime
     answered: float
     wrong: bool
+
+
+WrongRecord = Callable[["LinkRuntime", Asset], bool]
 
 
 @dataclass(slots=True)
@@ -129,14 +134,15 @@ class Network:
         region: str,
         assets: tuple[Asset, ...],
         now: float,
-        case_rng: Callable[[], np.random.Generator],
+        wrong: WrongRecord,
         detail: bool = False,
     ) -> QueryResult:
         """The full network query of a case: every agency over every channel in use.
 
-        Whether a record is wrong is drawn from the case's own stream (``case_rng``), so
-        the same case meets the same records in every scenario. With ``detail``, every
-        request's answer is listed too (for the event log)."""
+        ``wrong(link, asset)`` says whether the record the link returns is wrong (a draw of
+        the case's own, keyed by link and asset, so the same case meets the same records in
+        every scenario). With ``detail``, every request's answer is listed too (for the
+        event log)."""
         held: dict[str, list[Asset]] = {}
         for a in assets:
             agency = self.holder.get(a.asset_type)
@@ -144,14 +150,14 @@ class Network:
                 held.setdefault(agency, []).append(a)
         pairs = [(via, held.get(via.desk.name)) for via in self.links[region]]
         return self._send(
-            pairs, now, case_rng, detail, self.requests[region], self.with_deadline[region]
+            pairs, now, wrong, detail, self.requests[region], self.with_deadline[region]
         )
 
     def requery(
         self,
         findings: list[Finding],
         now: float,
-        case_rng: Callable[[], np.random.Generator],
+        wrong: WrongRecord,
         detail: bool = False,
     ) -> QueryResult:
         """Ask again, over the same links, about assets whose records were wrong: one
@@ -164,13 +170,13 @@ class Network:
         for via, _ in pairs:
             requests[via.channel] = requests.get(via.channel, 0) + 1
         with_deadline = sum(via.desk.deadline_days is not None for via, _ in pairs)
-        return self._send(pairs, now, case_rng, detail, requests, with_deadline)
+        return self._send(pairs, now, wrong, detail, requests, with_deadline)
 
     @staticmethod
     def _send(
         pairs: list[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
-        case_rng: Callable[[], np.random.Generator],
+        wrong: WrongRecord,
         detail: bool,
         requests: dict[str, int],
         with_deadline: int,
@@ -188,11 +194,9 @@ class Network:
             if deadline is not None and answered - now > deadline:
                 late += 1
             if mine:
-                p = via.error_probability
-                rng = case_rng() if p > 0 else None
+                check = via.error_probability > 0
                 for a in mine:
-                    wrong = rng is not None and rng.random() < p
-                    findings.append(Finding(a, via, answered, wrong))
+                    findings.append(Finding(a, via, answered, check and wrong(via, a)))
             if answers is not None:
                 answers.append((via, answered, sum(a.value_yuan for a in mine) if mine else 0.0))
         return QueryResult(now, last, findings, requests, with_deadline, late, answers)

@@ -21,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 from sim.model import deduction
 from sim.model.freeze import Hold
 from sim.model.settlement import FEN_PER_YUAN, Settlement, to_fen
+from sim.streams import key_of, keyed_uniform
 
 if TYPE_CHECKING:
     from sim.model.world import Case, World
+
+MISSED, DEDUCT, RENEW = key_of("renewal missed"), key_of("deduct"), key_of("renew")
 
 # item kinds, in the order they are handled at equal times
 CHECKPOINT, IN_PERSON, MONEY, VOLUNTARY = 0, 1, 2, 3
@@ -43,7 +46,8 @@ class Realisation:
         self.planned = 0.0  # money the holds could give, for stopping rework early
         self.end = w.env.now  # latest money, payout or title transfer
         self.recovered_fen = 0
-        self.rng = w.case_rng(case)
+        self.renewals = 0  # numbers the case's keyed draws
+        self.payments: dict[int, int] = {}  # payments so far, by asset number
 
     # ------------------------------------------------------------ planning
     def _push(
@@ -61,7 +65,13 @@ class Realisation:
         self.planned += hold.available
         hold_left = to_fen(hold.available)
         if deduction.is_sold(hold):
-            out = w.sale.sell(hold.asset.asset_type, hold.available, hold.effective, self.rng)
+            out = w.sale.sell(
+                hold.asset.asset_type,
+                hold.available,
+                hold.effective,
+                self.case.seed,
+                hold.asset.index,
+            )
             if out.sold:
                 self._push(out.paid_at, MONEY, hold, to_fen(out.proceeds), out.transferred_at)
             elif w.keep_records:
@@ -71,9 +81,8 @@ class Realisation:
         elif deduction.needs_officer(hold):
             self._push(hold.effective, IN_PERSON, hold, hold_left)
         else:
-            self._push(
-                hold.effective + hold.finding.via.control_latency(self.rng), MONEY, hold, hold_left
-            )
+            latency = hold.finding.via.control_latency(self.case.seed, DEDUCT, hold.asset.index)
+            self._push(hold.effective + latency, MONEY, hold, hold_left)
         self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
 
     def add_voluntary(self, at: float) -> None:
@@ -131,7 +140,9 @@ class Realisation:
             return
         yuan = fen / FEN_PER_YUAN
         self.recovered_fen += fen
-        paid = w.funds.paid_out_at(t, self.rng)
+        source = hold.asset.index if hold is not None else -1  # -1: voluntary payment
+        self.payments[source] = step = self.payments.get(source, 0) + 1
+        paid = w.funds.paid_out_at(t, case.seed, source, step)
         w.observer.on_money(
             t, paid, yuan, kind, hold is not None and deduction.is_provident_fund(hold)
         )
@@ -168,10 +179,17 @@ class Realisation:
     def _renew(self, t: float, hold: Hold) -> Generator[Any, Any, None]:
         w, env = self.w, self.w.env
         spec = w.scenario.freeze
-        if spec.renewal_miss_probability > 0 and self.rng.random() < spec.renewal_miss_probability:
+        miss = spec.renewal_miss_probability
+        self.renewals += 1
+        if (
+            miss > 0
+            and keyed_uniform(self.case.seed, MISSED, hold.asset.index, self.renewals) < miss
+        ):
             done = math.inf
         elif hold.finding.via.link.online_freeze:
-            done = t + hold.finding.via.control_latency(self.rng)
+            done = t + hold.finding.via.control_latency(
+                self.case.seed, RENEW, hold.asset.index, self.renewals
+            )
         else:
             if t > env.now:
                 yield env.timeout(t - env.now)

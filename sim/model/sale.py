@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.scenario.schema import AssetType
 from sim.scenario.stages import Sale
+from sim.streams import key_of, keyed_sample, keyed_uniform
+
+SELLS, PREPARE, PREMIUM = key_of("sells"), key_of("prepare"), key_of("premium")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +33,17 @@ class SaleStage:
         self.routes = {AssetType.real_estate: spec.real_estate, AssetType.vehicle: spec.vehicle}
 
     def sell(
-        self, asset_type: AssetType, valuation: float, start: float, rng: np.random.Generator
+        self,
+        asset_type: AssetType,
+        valuation: float,
+        start: float,
+        seed: int = 0,
+        index: int = 0,
     ) -> SaleOutcome:
-        """Run the rounds for an asset whose freeze took effect at ``start`` (the draws from
-        the case's own stream ``rng``)."""
+        """Run the rounds for an asset whose freeze took effect at ``start``; every draw is
+        keyed by the case's ``seed``, the asset's ``index`` and the round."""
         s = self.routes[asset_type]
-        t = start + s.preparation_days.sample(rng) + s.first_notice_days
+        t = start + keyed_sample(s.preparation_days, seed, PREPARE, index) + s.first_notice_days
         price = valuation * s.start_price_ratio
         rounds = [(t, price)]
         t += 1 + s.second_notice_days  # bidding runs a day, then the next notice
@@ -45,8 +51,9 @@ class SaleStage:
         rounds.append((t, price))
         rounds.append((t + 1 + s.fixed_price_days, price))  # fixed price, same as round 2
         for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
-            if rng.random() < p:
-                sold_for = base * (1 + max(0.0, s.hammer_premium.sample(rng)))
+            if keyed_uniform(seed, SELLS, index, n) < p:
+                premium = keyed_sample(s.hammer_premium, seed, PREMIUM, index, n)
+                sold_for = base * (1 + max(0.0, premium))
                 paid = end + 1 + s.payment_days
                 return SaleOutcome(True, n + 1, paid, sold_for, paid + s.transfer_days)
         end = rounds[-1][0]

@@ -124,8 +124,8 @@ class Case:
     work: float = 0.0  # the officer's first stint, in working days
     pays_after: float = math.inf  # credit punishment: days from restrictions to payment
     objects: bool = False  # draws an objection (a matter of its own)
-    seed: int = 0  # of the case's own random stream, drawn at filing
-    rng: np.random.Generator | None = None  # made when first needed
+    seed: int = 0  # keys the case's own draws after its query (records, controls, sales,
+    # payouts, renewals), drawn at filing: the same case draws the same in every scenario
     officer_start: float = math.nan
     closed: float = math.nan
     outcome: str = ""
@@ -237,14 +237,6 @@ class World:
         process = self._objection if matter == "objection" else self._handle
         self.env.process(process(self, case))
         return case
-
-    @staticmethod
-    def case_rng(case: Case) -> np.random.Generator:
-        """The case's own random stream (records, controls, sales, payouts): seeded at
-        filing, so the same case draws the same numbers whatever else a scenario changes."""
-        if case.rng is None:
-            case.rng = np.random.Generator(np.random.PCG64(case.seed))
-        return case.rng
 
     def restore(self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]):
         """恢复执行: a 终本 case whose debtor has assets again, as a new matter."""

@@ -18,10 +18,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterator
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from scipy import special
+
+_STANDARD_NORMAL = NormalDist()
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -38,6 +42,13 @@ class _Distribution(BaseModel):
         return float(self.sample_many(rng, 1)[0])
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def ppf(self, u: float) -> float:
+        """The inverse distribution function: the value at probability ``u`` in [0, 1).
+
+        ``ppf`` of a uniform draw is a draw of the distribution; the model uses it for
+        draws keyed by what they are about (see :func:`sim.streams.keyed_uniform`)."""
         raise NotImplementedError
 
 
@@ -57,6 +68,9 @@ class Constant(_Distribution):
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return np.full(n, self.value)
 
+    def ppf(self, u: float) -> float:
+        return self.value
+
 
 class Exponential(_Distribution):
     """Exponential with the given mean (memoryless: Poisson gaps, M/M/c service)."""
@@ -75,6 +89,9 @@ class Exponential(_Distribution):
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.exponential(self.mean_, n)
+
+    def ppf(self, u: float) -> float:
+        return -self.mean_ * math.log1p(-u)
 
 
 class Lognormal(_Distribution):
@@ -107,6 +124,9 @@ class Lognormal(_Distribution):
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.lognormal(self.mu, self.sigma, n)
 
+    def ppf(self, u: float) -> float:
+        return math.exp(self.mu + self.sigma * _STANDARD_NORMAL.inv_cdf(max(u, 1e-300)))
+
 
 class Gamma(_Distribution):
     """Gamma with the given mean and shape (shape 1 is exponential; integer shape is Erlang)."""
@@ -123,6 +143,9 @@ class Gamma(_Distribution):
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.shape, self.mean_ / self.shape, n)
+
+    def ppf(self, u: float) -> float:
+        return float(special.gammaincinv(self.shape, u)) * self.mean_ / self.shape
 
 
 class Uniform(_Distribution):
@@ -145,6 +168,9 @@ class Uniform(_Distribution):
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, n)
 
+    def ppf(self, u: float) -> float:
+        return self.low + (self.high - self.low) * u
+
 
 class Triangular(_Distribution):
     """Triangular on [low, high] with the given mode."""
@@ -166,6 +192,13 @@ class Triangular(_Distribution):
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.triangular(self.low, self.mode, self.high, n)
+
+    def ppf(self, u: float) -> float:
+        a, c, b = self.low, self.mode, self.high
+        cut = (c - a) / (b - a)
+        if u < cut:
+            return a + math.sqrt(u * (b - a) * (c - a))
+        return b - math.sqrt((1 - u) * (b - a) * (b - c))
 
 
 class Empirical(_Distribution):
@@ -200,6 +233,11 @@ class Empirical(_Distribution):
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(np.asarray(self.values, dtype=float), size=n, p=self.probabilities)
 
+    def ppf(self, u: float) -> float:
+        cumulative = np.cumsum(self.probabilities)
+        k = int(np.searchsorted(cumulative, u, side="right"))
+        return float(self.values[min(k, len(self.values) - 1)])
+
 
 class Poisson(_Distribution):
     """Poisson counts with the given mean."""
@@ -215,6 +253,20 @@ class Poisson(_Distribution):
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.poisson(self.mean_, n).astype(float)
+
+    def ppf(self, u: float) -> float:
+        return _poisson_ppf(u, self.mean_)
+
+
+def _poisson_ppf(u: float, mean: float) -> float:
+    """The smallest k with P(X <= k) > u, by summing the probabilities."""
+    k, p = 0, math.exp(-mean)
+    total = p
+    while total <= u and k < 10_000:
+        k += 1
+        p *= mean / k
+        total += p
+    return float(k)
 
 
 def _number_is_constant(value: Any) -> Any:
