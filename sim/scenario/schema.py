@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.load_settings import LoadSettings
 from sim.scenario.stages import (
     CalibrationTarget,
     CreditPunishment,
@@ -344,6 +345,9 @@ class Scenario(Frozen):
     disbursement: Disbursement = Disbursement()
     calibration: tuple[CalibrationTarget, ...] = Field(
         default=(), description="Published figures this scenario must reproduce."
+    )
+    load: LoadSettings = Field(
+        default=LoadSettings(), description="How chakong load drives the query API; its SLOs."
     )
 
     @model_validator(mode="after")
