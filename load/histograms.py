@@ -15,6 +15,7 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 3_600 * 1_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
+ALL = "all"  # the histogram of every request, beside one per request name
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 
 

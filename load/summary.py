@@ -24,8 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from load.histograms import merge, percentiles_ms
-from load.open_clock import ALL
+from load.histograms import ALL, merge, percentiles_ms
 from load.plan import POLLS, Plan
 from sim.scenario.load_settings import Slo
 
