@@ -36,12 +36,18 @@ from sim.scenario.schema import AssetType
 POOL_LIMIT = 5_000  # most items kept in each waiting list (older ones are forgotten)
 REFUSAL_CODES = frozenset(
     {
+        # the contract's refusals of POST /v1/controls
         "cap_exceeded",
         "not_frozen",
         "freeze_expired",
         "insufficient_balance",
         "offline_required",
         "stale_record",
+        # and those the reference API documents beside them (its OpenAPI)
+        "already_frozen",
+        "exceeds_claim",
+        "sale_required",
+        "channel_unavailable",  # POST /v1/queries: no agency on that channel from the region
     }
 )
 CONTROLS_NAME = "POST /v1/controls"
@@ -49,7 +55,7 @@ CONTROLS_NAME = "POST /v1/controls"
 
 @dataclass
 class Case:
-    case_id: str
+    case_id: Any  # as the API gave it (a number or a string): sent back as it came
     court: int  # index into the plan's courts
     region: str
     claim_left_fen: int
@@ -60,7 +66,7 @@ class Holding:
     """An asset found for a case (a finding), then frozen."""
 
     case: Case
-    asset_id: str
+    asset_id: Any
     asset_type: str
     channel: str
     balance_fen: int
@@ -103,7 +109,7 @@ class CourtFlows:
         weights = np.array([c.weight for c in plan.courts], dtype=float)
         self.court_p = weights / weights.sum()
         self.to_query: dict[str, deque[Case]] = {}
-        self.pending: deque[tuple[str, Case]] = deque(maxlen=POOL_LIMIT)
+        self.pending: deque[tuple[Any, Case]] = deque(maxlen=POOL_LIMIT)
         self.found: deque[Holding] = deque(maxlen=POOL_LIMIT)
         self.deductible: deque[Holding] = deque(maxlen=POOL_LIMIT)
         self.held: deque[Holding] = deque(maxlen=POOL_LIMIT)  # frozen, not deducted from
@@ -111,7 +117,7 @@ class CourtFlows:
         self.replays: deque[Step] = deque(maxlen=POOL_LIMIT)
         self.claim_i = 0
         self.keys = 0
-        self.seen: set[tuple[str, str]] = set()  # (case, asset) found: freeze each once
+        self.seen: set[tuple[Any, Any]] = set()  # (case, asset) found: freeze each once
 
     # ------------------------------------------------------------ choosing
 
@@ -164,7 +170,7 @@ class CourtFlows:
         debtor = region.debtors[int(self.rng.integers(len(region.debtors)))]
         claim = region.claims_fen[self.claim_i % len(region.claims_fen)]
         self.claim_i += 1
-        case = Case("", court_i, court.region, claim)
+        case = Case(None, court_i, court.region, claim)
         return Step(CASES, CASES, "POST", "/v1/cases", court.token,
                     {"debtor_id": debtor, "claim_fen": claim}, subject=case)  # fmt: skip
 
@@ -188,7 +194,7 @@ class CourtFlows:
         if (
             h.asset_type == AssetType.provident_fund
             and cap is not None
-            and h.balance_fen > cap + 100
+            and min(h.balance_fen, h.case.claim_left_fen) > cap + 100
             and self.rng.random() < self.plan.over_cap_share
         ):
             amount, step.check = cap + 100, "over_cap"  # one yuan over the year's cap
@@ -238,30 +244,30 @@ class CourtFlows:
     def _ok(self, step: Step, data: dict[str, Any]) -> Outcome:
         if step.kind == CASES:
             case: Case = step.subject
-            case.case_id = str(data["case_id"])
+            case.case_id = data["case_id"]
             shares = self.plan.regions[case.region].channel_share
             for channel, share in shares.items():
                 if share > 0:
                     self.to_query.setdefault(channel, deque(maxlen=POOL_LIMIT)).append(case)
             return Outcome("ok")
         if step.kind.startswith(QUERIES):
-            self.pending.append((str(data["query_id"]), step.subject))
+            self.pending.append((data["query_id"], step.subject))
             return Outcome("ok")
         if step.kind == POLLS:
             query_id, case = step.subject
             if data["status"] == "answered":
                 for f in data.get("findings") or []:
-                    key = (case.case_id, str(f["asset_id"]))
+                    key = (case.case_id, f["asset_id"])
                     if f.get("asset_type") == AssetType.e_asset or key in self.seen:
                         continue  # one asset found over two channels is frozen once
                     self.seen.add(key)
-                    self.found.append(Holding(case, str(f["asset_id"]), str(f["asset_type"]),
+                    self.found.append(Holding(case, f["asset_id"], str(f["asset_type"]),
                                               str(f.get("channel", "")),
                                               int(f.get("balance_fen") or 0)))  # fmt: skip
             else:
                 self.pending.append((query_id, case))
             return Outcome("ok")
-        control = str(data["control_id"])
+        control = data["control_id"]
         if step.check == "replay":
             ok = control == step.expect_control
             return Outcome("ok", violation="" if ok else "idempotency_replay")

@@ -159,8 +159,7 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
         fixtures = planning.read_fixtures(fixtures_path)
         courts, regions = planning.courts_and_regions(scenario, fixtures, demand, seed)
         segments = planning.segments_for(shape, rate, length, demand)
-        peak = demand["total"]["peak_per_second"]["mean"] or 0.0
-        predicted_mix, predicted_rates = planning.predicted(demand, rate / peak if peak else 0)
+        predicted_mix, predicted_rates = planning.predicted(demand, rate)
         plan = planning.Plan(
             host=host,
             admin_token=str(fixtures["admin_token"]),

@@ -225,13 +225,11 @@ def _overall_channel_share(demand: dict[str, Any]) -> dict[str, float]:
     return {c: n / total for c, n in counts.items()} or {"central": 1.0}
 
 
-def predicted(demand: dict[str, Any], scale: float) -> tuple[dict[str, float], dict[str, float]]:
-    """The simulation's mix (shares over the window) and rates by kind in its peak hour
-    (requests/s, times ``scale``: at the target, the rates add up to the target)."""
+def predicted(demand: dict[str, Any], rate: float) -> tuple[dict[str, float], dict[str, float]]:
+    """The simulation's mix (each kind's share of the requests over the window) and the
+    rates that mix gives at the target ``rate`` (requests/s; they add up to ``rate``)."""
     mix = {k: v["share"]["mean"] or 0.0 for k, v in demand["requests"].items()}
-    peak = demand["total"]["peak_hour"]
-    rates = {k: v["by_hour_per_second"][peak] * scale for k, v in demand["requests"].items()}
-    return mix, rates
+    return mix, {k: share * rate for k, share in mix.items()}
 
 
 def kinds_of(scenario: Scenario) -> list[str]:

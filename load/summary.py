@@ -236,7 +236,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{sum(s['refusals'].values())}, violations {s['violations']['count']}",
         "",
         "request mix: the simulation's prediction beside the measurement (shares without polls,",
-        "which the simulation does not predict; rates in the simulated peak hour, scaled)",
+        "which the simulation does not predict; predicted rates: that mix at the target)",
         f"{'request kind':<28}{'predicted':>10}{'measured':>10}{'pred /s':>10}{'meas /s':>10}",
     ]
     for kind, m in s["mix"].items():

@@ -14,6 +14,9 @@ from tests.conftest import BASELINE, ROOT
 from tests.load_stub import load_args, stub_api
 
 SHORT = ("--rate", "60", "--duration", "3s", "--seed", "3")
+# These tests check the command, not the generator's timing, on a 2-core machine that other
+# work shares: the generator's health bound is widened here (test_load_units checks it).
+LENIENT = ("--set", "load.slo.send_lag_p99_max_ms=200")
 
 
 def _no_process_mentions(text: str) -> bool:
@@ -32,8 +35,8 @@ def _no_process_mentions(text: str) -> bool:
 def test_a_passing_run_writes_the_results_and_exits_0(cli, tmp_path):
     out = tmp_path / "out"
     with stub_api(tmp_path) as (url, fixtures):
-        r = cli(*load_args(url, fixtures, out, *SHORT))
-    assert r.returncode == 0, r.stderr
+        r = cli(*load_args(url, fixtures, out, *SHORT, *LENIENT))
+    assert r.returncode == 0, r.stderr + r.stdout
     s = json.loads(r.stdout)
     assert s["slo"]["passed"] and s["generator"]["healthy"]
     assert s["violations"]["post_run"]["reconcile"]["ok"]
@@ -69,7 +72,8 @@ def test_a_failing_slo_exits_1(cli, tmp_path):
 def test_an_over_cap_deduction_accepted_is_a_violation(cli, tmp_path):
     with stub_api(tmp_path, "--break-cap") as (url, fixtures):
         r = cli(*load_args(url, fixtures, tmp_path / "out", *SHORT,
-                           "--set", "load.over_cap_share=1"))  # fmt: skip
+                           "--set", "load.over_cap_share=1",
+                           "--set", "region_defaults.claim_yuan=200000"))  # fmt: skip
     assert r.returncode == 1, r.stderr
     s = json.loads(r.stdout)
     v = s["violations"]
@@ -82,8 +86,8 @@ def test_two_workers_run_distributed(cli, tmp_path):
     out = tmp_path / "out"
     with stub_api(tmp_path) as (url, fixtures):
         r = cli(*load_args(url, fixtures, out, "--rate", "100", "--duration", "4s",
-                           "--workers", "2"))  # fmt: skip
-    assert r.returncode == 0, r.stderr
+                           "--workers", "2", *LENIENT))  # fmt: skip
+    assert r.returncode == 0, r.stderr + r.stdout
     s = json.loads(r.stdout)
     reports = [json.loads((out / f"worker-{i}.json").read_text()) for i in (0, 1)]
     assert [rep["worker"] for rep in reports] == [0, 1]

@@ -100,10 +100,18 @@ def test_flows_fall_back_along_the_chain_and_follow_answers():
     assert flows.on_answer(step, 500, None).label == "500"
 
 
+def test_an_over_cap_deduction_is_tried_only_where_only_the_cap_can_refuse_it():
+    flows = CourtFlows(plan(over_cap_share=1.0), seed=1, worker=0)
+    case = flows._file_case().subject  # its claim (1,000 yuan) is below the cap
+    flows.deductible.append(Holding(case, "P1", "provident_fund", "central", 3 * CAP))
+    step = flows.next_step("POST /v1/controls deduct")
+    assert step.check == "" and step.body["amount_fen"] == 100_000
+
+
 def test_an_over_cap_deduction_must_be_refused():
     flows = CourtFlows(plan(over_cap_share=1.0), seed=1, worker=0)
     case = flows._file_case().subject
-    case.case_id = "C1"
+    case.case_id, case.claim_left_fen = 1, 10 * CAP  # a claim above the cap
     flows.deductible.append(Holding(case, "P1", "provident_fund", "central", 3 * CAP))
     step = flows.next_step("POST /v1/controls deduct")
     assert step.check == "over_cap" and step.body["amount_fen"] == CAP + 100
