@@ -46,6 +46,12 @@ answered wrongly (violations) or the generator fell behind; 2: bad input.
 DRAIN_MAX_S = 10.0
 
 
+class RunFailed(UserError):
+    """The run itself broke (no Locust worker reported): said in one line, exit 1."""
+
+    exit_code = 1
+
+
 def duration(text: str) -> float:
     """``30s``, ``2m``, ``1h`` or plain seconds."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
@@ -157,31 +163,10 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
                 reference_api(args.file, list(args.overrides), seed, folder)
             )
         fixtures = planning.read_fixtures(fixtures_path)
-        courts, regions = planning.courts_and_regions(scenario, fixtures, demand, seed)
-        segments = planning.segments_for(shape, rate, length, demand)
-        predicted_mix, predicted_rates = planning.predicted(demand, rate)
-        plan = planning.Plan(
-            host=host,
-            admin_token=str(fixtures["admin_token"]),
-            target_rate=rate,
-            segments=segments,
-            duration_s=length,
-            drain_s=min(DRAIN_MAX_S, settings.request_timeout_seconds),
-            workers=args.workers,
-            seed=seed,
-            mix=planning.build_mix(demand, settings.polls_per_query),
-            predicted_mix=predicted_mix,
-            predicted_rates=predicted_rates,
-            courts=courts,
-            regions=regions,
-            max_in_flight=settings.max_in_flight,
-            max_waiting=settings.max_waiting,
-            over_cap_share=settings.over_cap_share,
-            replay_share=settings.replay_share,
-            request_timeout_s=settings.request_timeout_seconds,
-            results_dir=str(folder),
-            shape=shape,
-        )
+        plan = planning.make_plan(
+            scenario, demand, fixtures, host=host, rate=rate, duration_s=length, shape=shape,
+            workers=args.workers, seed=seed, results_dir=folder, drain_max_s=DRAIN_MAX_S,
+        )  # fmt: skip
         plan_path = folder / "plan.json"
         plan.write(plan_path)
         limit = length + plan.drain_s + 60  # Locust's own time limit: a safety net only
@@ -199,7 +184,7 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
     reports = read_reports(folder)
     if not reports:
         log = (folder / "locust.log").read_text(errors="replace").strip().splitlines()[-3:]
-        raise UserError(f"no Locust worker reported; locust.log ends: {' | '.join(log)}")
+        raise RunFailed(f"no Locust worker reported; locust.log ends: {' | '.join(log)}")
     summary = summarize(plan, reports, settings.slo, post_run)
     summary = {"scenario": scenario.name, **summary}
     write_json(folder / "summary.json", summary)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.demand import CASES, QUERIES, request_kinds
+from sim.demand import CASES, QUERIES
 from sim.errors import UserError
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import AssetType, Scenario
@@ -232,8 +232,46 @@ def predicted(demand: dict[str, Any], rate: float) -> tuple[dict[str, float], di
     return mix, {k: share * rate for k, share in mix.items()}
 
 
-def kinds_of(scenario: Scenario) -> list[str]:
-    return [*request_kinds(scenario), POLLS]
+def make_plan(
+    scenario: Scenario,
+    demand: dict[str, Any],
+    fixtures: dict[str, Any],
+    *,
+    host: str,
+    rate: float,
+    duration_s: float,
+    shape: str,
+    workers: int,
+    seed: int,
+    results_dir: Path,
+    drain_max_s: float = 10.0,
+) -> Plan:
+    """The whole plan of a run at ``rate`` requests/s, from the scenario's ``[load]``."""
+    settings = scenario.load
+    courts, regions = courts_and_regions(scenario, fixtures, demand, seed)
+    predicted_mix, predicted_rates = predicted(demand, rate)
+    return Plan(
+        host=host,
+        admin_token=str(fixtures["admin_token"]),
+        target_rate=rate,
+        segments=segments_for(shape, rate, duration_s, demand),
+        duration_s=duration_s,
+        drain_s=min(drain_max_s, settings.request_timeout_seconds),
+        workers=workers,
+        seed=seed,
+        mix=build_mix(demand, settings.polls_per_query),
+        predicted_mix=predicted_mix,
+        predicted_rates=predicted_rates,
+        courts=courts,
+        regions=regions,
+        max_in_flight=settings.max_in_flight,
+        max_waiting=settings.max_waiting,
+        over_cap_share=settings.over_cap_share,
+        replay_share=settings.replay_share,
+        request_timeout_s=settings.request_timeout_seconds,
+        results_dir=str(results_dir),
+        shape=shape,
+    )
 
 
 DEDUCTIBLE = frozenset(
