@@ -20,7 +20,8 @@ RATE, SECONDS = 200, 15
 def test_stall_shows_in_corrected_latency_only(cli, tmp_path):
     stall = ("--delay", "0.05", "--stall-at", "5", "--stall-for", "2")
     run = ("--rate", str(RATE), "--duration", f"{SECONDS}s", "--seed", "7",
-           "--set", "load.max_in_flight=20")  # fmt: skip
+           "--set", "load.max_in_flight=20",
+           "--set", 'load.slo.p99_ms={"POST /v1/queries" = 200}')  # fmt: skip
     with stub_api(tmp_path, *stall) as (url, fixtures):
         r = cli(*load_args(url, fixtures, tmp_path / "out", *run))
     s = json.loads(r.stdout)

@@ -188,3 +188,12 @@ def test_errors_and_a_failed_reconcile_fail_the_run():
     assert s["violations"]["by_kind"] == {"reconcile_not_ok": 1}
     failed = {c["check"] for c in s["slo"]["checks"] if not c["passed"]}
     assert failed == {"error rate", "violations"}
+
+
+def test_too_few_arrivals_for_the_target_is_the_generators_fault():
+    r = report(completed=800)  # 800 drawn where 1,000 were due: 6.3 standard deviations
+    s = summarize(plan(duration_s=100, segments=[(0, 100, 10)]), [r], Slo(p99_ms={CASES: 50}),
+                  OK_POST_RUN)  # fmt: skip
+    (check,) = [c for c in s["slo"]["checks"] if not c["passed"]]
+    assert check["check"] == "arrivals drawn vs target (z)" and check["kind"] == "generator"
+    assert check["value"] == pytest.approx(-6.32, abs=0.01)

@@ -34,7 +34,9 @@ class Slo(_Frozen):
         default=0.001, description="Most requests that may fail (HTTP or transport errors)."
     )
     achieved_rate_min: Share = Field(
-        default=0.98, description="Completed requests per second, at least this share of target."
+        default=0.98,
+        description="Completed requests per second, at least this share of the offered rate "
+        "(the Poisson arrivals drawn at the target rate; the draw itself is checked apart).",
     )
     send_lag_p99_max_ms: Positive = Field(
         default=10.0,
