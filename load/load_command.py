@@ -97,6 +97,15 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "--workers", type=positive_int, default=1, metavar="N",
         help="Locust worker processes (N > 1: a master and N workers)",
     )  # fmt: skip
+    p.add_argument(
+        "--remote-workers", type=non_negative_int, default=0, metavar="K",
+        help="also wait for K workers started on other machines (see the README)",
+    )  # fmt: skip
+    p.add_argument(
+        "--master-bind", default="127.0.0.1", metavar="HOST",
+        help="address the Locust master listens on (remote workers: 0.0.0.0)",
+    )  # fmt: skip
+    p.add_argument("--master-port", type=positive_int, metavar="P", help="Locust master port")
     p.add_argument("--shape", choices=("flat", "daily"), help="flat rate, or the daily profile")
     p.add_argument("--seed", type=non_negative_int, metavar="S", help="seed of the arrivals")
     p.add_argument("--ui", action="store_true", help="serve Locust's web UI (127.0.0.1:8089)")
@@ -165,13 +174,25 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
         fixtures = planning.read_fixtures(fixtures_path)
         plan = planning.make_plan(
             scenario, demand, fixtures, host=host, rate=rate, duration_s=length, shape=shape,
-            workers=args.workers, seed=seed, results_dir=folder, drain_max_s=DRAIN_MAX_S,
+            workers=args.workers + args.remote_workers, seed=seed, results_dir=folder,
+            drain_max_s=DRAIN_MAX_S,
         )  # fmt: skip
         plan_path = folder / "plan.json"
         plan.write(plan_path)
         limit = length + plan.drain_s + 60  # Locust's own time limit: a safety net only
+        port = args.master_port
+        if args.remote_workers:
+            from load.processes import free_port, worker_command
+
+            port = port or free_port()
+            print(f"waiting for {args.remote_workers} remote worker(s); copy {plan_path} to "
+                  f"each machine as plan.json and run there: CHAKONG_LOAD_PLAN=plan.json "
+                  f"{' '.join(worker_command(port, 'MASTER_ADDRESS', 'python'))}",
+                  file=sys.stderr)  # fmt: skip
+            limit += 600  # remote workers may take a while to join
         with _progress(length, not args.no_progress) as tick:
-            run_locust(plan_path, folder, args.workers, args.ui, limit, tick)
+            run_locust(plan_path, folder, args.workers, args.ui, limit, tick,
+                       args.remote_workers, args.master_bind, port)  # fmt: skip
         post_run = {}
         for check, path in (("reconcile", "/v1/admin/reconcile"),
                             ("audit", "/v1/admin/audit/verify")):  # fmt: skip

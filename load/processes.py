@@ -127,25 +127,39 @@ def reference_api(
 
 
 def locust_commands(
-    plan_path: Path, folder: Path, workers: int, ui: bool, limit_s: float
+    plan_path: Path,
+    folder: Path,
+    workers: int,
+    ui: bool,
+    limit_s: float,
+    remote_workers: int = 0,
+    bind_host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> list[list[str]]:
-    """The command lines: one standalone Locust, or a master and ``workers`` workers."""
+    """The command lines: one standalone Locust, or a master expecting ``workers`` local
+    and ``remote_workers`` remote workers, and the local workers."""
+    total = workers + remote_workers
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
     common = [
-        "-u", str(workers), "-r", str(workers), "-t", f"{round(limit_s)}s",
+        "-u", str(total), "-r", str(total), "-t", f"{round(limit_s)}s",
         "--csv", str(folder / "locust"), "--html", str(folder / "locust.html"),
         "--stop-timeout", "5",
     ]  # fmt: skip
     head = ["--web-host", "127.0.0.1", "--autostart"] if ui else ["--headless"]
-    if workers == 1:
+    if total == 1:
         return [[*base, *head, *common]]
-    port = free_port()
+    port = port or free_port()
     master = [
-        *base, *head, *common, "--master", "--expect-workers", str(workers),
-        "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        *base, *head, *common, "--master", "--expect-workers", str(total),
+        "--master-bind-host", bind_host, "--master-bind-port", str(port),
     ]  # fmt: skip
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-    return [master, *([worker] * workers)]
+    return [master, *([worker_command(port)] * workers)]
+
+
+def worker_command(port: int, master_host: str = "127.0.0.1", python: str = "") -> list[str]:
+    """A Locust worker of this run (on another machine: its master's address)."""
+    return [python or sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+            "--master-host", master_host, "--master-port", str(port)]  # fmt: skip
 
 
 def run_locust(
@@ -155,14 +169,19 @@ def run_locust(
     ui: bool,
     limit_s: float,
     tick: Callable[[float], None] | None = None,
+    remote_workers: int = 0,
+    bind_host: str = "127.0.0.1",
+    port: int | None = None,
 ) -> int:
     """Run Locust to the end (every worker reported, or ``limit_s`` plus a margin);
     returns the master's (or standalone process's) exit code."""
     env = dict(os.environ, CHAKONG_LOAD_PLAN=str(plan_path))
     env.pop("PYTHONWARNINGS", None)  # Locust's dependencies warn; this is not our test run
     procs = []
+    cmds = locust_commands(plan_path, folder, workers, ui, limit_s, remote_workers, bind_host,
+                           port)  # fmt: skip
     try:
-        for i, cmd in enumerate(locust_commands(plan_path, folder, workers, ui, limit_s)):
+        for i, cmd in enumerate(cmds):
             name = "locust.log" if i == 0 else f"locust-worker-{i}.log"
             procs.append(_popen(cmd, folder / name, env))
         began = time.monotonic()
