@@ -38,6 +38,18 @@ def _write_report(report: dict[str, Any]) -> None:
     out.write_text(json.dumps(report), encoding="utf-8")
 
 
+def _finish(environment) -> None:
+    """End the run: quit the runner (and its workers), and the web UI if one is served
+    (left up 10 s more, so the last figures can be read)."""
+
+    def quit_all() -> None:
+        environment.runner.quit()
+        if environment.web_ui is not None:
+            environment.web_ui.stop()
+
+    gevent.spawn_later(10 if environment.web_ui is not None else 0.5, quit_all)
+
+
 @events.init.add_listener
 def _on_init(environment, **_kwargs) -> None:
     runner = environment.runner
@@ -48,7 +60,7 @@ def _on_init(environment, **_kwargs) -> None:
             _write_report(msg.data)
             received.add(msg.data["worker"])
             if len(received) >= PLAN.workers:
-                gevent.spawn_later(0.5, runner.quit)
+                _finish(environment)
 
         runner.register_message(REPORT, on_report)
 
@@ -127,5 +139,5 @@ class CourtNetwork(FastHttpUser):
                 runner.send_message(REPORT, report)
             else:
                 _write_report(report)
-                gevent.spawn_later(0.5, runner.quit)
+                _finish(self.environment)
         raise StopUser()

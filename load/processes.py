@@ -145,7 +145,7 @@ def locust_commands(
         "--csv", str(folder / "locust"), "--html", str(folder / "locust.html"),
         "--stop-timeout", "5",
     ]  # fmt: skip
-    head = ["--web-host", "127.0.0.1", "--autostart"] if ui else ["--headless"]
+    head = ["--web-host", "127.0.0.1", "--autostart", "--autoquit", "10"] if ui else ["--headless"]
     if total == 1:
         return [[*base, *head, *common]]
     port = port or free_port()
