@@ -204,7 +204,10 @@ def summarize_demand(
     controls: dict[str, dict[str, Any]] = {}
     in_person: dict[str, dict[str, Any]] = {}
     for target, attr in ((controls, "controls_by_asset"), (in_person, "in_person")):
-        keys = sorted({k for r in reps for k in getattr(r, attr)})
+        keys = sorted(
+            {k for r in reps for k in getattr(r, attr)},
+            key=lambda k: (CONTROL_ACTIONS.index(k[0]), k[1]),
+        )
         for action, asset in keys:
             s = over(lambda r, k=(action, asset), a=attr: getattr(r, a).get(k, 0) / window)
             target.setdefault(action, {})[asset] = _summary_json(s, 4)
