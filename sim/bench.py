@@ -131,9 +131,9 @@ def format_bench(r: dict[str, Any]) -> str:
             f"  textbook_customers_per_second  {r['textbook_customers_per_second']:>12,.0f}",
             f"  ratio                          {r['ratio']:>12.3f}   ({verdict} the target "
             f"{r['target_ratio']}; per round {r['ratio_per_round']})",
-            f"  peak memory, {r['simulated_days_1x']:g} simulated days   "
-            f"{r['peak_memory_mb_1x']:>8.1f} MB",
-            f"  peak memory, 4x as long        {r['peak_memory_mb_4x']:>8.1f} MB   "
+            f"  peak memory, {r['simulated_days_1x'] / 365:g} simulated years "
+            f"{r['peak_memory_mb_1x']:>12.1f} MB",
+            f"  peak memory, 4x as long        {r['peak_memory_mb_4x']:>12.1f} MB   "
             f"(growth ratio {r['memory_growth_ratio']:.2f})",
         ]
     )
