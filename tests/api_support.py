@@ -15,8 +15,10 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 import httpx
@@ -236,3 +238,29 @@ def running(*args: Any, **kwargs: Any) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def all_at_once(n: int, fn: Callable[[int], Any]) -> list[Any]:
+    """Run ``fn(i)`` for i < n in n threads released together."""
+    gate = Barrier(n)
+
+    def task(i: int) -> Any:
+        gate.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(task, range(n)))
+
+
+def check_cap(replies: list[tuple[int, dict[str, Any]]], cap_fen: int) -> None:
+    """The cap held: deductions that succeeded take at most the cap in each calendar year,
+    and every other reply is a cap refusal."""
+    taken: dict[str, int] = {}
+    for status, body in replies:
+        if status == 201:
+            year = body["sim_time"][:4]
+            taken[year] = taken.get(year, 0) + body["amount_fen"]
+        else:
+            assert (status, body["code"]) == (409, "cap_exceeded"), body
+    for year, amount in taken.items():
+        assert amount <= cap_fen, f"{amount} fen deducted in {year}, cap {cap_fen}"

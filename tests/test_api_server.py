@@ -5,8 +5,6 @@ the audit chain say ok after all of it."""
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
 from typing import Any
 
 import httpx
@@ -16,6 +14,8 @@ from tests.api_support import (
     CAP_FEN,
     PgDatabases,
     Server,
+    all_at_once,
+    check_cap,
     control,
     find,
     open_case,
@@ -57,32 +57,6 @@ def frozen_fund(
     assert r.status_code == 201, r.text
     assert r.json()["held_fen"] == 200_000 * 100
     return h, case, fund["asset_id"]
-
-
-def all_at_once(n: int, fn: Any) -> list[Any]:
-    """Run ``fn(i)`` for i < n in n threads released together."""
-    gate = Barrier(n)
-
-    def task(i: int) -> Any:
-        gate.wait()
-        return fn(i)
-
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(task, range(n)))
-
-
-def check_cap(replies: list[tuple[int, dict[str, Any]]], cap_fen: int) -> None:
-    """The cap held: deductions that succeeded take at most the cap in each calendar year,
-    and every other reply is a cap refusal."""
-    taken: dict[str, int] = {}
-    for status, body in replies:
-        if status == 201:
-            year = body["sim_time"][:4]
-            taken[year] = taken.get(year, 0) + body["amount_fen"]
-        else:
-            assert (status, body["code"]) == (409, "cap_exceeded"), body
-    for year, amount in taken.items():
-        assert amount <= cap_fen, f"{amount} fen deducted in {year}, cap {cap_fen}"
 
 
 # ---------------------------------------------------------------- concurrency

@@ -66,15 +66,18 @@ def verify(conn: Connection) -> dict[str, object]:
     count = 0
     first_bad: int | None = None
     rows = conn.execution_options(yield_per=2000).execute(select(audit).order_by(audit.c.seq))
-    for row in rows:
-        count += 1
-        expected = entry_hash(
-            prev, row.seq, row.at_utc, row.court, row.action, row.target, row.outcome
-        )
-        if row.seq != count or row.prev_hash != prev or row.hash != expected:
-            first_bad = row.seq
-            break
-        prev = row.hash
+    try:
+        for row in rows:
+            count += 1
+            expected = entry_hash(
+                prev, row.seq, row.at_utc, row.court, row.action, row.target, row.outcome
+            )
+            if row.seq != count or row.prev_hash != prev or row.hash != expected:
+                first_bad = row.seq
+                break
+            prev = row.hash
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL: close it even after a break
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
     if first_bad is None and (head.seq != count or head.hash != prev):
         first_bad = count + 1  # entries missing at the end
