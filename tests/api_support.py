@@ -2,8 +2,9 @@
 
 The test world is the baseline scenario made quick and sure to find things: agencies poll
 around the clock, every debtor holds a bank deposit, real estate and a provident fund worth
-200,000 yuan (above the 50,000-yuan annual cap), central records are always right, and
-Chongqing's local land-registry records are nearly always wrong (to meet stale records).
+200,000 yuan (above the 50,000-yuan annual cap), central records are always right,
+Chongqing's local land-registry records are nearly always wrong (to meet stale records),
+its provident-fund freezes lapse after 0.73 days, and Hunan has no local channel.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ TEST_SETTINGS = [
     "debtors.assets.provident_fund.value_yuan=200000",
     "channels.central.error_probability=0",
     "regions.chongqing.channels.local.per_agency.land_registry.error_probability=0.99",
+    "regions.chongqing.policy.provident_fund_freeze_years=0.002",  # 0.73 days: lapses fast
+    "regions.hunan.channels.local.use=false",  # Hunan has no local channel
     *(
         f"agencies.{a}.polling={ALWAYS}"
         for a in (

@@ -111,3 +111,158 @@ def test_one_idempotency_key_sent_16_times_at_once_acts_once(
     # and the first body again still gets the first reply
     again = control(c, h, key=key, **body)
     assert (again.status_code, again.content) == replies[0]
+
+
+# ---------------------------------------------------------------- authorisation
+
+
+def test_another_courts_objects_are_not_found_exactly_like_missing_ones(
+    server: Server, c: httpx.Client
+) -> None:
+    _, mine = server.court("hunan")
+    _, other = server.court("liaoning")
+    h, case, asset = frozen_fund(server, c)
+    assert h == mine
+    query = c.get(f"/v1/cases/{case}", headers=mine).json()["queries"][0]
+    own_case = open_case(c, other, server.debtor("liaoning"), BIG_CLAIM)
+    before = c.get(f"/v1/cases/{case}", headers=mine).json()
+    reconciled = server.reconcile()
+    entries = server.audit()["entries"]
+    missing = 987_654_321
+
+    def same_404(kind: str, theirs: httpx.Response, nothing: httpx.Response, ident: Any) -> None:
+        assert theirs.status_code == nothing.status_code == 404
+        assert theirs.json() == {"code": "not_found", "detail": f"{kind} {ident} not found"}
+        assert nothing.json() == {"code": "not_found", "detail": f"{kind} {missing} not found"}
+
+    same_404(
+        "case",
+        c.get(f"/v1/cases/{case}", headers=other),
+        c.get(f"/v1/cases/{missing}", headers=other),
+        case,
+    )
+    same_404(
+        "query",
+        c.get(f"/v1/queries/{query}", headers=other),
+        c.get(f"/v1/queries/{missing}", headers=other),
+        query,
+    )
+    ask = {"channel": "central"}
+    same_404(
+        "case",
+        c.post("/v1/queries", json={"case_id": case, **ask}, headers=other),
+        c.post("/v1/queries", json={"case_id": missing, **ask}, headers=other),
+        case,
+    )
+    take = {"asset_id": asset, "action": "deduct", "amount_fen": 100}
+    same_404(
+        "case",
+        control(c, other, case_id=case, **take),
+        control(c, other, case_id=missing, **take),
+        case,
+    )
+    # its own case, but the other court's debtor's asset: as if the asset did not exist
+    theirs = control(c, other, case_id=own_case, asset_id=asset, action="freeze")
+    nothing = control(c, other, case_id=own_case, asset_id="D999999-0", action="freeze")
+    assert theirs.status_code == nothing.status_code == 404
+    assert theirs.json()["detail"] == f"asset {asset} not found"
+    assert nothing.json()["detail"] == "asset D999999-0 not found"
+    denials = 10
+
+    # no token, a wrong token: 401; the wrong kind of token: 403
+    for headers in ({}, {"Authorization": "Bearer court-nobody"}, {"Authorization": "Basic x"}):
+        r = c.get(f"/v1/cases/{case}", headers=headers)
+        assert r.status_code == 401 and r.json()["code"] == "unauthenticated", r.text
+        assert r.headers["www-authenticate"] == "Bearer"
+        r = control(c, headers, case_id=case, **take)
+        assert r.status_code == 401, r.text
+        denials += 2
+    for path in ("/v1/admin/reconcile", "/v1/admin/audit/verify"):
+        r = c.get(path, headers=mine)
+        assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+        denials += 1
+    r = c.post("/v1/cases", json={"debtor_id": "D000001", "claim_fen": 1}, headers=server.admin)
+    assert r.status_code == 403, r.text
+    denials += 1
+
+    # nothing changed, and every refusal is in the audit chain
+    assert c.get(f"/v1/cases/{case}", headers=mine).json() == before
+    assert server.reconcile() == reconciled
+    assert server.audit() == {"ok": True, "entries": entries + denials, "first_bad": None}
+
+
+# ---------------------------------------------------------------- bad input
+
+LONG = "x" * 300
+
+
+def bad_requests(debtor: str, case: int, asset: str) -> list[tuple[str, str, dict, Any, int]]:
+    """(method, path, extra headers, body (JSON-able, or bytes sent raw), expected status)."""
+    ok_case = {"debtor_id": debtor, "claim_fen": 1000}
+    ok_control = {"case_id": case, "asset_id": asset, "action": "deduct", "amount_fen": 100}
+    out: list[tuple[str, str, dict, Any, int]] = []
+    for claim in (-1, 0, 10**15 + 1, 10**30, 1.5, "1000", True, None, [1000], {"fen": 1}):
+        out.append(("POST", "/v1/cases", {}, {**ok_case, "claim_fen": claim}, 422))
+    for amount in (-100, 0, 10**16, 2**63, 99.5, "100", False):
+        out.append(("POST", "/v1/controls", {}, {**ok_control, "amount_fen": amount}, 422))
+    out += [
+        ("POST", "/v1/cases", {}, {"debtor_id": debtor}, 422),  # missing
+        ("POST", "/v1/cases", {}, {**ok_case, "court_id": "liaoning-1"}, 422),  # unknown field
+        ("POST", "/v1/cases", {}, {**ok_case, "debtor_id": 12}, 422),
+        ("POST", "/v1/cases", {}, {**ok_case, "debtor_id": ""}, 422),
+        ("POST", "/v1/cases", {}, {**ok_case, "debtor_id": LONG}, 422),
+        ("POST", "/v1/cases", {}, [ok_case], 422),
+        ("POST", "/v1/cases", {}, b"{", 400),
+        ("POST", "/v1/cases", {}, b'{"debtor_id": "D1", "claim_fen": 10', 400),
+        ("POST", "/v1/cases", {}, b"\xff\xfe not utf-8", 400),
+        ("POST", "/v1/cases", {}, b"", 422),
+        ("POST", "/v1/cases", {}, b"null", 422),
+        ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 422),
+        ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 422),
+        ("POST", "/v1/cases", {}, {**ok_case, "pad": "x" * 20_000}, 413),  # oversized
+        ("POST", "/v1/queries", {}, {"case_id": case, "channel": "satellite"}, 422),
+        ("POST", "/v1/queries", {}, {"case_id": str(case), "channel": "central"}, 422),
+        ("POST", "/v1/queries", {}, {"case_id": 2**70, "channel": "central"}, 422),
+        ("POST", "/v1/queries", {}, {"case_id": -1, "channel": "central"}, 422),
+        ("POST", "/v1/controls", {}, {**ok_control, "action": "seize"}, 422),
+        ("POST", "/v1/controls", {}, {**ok_control, "amount_fen": None}, 422),  # deduct: needs it
+        ("POST", "/v1/controls", {}, {**ok_control, "action": "renew"}, 422),  # renew: takes none
+        ("POST", "/v1/controls", {}, {**ok_control, "asset_id": "a b"}, 422),
+        ("POST", "/v1/controls", {}, {**ok_control, "extra": 1}, 422),
+        ("POST", "/v1/controls", {"Idempotency-Key": ""}, ok_control, 422),
+        ("POST", "/v1/controls", {"Idempotency-Key": "has space"}, ok_control, 422),
+        ("POST", "/v1/controls", {"Idempotency-Key": LONG}, ok_control, 422),
+        ("POST", "/v1/controls", {"Idempotency-Key": None}, ok_control, 422),  # missing
+        ("GET", "/v1/cases/abc", {}, None, 422),
+        ("GET", "/v1/cases/0", {}, None, 422),
+        ("GET", "/v1/cases/-5", {}, None, 422),
+        ("GET", "/v1/cases/99999999999999999999999999", {}, None, 422),
+        ("GET", "/v1/queries/1e3", {}, None, 422),
+        ("DELETE", f"/v1/cases/{case}", {}, None, 405),
+        ("GET", "/v1/nothing-here", {}, None, 404),
+    ]
+    return out
+
+
+def test_bad_input_gets_a_clear_4xx_and_changes_nothing(server: Server, c: httpx.Client) -> None:
+    h, case, asset = frozen_fund(server, c)
+    debtor = server.debtor("hunan")
+    before = c.get(f"/v1/cases/{case}", headers=h).json()
+    reconciled = server.reconcile()
+    last_case = open_case(c, h, debtor, 1000)
+    for method, path, extra, body, expected in bad_requests(debtor, case, asset):
+        headers = {**h, "Idempotency-Key": uuid.uuid4().hex, **extra}
+        headers = {k: v for k, v in headers.items() if v is not None}
+        if isinstance(body, bytes):
+            headers.setdefault("Content-Type", "application/json")
+            r = c.request(method, path, content=body, headers=headers)
+        else:
+            r = c.request(method, path, json=body, headers=headers)
+        where = f"{method} {path} {extra} {body!r:.80}"
+        assert r.status_code == expected, f"{where}: {r.status_code} {r.text}"
+        problem = r.json()
+        assert problem["code"] and problem["detail"], where
+    # nothing changed: the case, the money, and no case was opened in between
+    assert c.get(f"/v1/cases/{case}", headers=h).json() == before
+    assert server.reconcile() == reconciled
+    assert open_case(c, h, debtor, 1000) == last_case + 1

@@ -1,7 +1,8 @@
 """The FastAPI application: routes, error answers, OpenAPI.
 
 ``create_app()`` is the factory uvicorn's workers call (``--workers N`` needs an import
-string): it opens the database named by ``CHAKONG_API_DB`` and reads the world from it.
+string): it opens the database named by ``CHAKONG_API_DB``, reads the world from it, and
+returns the FastAPI application (``.app``) behind a guard on the body's declared size.
 
 Reads run on the event loop (short, never waiting for a lock: WAL readers and PostgreSQL
 MVCC do not block); writes run in the thread pool, where waiting for the write lock does not
@@ -23,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from load.api import audit, casework, controls, models
 from load.api.auth import AdminOnly, Auth, CourtOf
@@ -93,7 +95,30 @@ def json_response(status: int, body: Any) -> Response:
     )
 
 
-def create_app(db_url: str | None = None) -> FastAPI:
+class ContentLengthGuard:
+    """Answers a declared ``Content-Length`` over the limit with a JSON 413 before anything
+    reads the body. It wraps the whole application: Starlette's body limit (FastAPI's
+    ``max_body_size``, which still counts bodies sent without a length) would answer such
+    a request in plain text."""
+
+    def __init__(self, app: FastAPI, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    body = {
+                        "code": "body_too_large",
+                        "detail": f"the body is {int(value)} bytes; at most {self.limit} taken",
+                    }
+                    await JSONResponse(body, status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def create_app(db_url: str | None = None) -> ContentLengthGuard:
     db = Database(db_url or os.environ[DB_ENV])
     world = World.load(db)
     metrics = Metrics()
@@ -218,7 +243,7 @@ def create_app(db_url: str | None = None) -> FastAPI:
         """Recompute the audit log's hash chain."""
         return json_response(200, await run_in_threadpool(db.snapshot, audit.verify))
 
-    return app
+    return ContentLengthGuard(app, MAX_BODY_BYTES)
 
 
 def _install_errors(app: FastAPI, world: World) -> None:
