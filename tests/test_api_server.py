@@ -4,14 +4,19 @@ the audit chain say ok after all of it."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from tests.api_support import (
     CAP_FEN,
+    TIME_SCALE,
     PgDatabases,
     Server,
     all_at_once,
@@ -266,3 +271,141 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(server: Server, c: httpx
     assert c.get(f"/v1/cases/{case}", headers=h).json() == before
     assert server.reconcile() == reconciled
     assert open_case(c, h, debtor, 1000) == last_case + 1
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def refused(r: httpx.Response, code: str) -> None:
+    assert r.status_code == 409, r.text
+    assert r.json()["code"] == code, r.text
+
+
+def test_every_refusal_code_is_answered_as_the_rules_say(server: Server, c: httpx.Client) -> None:
+    # offline_required: Liaoning's local bank link cannot freeze online
+    _, lia = server.court("liaoning")
+    case = open_case(c, lia, server.debtor(), BIG_CLAIM)
+    bank = find(c, lia, case, "local", "bank_deposit")
+    refused(
+        control(c, lia, case_id=case, asset_id=bank["asset_id"], action="freeze"),
+        "offline_required",
+    )
+    # channel_unavailable: Hunan has no local channel
+    _, hun = server.court("hunan")
+    hcase = open_case(c, hun, server.debtor(), BIG_CLAIM)
+    refused(
+        c.post("/v1/queries", json={"case_id": hcase, "channel": "local"}, headers=hun),
+        "channel_unavailable",
+    )
+    # stale_record: Chongqing's local land-registry record is (almost surely) wrong
+    _, chq = server.court("chongqing")
+    ccase = open_case(c, chq, server.debtor(), BIG_CLAIM)
+    land = find(c, chq, ccase, "local", "real_estate")
+    refused(
+        control(c, chq, case_id=ccase, asset_id=land["asset_id"], action="freeze"), "stale_record"
+    )
+
+    # over the central channel (online, right records) in Hunan:
+    fund = find(c, hun, hcase, "central", "provident_fund")["asset_id"]
+    house = find(c, hun, hcase, "central", "real_estate")["asset_id"]
+    refused(
+        control(c, hun, case_id=hcase, asset_id=fund, action="deduct", amount_fen=1), "not_frozen"
+    )
+    refused(control(c, hun, case_id=hcase, asset_id=fund, action="renew"), "not_frozen")
+    free = 200_000 * 100
+    refused(
+        control(c, hun, case_id=hcase, asset_id=fund, action="freeze", amount_fen=free + 1),
+        "insufficient_balance",
+    )
+    r = control(c, hun, case_id=hcase, asset_id=fund, action="freeze", amount_fen=free - 500)
+    assert r.status_code == 201 and r.json()["held_fen"] == free - 500, r.text
+    refused(control(c, hun, case_id=hcase, asset_id=fund, action="freeze"), "already_frozen")
+    refused(
+        control(c, hun, case_id=hcase, asset_id=fund, action="deduct", amount_fen=free),
+        "insufficient_balance",
+    )
+    renewed = control(c, hun, case_id=hcase, asset_id=fund, action="renew")
+    assert renewed.status_code == 201 and renewed.json()["expires_at"] > r.json()["expires_at"]
+    r = control(c, hun, case_id=hcase, asset_id=house, action="freeze")
+    assert r.status_code == 201, r.text
+    refused(
+        control(c, hun, case_id=hcase, asset_id=house, action="deduct", amount_fen=100),
+        "sale_required",
+    )
+    r = control(c, hun, case_id=hcase, asset_id=fund, action="unfreeze")
+    assert r.status_code == 201 and r.json()["amount_fen"] == free - 500, r.text
+    refused(
+        control(c, hun, case_id=hcase, asset_id=fund, action="deduct", amount_fen=1), "not_frozen"
+    )
+    # exceeds_claim: a claim of 1,000 fen, held twice over by two freezes
+    small = open_case(c, hun, server.debtor(), 1_000)
+    fund2 = find(c, hun, small, "central", "provident_fund")["asset_id"]
+    bank2 = find(c, hun, small, "central", "bank_deposit")["asset_id"]
+    over = control(c, hun, case_id=small, asset_id=fund2, action="freeze", amount_fen=1_001)
+    refused(over, "exceeds_claim")
+    for asset in (fund2, bank2):  # each holds the claim (the default amount)
+        r = control(c, hun, case_id=small, asset_id=asset, action="freeze")
+        assert r.status_code == 201 and r.json()["held_fen"] == 1_000, r.text
+    r = control(c, hun, case_id=small, asset_id=fund2, action="deduct", amount_fen=600)
+    assert r.status_code == 201 and r.json()["recovered_fen"] == 600, r.text
+    r = control(c, hun, case_id=small, asset_id=bank2, action="deduct", amount_fen=401)
+    refused(r, "exceeds_claim")
+
+    # freeze_expired: a Chongqing provident-fund freeze lasts 0.73 simulated days (1.5 s)
+    debtor = server.debtor("chongqing")
+    lapse = open_case(c, hun, debtor, BIG_CLAIM)
+    fund3 = find(c, hun, lapse, "central", "provident_fund")["asset_id"]
+    r = control(c, hun, case_id=lapse, asset_id=fund3, action="freeze")
+    assert r.status_code == 201, r.text
+    time.sleep(0.73 * TIME_SCALE + 0.2)
+    refused(
+        control(c, hun, case_id=lapse, asset_id=fund3, action="deduct", amount_fen=100),
+        "freeze_expired",
+    )
+    refused(control(c, hun, case_id=lapse, asset_id=fund3, action="renew"), "freeze_expired")
+    # the lapsed hold went back to the debtor: a new freeze holds it all again
+    r = control(c, hun, case_id=lapse, asset_id=fund3, action="freeze")
+    assert r.status_code == 201 and r.json()["held_fen"] == free, r.text
+
+    # every refusal is recorded with the case, and nothing leaked
+    codes = [x["outcome"] for x in c.get(f"/v1/cases/{hcase}", headers=hun).json()["controls"]]
+    assert codes == [
+        "not_frozen",
+        "not_frozen",
+        "insufficient_balance",
+        "frozen",
+        "already_frozen",
+        "insufficient_balance",
+        "renewed",
+        "frozen",
+        "sale_required",
+        "unfrozen",
+        "not_frozen",
+    ]
+    assert c.get(f"/v1/cases/{small}", headers=hun).json()["recovered_fen"] == 600
+    assert server.reconcile()["ok"]
+
+
+# ---------------------------------------------------------------- the contract
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_every_endpoint_keeps_its_openapi_contract(server: Server, mode: GenerationMode) -> None:
+    """Schemathesis, from the served OpenAPI: requests that fit the schema (positive) and
+    requests that break it (negative) to every endpoint; never a 5xx, negative data always
+    refused with a 4xx, every status and body as documented."""
+    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    _, court = server.court("hunan")
+
+    @given(case=schema.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def call(case: Any) -> None:
+        token = server.admin if "/admin/" in case.path else court
+        case.call_and_validate(headers={**token, "Idempotency-Key": uuid.uuid4().hex})
+
+    call()

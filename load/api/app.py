@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Path, Request
+from fastapi import Body, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -208,11 +208,14 @@ def create_app(db_url: str | None = None) -> ContentLengthGuard:
         tags=["controls"],
     )
     async def create_control(
-        body: models.ControlCreate, court: CourtOf, idempotency_key: IdempotencyKey
+        body: Annotated[models.ControlCreate, Body()],
+        court: CourtOf,
+        idempotency_key: IdempotencyKey,
     ) -> Response:
         """Freeze, renew, unfreeze or deduct an asset the case has found. A refusal (409)
         is recorded too, and replayed under its key like a success."""
-        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, body.amount_fen)
+        amount = getattr(body, "amount_fen", None)
+        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
         status, text, outcome = await run_in_threadpool(
             db.write, lambda c: controls.submit(c, world, court, idempotency_key, req)
         )

@@ -1,8 +1,10 @@
 """Request and response bodies: the contract, as pydantic models (and so as OpenAPI).
 
 Requests are strict: unknown fields are refused, types are not coerced (``"100"`` is not a
-number, ``1.0`` is not an integer, ``true`` is not 1), money is a whole number of fen between
-1 and :data:`MAX_FEN`, ids are positive and bounded. Responses are documented by the models
+number, ``true`` is not 1, ``99.5`` is not a whole number of fen), money is a whole number
+of fen between 1 and :data:`MAX_FEN`, ids are positive and bounded. A JSON number with a
+zero fraction (``100.0``, ``1e3``) is the integer it equals, as JSON Schema (and so the
+OpenAPI contract) says. Responses are documented by the models
 below; the routes write the same shapes.
 """
 
@@ -10,15 +12,26 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from load.api.errors import REFUSALS
 
 MAX_FEN = 10**15  # 10 trillion yuan: more than any claim, well inside 64-bit integers
 MAX_ID = 2**53  # ids stay exact in every JSON client
 
-Fen = Annotated[int, Field(ge=1, le=MAX_FEN, description="Money in fen (1 yuan = 100 fen).")]
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+def _integral(value: object) -> object:
+    """A float with no fraction is the integer it equals (JSON Schema's view of numbers)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integral = BeforeValidator(_integral)
+Fen = Annotated[
+    int, Field(ge=1, le=MAX_FEN, description="Money in fen (1 yuan = 100 fen)."), Integral
+]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
 AssetId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.:-]+$")]
 DebtorId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Channel = Literal["central", "local"]
@@ -47,25 +60,42 @@ class QueryCreate(Strict):
     channel: Channel
 
 
-class ControlCreate(Strict):
-    """Freeze, renew, unfreeze or deduct an asset the case has found.
-
-    ``amount_fen``: for ``freeze`` the most to hold (default: the claim still outstanding,
-    or the free balance if less); required for ``deduct``; not taken by ``renew`` and
-    ``unfreeze`` (they act on the whole freeze)."""
-
+class _Control(Strict):
     case_id: Id
     asset_id: AssetId
-    action: Action
+
+
+class FreezeControl(_Control):
+    """Freeze: hold up to ``amount_fen`` (default: the claim still outstanding, or the free
+    balance if that is less)."""
+
+    action: Literal["freeze"]
     amount_fen: Fen | None = None
 
-    @model_validator(mode="after")
-    def _amount(self) -> ControlCreate:
-        if self.action == "deduct" and self.amount_fen is None:
-            raise ValueError("amount_fen is required to deduct")
-        if self.action in ("renew", "unfreeze") and self.amount_fen is not None:
-            raise ValueError(f"amount_fen is not taken by {self.action}")
-        return self
+
+class RenewControl(_Control):
+    """Renew the case's freeze for another period, from now (before it expires)."""
+
+    action: Literal["renew"]
+
+
+class UnfreezeControl(_Control):
+    """Release the case's freeze: its hold goes back to the debtor."""
+
+    action: Literal["unfreeze"]
+
+
+class DeductControl(_Control):
+    """Deduct ``amount_fen`` from the case's freeze into the court's account."""
+
+    action: Literal["deduct"]
+    amount_fen: Fen
+
+
+ControlCreate = Annotated[
+    FreezeControl | RenewControl | UnfreezeControl | DeductControl,
+    Field(discriminator="action"),
+]
 
 
 # ---------------------------------------------------------------- responses
