@@ -13,6 +13,7 @@ import argparse
 import errno
 import json
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -125,11 +126,25 @@ def write_fixtures(path: str, fixtures: dict[str, Any]) -> None:
         raise UserError(f"--fixtures-out: cannot write {path}: {exc.strerror}") from None
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def shown(url: str) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def serve(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides).scenario
     seed = scenario.run.seed if args.seed is None else args.seed
+    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
+    # through Python then, so that the temporary folder below is removed
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="chakong-serve-") as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'chakong-api.sqlite3'}"
         sock = bind(args.host, args.port)
@@ -146,7 +161,7 @@ def serve(args: argparse.Namespace) -> int:
             scale = scenario.api.time_scale if args.time_scale is None else args.time_scale
             print(
                 f"chakong serve: {fixtures['base_url']} ({args.workers} worker"
-                f"{'s' if args.workers > 1 else ''}, {url.split(':')[0]}, one simulated day = "
+                f"{'s' if args.workers > 1 else ''}, {shown(url)}, one simulated day = "
                 f"{scale:g} s, seed {seed}, {len(fixtures['courts'])} courts, "
                 f"{len(fixtures['debtors'])} debtors)"
                 + (f"; fixtures in {args.fixtures_out}" if args.fixtures_out else ""),

@@ -116,9 +116,15 @@ class Server:
     """`chakong serve` in its own process on a free loopback port."""
 
     def __init__(
-        self, tmp: Path, db_url: str, workers: int = 1, extra: list[str] = (), seed: int = 7
-    ) -> None:  # type: ignore[assignment]
-        self.fixtures_path = tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
+        self,
+        tmp: Path,
+        db_url: str | None,
+        workers: int = 1,
+        extra: list[str] = (),  # type: ignore[assignment]
+        seed: int = 7,
+        fixtures: Path | None = None,
+    ) -> None:
+        self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
         self.log_path = tmp / f"serve-{uuid.uuid4().hex[:6]}.log"
         self.db_url = db_url
         self.used: set[str] = set()
@@ -129,8 +135,7 @@ class Server:
             str(BASELINE),
             "--port",
             "0",
-            "--db",
-            db_url,
+            *(["--db", db_url] if db_url else []),
             "--workers",
             str(workers),
             "--time-scale",
