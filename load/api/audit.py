@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from load.api.db import audit, audit_head
 
@@ -35,28 +35,34 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+_APPEND = insert(audit)
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == 1)
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def append(conn: Connection, court: str, action: str, target: str, outcome: str) -> int:
     """Add one entry (inside the caller's write transaction); return its sequence number."""
-    head = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
+    head = conn.execute(_HEAD).one()
     seq = head.seq + 1
     at = utc_now()
     target = target[:255]
     digest = entry_hash(head.hash, seq, at, court, action, target, outcome)
-    conn.execute(
-        insert(audit).values(
-            seq=seq,
-            at_utc=at,
-            court=court,
-            action=action,
-            target=target,
-            outcome=outcome,
-            prev_hash=head.hash,
-            hash=digest,
-        )
-    )
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    entry = {
+        "seq": seq,
+        "at_utc": at,
+        "court": court,
+        "action": action,
+        "target": target,
+        "outcome": outcome,
+        "prev_hash": head.hash,
+        "hash": digest,
+    }
+    conn.execute(_APPEND, entry)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
     return seq
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from load.api import audit
 from load.api.agencies import HeldAsset
@@ -19,30 +19,74 @@ from load.api.errors import ApiError, not_found
 from load.api.ledger import balance, court_account, open_account
 from load.api.world import Court, World
 
+# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
+_DEBTOR = select(debtors.c.debtor_id).where(debtors.c.debtor_id == bindparam("debtor_id"))
+_NEW_CASE = insert(cases)
+_CASE = select(cases).where(
+    cases.c.case_id == bindparam("case_id"), cases.c.court_id == bindparam("court_id")
+)
+_HELD = (
+    select(assets.c.asset_id, assets.c.asset_type, assets.c.agency, accounts.c.balance_fen)
+    .join(accounts, accounts.c.account_id == "debtor:" + assets.c.asset_id)
+    .where(assets.c.debtor_id == bindparam("debtor_id"), assets.c.agency.is_not(None))
+    .order_by(assets.c.asset_id)
+)
+_NEW_QUERY = insert(queries)
+_ANSWERED_AT = (
+    update(queries)
+    .where(queries.c.query_id == bindparam("qid"))
+    .values(answer_at_sim=bindparam("answer_at"))
+)
+_NEW_FINDINGS = insert(findings)
+_QUERY = (
+    select(queries.c.case_id, queries.c.channel, queries.c.sent_sim, queries.c.answer_at_sim)
+    .join(cases, cases.c.case_id == queries.c.case_id)
+    .where(queries.c.query_id == bindparam("query_id"), cases.c.court_id == bindparam("court_id"))
+)
+_FOUND = (
+    select(
+        findings.c.asset_id,
+        assets.c.asset_type,
+        findings.c.agency,
+        findings.c.channel,
+        findings.c.balance_fen,
+    )
+    .join(assets, assets.c.asset_id == findings.c.asset_id)
+    .where(
+        findings.c.query_id == bindparam("query_id"), findings.c.answer_at_sim <= bindparam("now")
+    )
+    .order_by(findings.c.asset_id)
+)
+_CONTROLS = (
+    select(controls)
+    .where(controls.c.case_id == bindparam("case_id"))
+    .order_by(controls.c.control_id)
+)
+_QUERY_IDS = (
+    select(queries.c.query_id)
+    .where(queries.c.case_id == bindparam("case_id"))
+    .order_by(queries.c.query_id)
+)
+
 
 def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) -> int:
-    exists = conn.execute(
-        select(debtors.c.debtor_id).where(debtors.c.debtor_id == debtor_id)
-    ).first()
+    exists = conn.execute(_DEBTOR, {"debtor_id": debtor_id}).first()
     if exists is None:
         raise not_found("debtor", debtor_id)
-    case_id = conn.execute(
-        insert(cases).values(
-            court_id=court.court_id,
-            debtor_id=debtor_id,
-            claim_fen=claim_fen,
-            created_utc=audit.utc_now(),
-        )
-    ).inserted_primary_key[0]
+    new = {
+        "court_id": court.court_id,
+        "debtor_id": debtor_id,
+        "claim_fen": claim_fen,
+        "created_utc": audit.utc_now(),
+    }
+    case_id = conn.execute(_NEW_CASE, new).inserted_primary_key[0]
     open_account(conn, court_account(case_id), "court")
     return int(case_id)
 
 
 def case_of(conn: Connection, court: Court, case_id: int) -> Row[Any]:
     """The court's own case; another court's case is 'not found', like one that is not."""
-    row = conn.execute(
-        select(cases).where(cases.c.case_id == case_id, cases.c.court_id == court.court_id)
-    ).first()
+    row = conn.execute(_CASE, {"case_id": case_id, "court_id": court.court_id}).first()
     if row is None:
         raise not_found("case", case_id)
     return row
@@ -59,30 +103,20 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
         )
     held = [
         HeldAsset(r.asset_id, r.asset_type, r.agency, r.balance_fen)
-        for r in conn.execute(
-            select(assets.c.asset_id, assets.c.asset_type, assets.c.agency, accounts.c.balance_fen)
-            .join(accounts, accounts.c.account_id == "debtor:" + assets.c.asset_id)
-            .where(assets.c.debtor_id == case.debtor_id, assets.c.agency.is_not(None))
-            .order_by(assets.c.asset_id)
-        )
+        for r in conn.execute(_HELD, {"debtor_id": case.debtor_id})
     ]
     now = world.clock.now()
     query_id = int(
         conn.execute(
-            insert(queries).values(
-                case_id=case_id, channel=channel, sent_sim=now, answer_at_sim=now
-            )
+            _NEW_QUERY,
+            {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now},
         ).inserted_primary_key[0]
     )
     answers = world.agencies.answer(court.region, channel, query_id, now, held)
-    conn.execute(
-        update(queries)
-        .where(queries.c.query_id == query_id)
-        .values(answer_at_sim=answers.answer_at)
-    )
+    conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
     if answers.findings:
         conn.execute(
-            insert(findings),
+            _NEW_FINDINGS,
             [
                 {
                     "query_id": query_id,
@@ -102,30 +136,12 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
     return query_id
 
 
-_QUERY = select(queries, cases.c.court_id).join(cases, cases.c.case_id == queries.c.case_id)
-_FOUND = (
-    select(
-        findings.c.asset_id,
-        assets.c.asset_type,
-        findings.c.agency,
-        findings.c.channel,
-        findings.c.balance_fen,
-    )
-    .join(assets, assets.c.asset_id == findings.c.asset_id)
-    .order_by(findings.c.asset_id)
-)
-
-
 def read_query(conn: Connection, world: World, court: Court, query_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        _QUERY.where(queries.c.query_id == query_id, cases.c.court_id == court.court_id)
-    ).first()
+    row = conn.execute(_QUERY, {"query_id": query_id, "court_id": court.court_id}).first()
     if row is None:
         raise not_found("query", query_id)
     now = world.clock.now()
-    found = conn.execute(
-        _FOUND.where(findings.c.query_id == query_id, findings.c.answer_at_sim <= now)
-    )
+    found = conn.execute(_FOUND, {"query_id": query_id, "now": now})
     return {
         "query_id": query_id,
         "case_id": row.case_id,
@@ -139,12 +155,8 @@ def read_query(conn: Connection, world: World, court: Court, query_id: int) -> d
 def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dict[str, Any]:
     case = case_of(conn, court, case_id)
     recovered = balance(conn, court_account(case_id))
-    rows = conn.execute(
-        select(controls).where(controls.c.case_id == case_id).order_by(controls.c.control_id)
-    )
-    query_ids = conn.execute(
-        select(queries.c.query_id).where(queries.c.case_id == case_id).order_by(queries.c.query_id)
-    ).scalars()
+    rows = conn.execute(_CONTROLS, {"case_id": case_id})
+    query_ids = conn.execute(_QUERY_IDS, {"case_id": case_id}).scalars()
     return {
         "case_id": case_id,
         "court_id": case.court_id,

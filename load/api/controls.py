@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Row, bindparam, func, insert, select, update
 
 from load.api import audit
 from load.api.casework import case_of
@@ -78,29 +78,64 @@ class Decision:
         return self.outcome in REFUSALS
 
 
+# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
+_LOCK_ASSET = (
+    select(assets, debtors.c.region)
+    .join(debtors, debtors.c.debtor_id == assets.c.debtor_id)
+    .where(assets.c.asset_id == bindparam("asset_id"))
+    .with_for_update(of=assets)
+)
+_EXPIRED = select(freezes.c.freeze_id, freezes.c.expires_sim).where(
+    freezes.c.asset_id == bindparam("asset_id"),
+    freezes.c.status == "active",
+    freezes.c.expires_sim <= bindparam("now"),
+)
+_END_FREEZE = (
+    update(freezes)
+    .where(freezes.c.freeze_id == bindparam("fid"))
+    .values(status=bindparam("new_status"), ended_sim=bindparam("ended"))
+)
+_RENEW = (
+    update(freezes)
+    .where(freezes.c.freeze_id == bindparam("fid"))
+    .values(expires_sim=bindparam("expires"))
+)
+_VISIBLE = select(findings).where(
+    findings.c.case_id == bindparam("case_id"),
+    findings.c.asset_id == bindparam("asset_id"),
+    findings.c.answer_at_sim <= bindparam("now"),
+)
+_OWN_FREEZES = (
+    select(freezes)
+    .where(freezes.c.case_id == bindparam("case_id"), freezes.c.asset_id == bindparam("asset_id"))
+    .order_by(freezes.c.freeze_id.desc())
+)
+_NEW_FREEZE = insert(freezes)
+_NEW_CONTROL = insert(controls_table)
+_CAP_USED = (
+    update(assets)
+    .where(assets.c.asset_id == bindparam("aid"))
+    .values(cap_year=bindparam("year"), cap_used_fen=bindparam("used"))
+)
+_KEY_LOCK = select(func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
+_STORED = select(idempotency.c.request_sha256, idempotency.c.status_code, idempotency.c.body).where(
+    idempotency.c.court_id == bindparam("court_id"), idempotency.c.key == bindparam("key")
+)
+_STORE = insert(idempotency)
+
+
 def refuse(now: float, code: str, detail: str) -> Decision:
     return Decision(now=now, outcome=code, detail=detail)
 
 
 def lock_asset(conn: Connection, asset_id: str) -> Row[Any] | None:
     """The asset and its debtor's region, locked until the transaction ends."""
-    return conn.execute(
-        select(assets, debtors.c.region)
-        .join(debtors, debtors.c.debtor_id == assets.c.debtor_id)
-        .where(assets.c.asset_id == asset_id)
-        .with_for_update(of=assets)
-    ).first()
+    return conn.execute(_LOCK_ASSET, {"asset_id": asset_id}).first()
 
 
 def lapse_expired(conn: Connection, asset_id: str, now: float) -> None:
     """Freezes of this asset that expired without renewal lose their hold (at expiry)."""
-    lapsed = conn.execute(
-        select(freezes.c.freeze_id, freezes.c.expires_sim).where(
-            freezes.c.asset_id == asset_id,
-            freezes.c.status == "active",
-            freezes.c.expires_sim <= now,
-        )
-    ).all()
+    lapsed = conn.execute(_EXPIRED, {"asset_id": asset_id, "now": now}).all()
     for f in lapsed:
         held = balance(conn, frozen_account(f.freeze_id))
         if held:
@@ -113,9 +148,7 @@ def lapse_expired(conn: Connection, asset_id: str, now: float) -> None:
                 f.expires_sim,
             )
         conn.execute(
-            update(freezes)
-            .where(freezes.c.freeze_id == f.freeze_id)
-            .values(status="lapsed", ended_sim=f.expires_sim)
+            _END_FREEZE, {"fid": f.freeze_id, "new_status": "lapsed", "ended": f.expires_sim}
         )
 
 
@@ -136,20 +169,11 @@ def decide(
     now: float,
 ) -> Decision:
     """Decide a control from the current state (reads only)."""
-    visible = conn.execute(
-        select(findings).where(
-            findings.c.case_id == case.case_id,
-            findings.c.asset_id == asset.asset_id,
-            findings.c.answer_at_sim <= now,
-        )
-    ).all()
+    keys = {"case_id": case.case_id, "asset_id": asset.asset_id}
+    visible = conn.execute(_VISIBLE, {**keys, "now": now}).all()
     if not visible:  # the case has not found this asset: as if it did not exist
         raise not_found("asset", asset.asset_id)
-    own = conn.execute(
-        select(freezes)
-        .where(freezes.c.case_id == case.case_id, freezes.c.asset_id == asset.asset_id)
-        .order_by(freezes.c.freeze_id.desc())
-    ).all()
+    own = conn.execute(_OWN_FREEZES, keys).all()
     active = next((f for f in own if f.status == "active"), None)
     recovered = balance(conn, court_account(case.case_id))
     outstanding = case.claim_fen - recovered
@@ -238,36 +262,32 @@ def apply(
     freeze_id = d.freeze.freeze_id if d.freeze is not None else None
     if d.outcome == "frozen":
         assert d.finding is not None and d.amount_fen is not None and d.expires is not None
-        freeze_id = conn.execute(
-            insert(freezes).values(
-                case_id=req.case_id,
-                asset_id=req.asset_id,
-                channel=d.finding.channel,
-                online_freeze=d.finding.online_freeze,
-                online_deduct=d.finding.online_deduct,
-                amount_fen=d.amount_fen,
-                frozen_sim=d.now,
-                expires_sim=d.expires,
-                status="active",
-            )
-        ).inserted_primary_key[0]
+        new_freeze = {
+            "case_id": req.case_id,
+            "asset_id": req.asset_id,
+            "channel": d.finding.channel,
+            "online_freeze": d.finding.online_freeze,
+            "online_deduct": d.finding.online_deduct,
+            "amount_fen": d.amount_fen,
+            "frozen_sim": d.now,
+            "expires_sim": d.expires,
+            "status": "active",
+        }
+        freeze_id = conn.execute(_NEW_FREEZE, new_freeze).inserted_primary_key[0]
         open_account(conn, frozen_account(freeze_id), "frozen")
-    control_id = int(
-        conn.execute(
-            insert(controls_table).values(
-                case_id=req.case_id,
-                asset_id=req.asset_id,
-                action=req.action,
-                amount_fen=None if d.refused else d.amount_fen,
-                outcome=d.outcome,
-                freeze_id=freeze_id,
-                freeze_expires_sim=d.expires,
-                sim_time=d.now,
-                cap_year=d.cap_year,
-                created_utc=audit.utc_now(),
-            )
-        ).inserted_primary_key[0]
-    )
+    row = {
+        "case_id": req.case_id,
+        "asset_id": req.asset_id,
+        "action": req.action,
+        "amount_fen": None if d.refused else d.amount_fen,
+        "outcome": d.outcome,
+        "freeze_id": freeze_id,
+        "freeze_expires_sim": d.expires,
+        "sim_time": d.now,
+        "cap_year": d.cap_year,
+        "created_utc": audit.utc_now(),
+    }
+    control_id = int(conn.execute(_NEW_CONTROL, row).inserted_primary_key[0])
     audit.append(
         conn,
         court.court_id,
@@ -288,9 +308,7 @@ def apply(
         )
         held = amount
     elif d.outcome == "renewed":
-        conn.execute(
-            update(freezes).where(freezes.c.freeze_id == freeze_id).values(expires_sim=d.expires)
-        )
+        conn.execute(_RENEW, {"fid": freeze_id, "expires": d.expires})
     elif d.outcome == "unfrozen":
         if amount:
             move(
@@ -301,19 +319,13 @@ def apply(
                 amount,
                 d.now,
             )
-        conn.execute(
-            update(freezes)
-            .where(freezes.c.freeze_id == freeze_id)
-            .values(status="released", ended_sim=d.now)
-        )
+        conn.execute(_END_FREEZE, {"fid": freeze_id, "new_status": "released", "ended": d.now})
         held = 0
     else:  # deducted
         move(conn, control_id, frozen_account(freeze_id), court_account(req.case_id), amount, d.now)
         if d.cap_year is not None:
             conn.execute(
-                update(assets)
-                .where(assets.c.asset_id == req.asset_id)
-                .values(cap_year=d.cap_year, cap_used_fen=d.cap_used_fen)
+                _CAP_USED, {"aid": req.asset_id, "year": d.cap_year, "used": d.cap_used_fen}
             )
         held -= amount
         recovered += amount
@@ -364,12 +376,8 @@ def submit(
     and changes nothing."""
     digest = req.sha256()
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(key_lock_id(court.court_id, key))))
-    stored = conn.execute(
-        select(idempotency.c.request_sha256, idempotency.c.status_code, idempotency.c.body).where(
-            idempotency.c.court_id == court.court_id, idempotency.c.key == key
-        )
-    ).first()
+        conn.execute(_KEY_LOCK, {"lock_id": key_lock_id(court.court_id, key)})
+    stored = conn.execute(_STORED, {"court_id": court.court_id, "key": key}).first()
     if stored is not None:
         if stored.request_sha256 != digest:
             raise ApiError(
@@ -382,9 +390,12 @@ def submit(
     decision = decide(conn, world, court, case, asset, req, now)
     status, body = apply(conn, world, court, req, decision)
     text = json.dumps(body, separators=(",", ":"))
-    conn.execute(
-        insert(idempotency).values(
-            court_id=court.court_id, key=key, request_sha256=digest, status_code=status, body=text
-        )
-    )
+    stored_reply = {
+        "court_id": court.court_id,
+        "key": key,
+        "request_sha256": digest,
+        "status_code": status,
+        "body": text,
+    }
+    conn.execute(_STORE, stored_reply)
     return status, text, decision.outcome

@@ -9,16 +9,13 @@ negative (a CHECK constraint as well as the code). So money is never created or 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from load.api.db import accounts, journal
 
 
 class LedgerError(Exception):
     """An account would go negative or does not exist: a bug, never a user's doing."""
-
-
-# ---------------------------------------------------------------- accounts
 
 
 def debtor_account(asset_id: str) -> str:
@@ -33,14 +30,31 @@ def court_account(case_id: int) -> str:
     return f"court:{case_id}"
 
 
+# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
+_BALANCE = select(accounts.c.balance_fen).where(accounts.c.account_id == bindparam("account"))
+_OPEN = insert(accounts)
+_TAKE = (
+    update(accounts)
+    .where(
+        accounts.c.account_id == bindparam("account"),
+        accounts.c.balance_fen >= bindparam("amount"),
+    )
+    .values(balance_fen=accounts.c.balance_fen - bindparam("amount"))
+)
+_GIVE = (
+    update(accounts)
+    .where(accounts.c.account_id == bindparam("account"))
+    .values(balance_fen=accounts.c.balance_fen + bindparam("amount"))
+)
+_ENTRY = insert(journal)
+
+
 def balance(conn: Connection, account_id: str) -> int:
-    return conn.execute(
-        select(accounts.c.balance_fen).where(accounts.c.account_id == account_id)
-    ).scalar_one()
+    return conn.execute(_BALANCE, {"account": account_id}).scalar_one()
 
 
 def open_account(conn: Connection, account_id: str, kind: str) -> None:
-    conn.execute(insert(accounts).values(account_id=account_id, kind=kind, balance_fen=0))
+    conn.execute(_OPEN, {"account_id": account_id, "kind": kind, "balance_fen": 0})
 
 
 def move(
@@ -49,25 +63,17 @@ def move(
     """Move ``amount`` fen from account ``debit`` to account ``credit``: one journal entry."""
     if amount <= 0:
         raise LedgerError(f"a move needs a positive amount, got {amount}")
-    bal = accounts.c.balance_fen
-    taken = conn.execute(
-        update(accounts)
-        .where(accounts.c.account_id == debit, bal >= amount)
-        .values(balance_fen=bal - amount)
-    )
-    if taken.rowcount != 1:
+    if conn.execute(_TAKE, {"account": debit, "amount": amount}).rowcount != 1:
         raise LedgerError(f"account {debit} cannot pay {amount} fen")
-    given = conn.execute(
-        update(accounts).where(accounts.c.account_id == credit).values(balance_fen=bal + amount)
-    )
-    if given.rowcount != 1:
+    if conn.execute(_GIVE, {"account": credit, "amount": amount}).rowcount != 1:
         raise LedgerError(f"account {credit} does not exist")
     conn.execute(
-        insert(journal).values(
-            control_id=control_id,
-            debit_account=debit,
-            credit_account=credit,
-            amount_fen=amount,
-            sim_time=t,
-        )
+        _ENTRY,
+        {
+            "control_id": control_id,
+            "debit_account": debit,
+            "credit_account": credit,
+            "amount_fen": amount,
+            "sim_time": t,
+        },
     )
