@@ -225,6 +225,7 @@ def bad_requests(debtor: str, case: int, asset: str) -> list[tuple[str, str, dic
         ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 422),
         ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 422),
         ("POST", "/v1/cases", {}, {**ok_case, "pad": "x" * 20_000}, 413),  # oversized
+        ("POST", "/v1/cases", {}, (b" " * 1000,) * 20 + (b"{}",), 413),  # and chunked
         ("POST", "/v1/queries", {}, {"case_id": case, "channel": "satellite"}, 422),
         ("POST", "/v1/queries", {}, {"case_id": str(case), "channel": "central"}, 422),
         ("POST", "/v1/queries", {}, {"case_id": 2**70, "channel": "central"}, 422),
@@ -258,7 +259,10 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(server: Server, c: httpx
     for method, path, extra, body, expected in bad_requests(debtor, case, asset):
         headers = {**h, "Idempotency-Key": uuid.uuid4().hex, **extra}
         headers = {k: v for k, v in headers.items() if v is not None}
-        if isinstance(body, bytes):
+        if isinstance(body, tuple):  # sent in chunks, without a Content-Length
+            headers["Content-Type"] = "application/json"
+            r = c.request(method, path, content=iter(body), headers=headers)
+        elif isinstance(body, bytes):
             headers.setdefault("Content-Type", "application/json")
             r = c.request(method, path, content=body, headers=headers)
         else:

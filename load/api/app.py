@@ -2,7 +2,7 @@
 
 ``create_app()`` is the factory uvicorn's workers call (``--workers N`` needs an import
 string): it opens the database named by ``CHAKONG_API_DB``, reads the world from it, and
-returns the FastAPI application (``.app``) behind a guard on the body's declared size.
+returns the FastAPI application (``.app``) behind a limit on the body's size.
 
 Reads run on the event loop (short, never waiting for a lock: WAL readers and PostgreSQL
 MVCC do not block); writes run in the thread pool, where waiting for the write lock does not
@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from load.api import audit, casework, controls, models
 from load.api.auth import AdminOnly, Auth, CourtOf
@@ -95,30 +95,46 @@ def json_response(status: int, body: Any) -> Response:
     )
 
 
-class ContentLengthGuard:
-    """Answers a declared ``Content-Length`` over the limit with a JSON 413 before anything
-    reads the body. It wraps the whole application: Starlette's body limit (FastAPI's
-    ``max_body_size``, which still counts bodies sent without a length) would answer such
-    a request in plain text."""
+class BodyLimit:
+    """Bodies over ``limit`` bytes get a JSON 413. A declared ``Content-Length`` over the limit
+    is answered before anything reads the body; a body sent without one (chunked) is counted
+    as it arrives, and the route reading it fails with the same 413. (FastAPI's own
+    ``max_body_size`` answers in plain text and adds three middleware layers to every
+    request.)"""
 
     def __init__(self, app: FastAPI, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            for name, value in scope["headers"]:
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    body = {
-                        "code": "body_too_large",
-                        "detail": f"the body is {int(value)} bytes; at most {self.limit} taken",
-                    }
-                    await JSONResponse(body, status_code=413)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if length.isdigit() and int(length) > self.limit:
+                body = {"code": "body_too_large", "detail": self._detail(int(length))}
+                await JSONResponse(body, status_code=413)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server reads no more than declared
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise StarletteHTTPException(413, self._detail(seen))
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _detail(self, size: int) -> str:
+        return f"the body is {size} bytes or more; at most {self.limit} are taken"
 
 
-def create_app(db_url: str | None = None) -> ContentLengthGuard:
+def create_app(db_url: str | None = None) -> BodyLimit:
     db = Database(db_url or os.environ[DB_ENV])
     world = World.load(db)
     metrics = Metrics()
@@ -132,7 +148,6 @@ def create_app(db_url: str | None = None) -> ContentLengthGuard:
         title="chakong query-and-control API",
         version="1",
         description=DESCRIPTION,
-        max_body_size=MAX_BODY_BYTES,
         lifespan=lifespan,
     )
     app.state.world = world
@@ -246,7 +261,7 @@ def create_app(db_url: str | None = None) -> ContentLengthGuard:
         """Recompute the audit log's hash chain."""
         return json_response(200, await run_in_threadpool(db.snapshot, audit.verify))
 
-    return ContentLengthGuard(app, MAX_BODY_BYTES)
+    return BodyLimit(app, MAX_BODY_BYTES)
 
 
 def _install_errors(app: FastAPI, world: World) -> None:

@@ -20,8 +20,11 @@ Write transactions cannot race:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -257,7 +260,12 @@ class Database:
         self.backend = make_url(self.url).get_backend_name()
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(self.url, pool_size)
+            # One writer at a time in this process: the others wait on a lock that wakes
+            # them at once, not in SQLite's busy handler, which sleeps in steps of up to
+            # 100 ms. Other processes (workers) still queue on BEGIN IMMEDIATE.
+            self._writer: AbstractContextManager[Any] = threading.Lock()
         else:
+            self._writer = contextlib.nullcontext()
             self.engine = create_engine(
                 self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
             )
@@ -284,7 +292,7 @@ class Database:
         """Run ``fn`` in a write transaction that cannot race; retried on conflicts."""
         for attempt in range(attempts):
             try:
-                with self.engine.connect() as conn:
+                with self._writer, self.engine.connect() as conn:
                     conn.execution_options(chakong_write=True)
                     with conn.begin():
                         return fn(conn)
