@@ -258,7 +258,18 @@ def apply(
     req: ControlRequest,
     d: Decision,
 ) -> tuple[int, dict[str, Any]]:
-    """Carry out decision ``d`` (writes only); the reply's status and body."""
+    """Carry out decision ``d`` (writes only) and record it in the audit chain last (its
+    head row stays locked until commit: the less after it, the shorter the wait of the
+    next control); the reply's status and body."""
+    reply = _effects(conn, world, req, d)
+    target = f"case:{req.case_id}/asset:{req.asset_id}"
+    audit.append(conn, court.court_id, f"control.{req.action}", target, d.outcome)
+    return reply
+
+
+def _effects(
+    conn: Connection, world: World, req: ControlRequest, d: Decision
+) -> tuple[int, dict[str, Any]]:
     freeze_id = d.freeze.freeze_id if d.freeze is not None else None
     if d.outcome == "frozen":
         assert d.finding is not None and d.amount_fen is not None and d.expires is not None
@@ -288,13 +299,6 @@ def apply(
         "created_utc": audit.utc_now(),
     }
     control_id = int(conn.execute(_NEW_CONTROL, row).inserted_primary_key[0])
-    audit.append(
-        conn,
-        court.court_id,
-        f"control.{req.action}",
-        f"case:{req.case_id}/asset:{req.asset_id}",
-        d.outcome,
-    )
     sim_time = world.clock.iso(d.now)
     if d.refused:
         body = {"code": d.outcome, "detail": d.detail, "control_id": control_id}

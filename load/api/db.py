@@ -266,8 +266,10 @@ class Database:
             self._writer: AbstractContextManager[Any] = threading.Lock()
         else:
             self._writer = contextlib.nullcontext()
+            # at most 10 connections a worker: PostgreSQL allows 100 by default, and
+            # --workers 4 plus the load test's own checks must fit
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                self.url, pool_size=min(pool_size, 8), max_overflow=2, pool_pre_ping=False
             )
 
     @property
