@@ -130,6 +130,10 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _stopped(signum: int, frame: object) -> None:
+    """uvicorn has already stopped serving when this runs."""
+
+
 def shown(url: str) -> str:
     """The database URL without its password."""
     from sqlalchemy.engine import make_url
@@ -142,8 +146,7 @@ def serve(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides).scenario
     seed = scenario.run.seed if args.seed is None else args.seed
-    # uvicorn shuts down gracefully on SIGTERM and then raises the signal again; exit
-    # through Python then, so that the temporary folder below is removed
+    # SIGTERM before uvicorn runs: exit through Python (the temporary folder is removed)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="chakong-serve-") as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'chakong-api.sqlite3'}"
@@ -168,6 +171,9 @@ def serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
+            # uvicorn shuts down gracefully on SIGTERM, restores this handler and raises
+            # the signal again: let that return here, to the clean-up below
+            signal.signal(signal.SIGTERM, _stopped)
             run_uvicorn(sock, args.workers)
         finally:
             sock.close()
