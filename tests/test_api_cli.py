@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from load.api.db import Database
+from load.api.errors import OTHER_CODES, REFUSALS
 from load.api.fixtures import create_world
 from sim.scenario import load_scenario
 from tests.api_support import running, settings_args
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, ROOT
 
 
 def test_help_has_examples(cli) -> None:
@@ -76,11 +77,30 @@ def test_starts_with_no_set_up_and_cleans_up(tmp_path: Path) -> None:
         assert len(data["courts"]) == 9  # 3 + 4 + 2 in the baseline
         assert {c["region"] for c in data["courts"].values()} == {"liaoning", "hunan", "chongqing"}
         assert len(data["debtors"]) == 40
-        assert httpx.get(data["base_url"] + "/openapi.json").json()["info"]["version"] == "1"
+        contract = httpx.get(data["base_url"] + "/openapi.json").json()
+        assert set(contract["paths"]) == {
+            "/healthz",
+            "/metrics",
+            "/v1/cases",
+            "/v1/cases/{case_id}",
+            "/v1/queries",
+            "/v1/queries/{query_id}",
+            "/v1/controls",
+            "/v1/admin/reconcile",
+            "/v1/admin/audit/verify",
+        }
+        for code in [*REFUSALS, *OTHER_CODES]:  # every error code is documented
+            assert f"`{code}`" in contract["info"]["description"], code
         line = server.log_path.read_text()
         temp_db = re.search(r"sqlite:///(\S+)", server.log_path.read_text())
     assert temp_db is not None, line
     assert not Path(temp_db.group(1)).parent.exists()  # the temporary folder is gone
+
+
+def test_the_readme_documents_every_error_code() -> None:
+    section = (ROOT / "README.md").read_text().split("## The reference API", 1)[1]
+    for code in [*REFUSALS, *OTHER_CODES]:
+        assert f"| `{code}` |" in section, code
 
 
 def test_fixtures_are_fixed_by_the_seed(tmp_path: Path) -> None:
