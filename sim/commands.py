@@ -142,7 +142,9 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "textbook SimPy M/M/c model in the same process; print cases_per_second, "
         "textbook_customers_per_second and their ratio, and peak memory at 1x and 4x the "
         "simulated time.",
-        epilog="examples:\n  chakong bench\n  chakong bench --json --repeat 5",
+        epilog="examples:\n  chakong bench\n  chakong bench --json --repeat 5\n"
+        "  chakong bench --national              # one full-scale national year: slow\n"
+        "  chakong bench --national --scale 0.1",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -158,6 +160,19 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         default=3,
         metavar="K",
         help="timing rounds; the best of each side is reported (default 3)",
+    )
+    p.add_argument(
+        "--national",
+        action="store_true",
+        help="time one replication of the national scenario instead (wall seconds, peak "
+        "resident memory; targets 120 s and 4 GiB at full scale)",
+    )
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="with --national: the fraction of the volume (default 1, the whole country)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=cmd_bench)
@@ -257,8 +272,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from sim.bench import format_bench, run_bench
+    from sim import bench
 
-    result = run_bench(args.scenario, args.repeat)
-    print(json.dumps(result) if args.json else format_bench(result))
+    if args.national:
+        result = bench.run_national_bench(args.scenario, args.scale)
+        print(json.dumps(result) if args.json else bench.format_national_bench(result))
+        return 0
+    result = bench.run_bench(args.scenario, args.repeat)
+    print(json.dumps(result) if args.json else bench.format_bench(result))
     return 0

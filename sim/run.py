@@ -238,6 +238,15 @@ _UNITS = {
     "freeze_failure_rate": ("%", 1),
     "late_answer_rate": ("%", 2),
     "money_disbursed_yuan_per_year": ("yuan/year", 0),
+    "provident_fund_deducted_yuan_per_year": ("yuan/year", 0),
+    "voluntary_payments_per_year": ("cases/year", 0),
+    "renewal_failure_rate": ("%", 2),
+    "case_to_matter_ratio": ("matters/case", 3),
+    "restored_per_year": ("cases/year", 0),
+    "requery_pushes_per_year": ("pushes/year", 0),
+    "requery_lead_rate": ("%", 1),
+    "requery_restore_rate": ("%", 2),
+    "terminated_pool_mean": ("debtors", 0),
 }
 
 

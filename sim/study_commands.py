@@ -45,11 +45,11 @@ scenarios/, and report.html.
 SWEEP_EPILOG = f"""\
 examples:
   chakong sweep scenarios/baseline.toml --vary regions.hunan.officers=10:18 \\
-      --vary sale.days.mean=60:180
+      --vary sale.real_estate.preparation_days.mean=20:80
   chakong sweep scenarios/baseline.toml --vary regions.hunan.arrival_rate_per_day=8:16 \\
       --vary regions.hunan.officers=10:20 --design sobol --samples 16 --replications 5
-  chakong sweep scenarios/baseline.toml --vary sale.days.mean=60:180 --design grid \\
-      --samples 5 --metric time_to_recovery_days_mean --json
+  chakong sweep scenarios/baseline.toml --vary sale.real_estate.preparation_days.mean=20:80 \\
+      --design grid --samples 5 --metric time_to_recovery_days_mean --json
 
 --vary PATH=LOW:HIGH (repeatable) varies a numeric scenario field (a --set path) over a
 range; a whole-number field takes whole values. Designs (scipy.stats.qmc): lhs, a Latin

@@ -318,6 +318,25 @@ class RunDefaults(Frozen):
     )
 
 
+# ---------------------------------------------------------------- the reference API
+
+
+class ApiSettings(Frozen):
+    """The optional ``[api]`` table: how ``chakong serve`` builds and runs its world."""
+
+    debtors: int = Field(
+        default=1000, ge=1, le=1_000_000, description="Debtors created at start (fixtures)."
+    )
+    time_scale: Positive = Field(
+        default=60.0,
+        description="Seconds of wall time per simulated day (--time-scale): agencies answer "
+        "on this compressed clock.",
+    )
+    clock_start: ClockTime = Field(
+        default="09:00", description="Time of day on start_date when the API's clock starts."
+    )
+
+
 # ---------------------------------------------------------------- scenario
 
 
@@ -346,6 +365,7 @@ class Scenario(Frozen):
     calibration: tuple[CalibrationTarget, ...] = Field(
         default=(), description="Published figures this scenario must reproduce."
     )
+    api: ApiSettings = ApiSettings()  # chakong serve
     load: LoadSettings = Field(
         default=LoadSettings(), description="How chakong load drives the query API; its SLOs."
     )

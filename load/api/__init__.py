@@ -1,0 +1,1 @@
+"""The reference query-and-control API (``chakong serve``): one module per idea."""

@@ -1,0 +1,180 @@
+"""Cases and queries: a court opens a case against a debtor and asks the network about it.
+
+A court sees only its own cases and their queries: another court's answers 404, like an id
+that does not exist (:func:`case_of`). A query goes to every agency the channel reaches
+from the court's region; its answers are fixed when it is sent and show up as the scaled
+clock passes them (:mod:`load.api.agencies`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from load.api import audit
+from load.api.agencies import HeldAsset
+from load.api.db import accounts, assets, cases, controls, debtors, findings, queries
+from load.api.errors import ApiError, not_found
+from load.api.ledger import balance, court_account, open_account
+from load.api.world import Court, World
+
+# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
+_DEBTOR = select(debtors.c.debtor_id).where(debtors.c.debtor_id == bindparam("debtor_id"))
+_NEW_CASE = insert(cases)
+_CASE = select(cases).where(
+    cases.c.case_id == bindparam("case_id"), cases.c.court_id == bindparam("court_id")
+)
+_HELD = (
+    select(assets.c.asset_id, assets.c.asset_type, assets.c.agency, accounts.c.balance_fen)
+    .join(accounts, accounts.c.account_id == "debtor:" + assets.c.asset_id)
+    .where(assets.c.debtor_id == bindparam("debtor_id"), assets.c.agency.is_not(None))
+    .order_by(assets.c.asset_id)
+)
+_NEW_QUERY = insert(queries)
+_ANSWERED_AT = (
+    update(queries)
+    .where(queries.c.query_id == bindparam("qid"))
+    .values(answer_at_sim=bindparam("answer_at"))
+)
+_NEW_FINDINGS = insert(findings)
+_QUERY = (
+    select(queries.c.case_id, queries.c.channel, queries.c.sent_sim, queries.c.answer_at_sim)
+    .join(cases, cases.c.case_id == queries.c.case_id)
+    .where(queries.c.query_id == bindparam("query_id"), cases.c.court_id == bindparam("court_id"))
+)
+_FOUND = (
+    select(
+        findings.c.asset_id,
+        assets.c.asset_type,
+        findings.c.agency,
+        findings.c.channel,
+        findings.c.balance_fen,
+    )
+    .join(assets, assets.c.asset_id == findings.c.asset_id)
+    .where(
+        findings.c.query_id == bindparam("query_id"), findings.c.answer_at_sim <= bindparam("now")
+    )
+    .order_by(findings.c.asset_id)
+)
+_CONTROLS = (
+    select(controls)
+    .where(controls.c.case_id == bindparam("case_id"))
+    .order_by(controls.c.control_id)
+)
+_QUERY_IDS = (
+    select(queries.c.query_id)
+    .where(queries.c.case_id == bindparam("case_id"))
+    .order_by(queries.c.query_id)
+)
+
+
+def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) -> int:
+    exists = conn.execute(_DEBTOR, {"debtor_id": debtor_id}).first()
+    if exists is None:
+        raise not_found("debtor", debtor_id)
+    new = {
+        "court_id": court.court_id,
+        "debtor_id": debtor_id,
+        "claim_fen": claim_fen,
+        "created_utc": audit.utc_now(),
+    }
+    case_id = conn.execute(_NEW_CASE, new).inserted_primary_key[0]
+    open_account(conn, court_account(case_id), "court")
+    return int(case_id)
+
+
+def case_of(conn: Connection, court: Court, case_id: int) -> Row[Any]:
+    """The court's own case; another court's case is 'not found', like one that is not."""
+    row = conn.execute(_CASE, {"case_id": case_id, "court_id": court.court_id}).first()
+    if row is None:
+        raise not_found("case", case_id)
+    return row
+
+
+def send_query(conn: Connection, world: World, court: Court, case_id: int, channel: str) -> int:
+    """Send a query over ``channel``; its answers arrive on the scaled clock."""
+    case = case_of(conn, court, case_id)
+    if not world.agencies.covers(court.region, channel):
+        raise ApiError(
+            409,
+            "channel_unavailable",
+            f"the {channel} channel reaches no agency from region {court.region}",
+        )
+    held = [
+        HeldAsset(r.asset_id, r.asset_type, r.agency, r.balance_fen)
+        for r in conn.execute(_HELD, {"debtor_id": case.debtor_id})
+    ]
+    now = world.clock.now()
+    query_id = int(
+        conn.execute(
+            _NEW_QUERY,
+            {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now},
+        ).inserted_primary_key[0]
+    )
+    answers = world.agencies.answer(court.region, channel, query_id, now, held)
+    conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
+    if answers.findings:
+        conn.execute(
+            _NEW_FINDINGS,
+            [
+                {
+                    "query_id": query_id,
+                    "asset_id": f.asset_id,
+                    "case_id": case_id,
+                    "agency": f.agency,
+                    "channel": f.channel,
+                    "answer_at_sim": f.answer_at,
+                    "balance_fen": f.balance_fen,
+                    "wrong": f.wrong,
+                    "online_freeze": f.online_freeze,
+                    "online_deduct": f.online_deduct,
+                }
+                for f in answers.findings
+            ],
+        )
+    return query_id
+
+
+def read_query(conn: Connection, world: World, court: Court, query_id: int) -> dict[str, Any]:
+    row = conn.execute(_QUERY, {"query_id": query_id, "court_id": court.court_id}).first()
+    if row is None:
+        raise not_found("query", query_id)
+    now = world.clock.now()
+    found = conn.execute(_FOUND, {"query_id": query_id, "now": now})
+    return {
+        "query_id": query_id,
+        "case_id": row.case_id,
+        "channel": row.channel,
+        "sent_at": world.clock.iso(row.sent_sim),
+        "status": "answered" if now >= row.answer_at_sim else "pending",
+        "findings": [r._asdict() for r in found],
+    }
+
+
+def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dict[str, Any]:
+    case = case_of(conn, court, case_id)
+    recovered = balance(conn, court_account(case_id))
+    rows = conn.execute(_CONTROLS, {"case_id": case_id})
+    query_ids = conn.execute(_QUERY_IDS, {"case_id": case_id}).scalars()
+    return {
+        "case_id": case_id,
+        "court_id": case.court_id,
+        "debtor_id": case.debtor_id,
+        "claim_fen": case.claim_fen,
+        "recovered_fen": recovered,
+        "created_at": case.created_utc,
+        "queries": list(query_ids),
+        "controls": [
+            {
+                "control_id": r.control_id,
+                "asset_id": r.asset_id,
+                "action": r.action,
+                "outcome": r.outcome,
+                "amount_fen": r.amount_fen,
+                "freeze_id": r.freeze_id,
+                "sim_time": world.clock.iso(r.sim_time),
+            }
+            for r in rows
+        ],
+    }

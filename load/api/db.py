@@ -1,0 +1,353 @@
+"""The database: tables, the engine for SQLite or PostgreSQL, and transactions that cannot race.
+
+One code path serves both databases (SQLAlchemy 2 Core; psycopg 3 for PostgreSQL). The
+database is the single source of truth: every uvicorn worker reads and writes it, and none
+keeps state of its own beyond a cache of the (immutable) courts.
+
+Write transactions cannot race:
+
+- SQLite (WAL): every write transaction starts with ``BEGIN IMMEDIATE``, which takes the
+  database's write lock at once, so a transaction's reads and its writes see no other
+  writer in between; waiting writers queue on ``busy_timeout``. Reads use a deferred
+  ``BEGIN`` and never block (WAL).
+- PostgreSQL (READ COMMITTED): a write locks what it decides on before reading it
+  (``SELECT ... FOR UPDATE`` of the asset row, a transaction-scoped advisory lock on an
+  idempotency key, the audit chain's head row). In READ COMMITTED each statement sees what
+  was committed before it began, so a read made after the lock is granted sees the previous
+  holder's writes. Serialisation failures and deadlocks (which the lock order avoids) are
+  retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from sim.errors import UserError
+
+T = TypeVar("T")
+
+# An id column: BIGINT on PostgreSQL, INTEGER PRIMARY KEY (the rowid, autoincrementing) on
+# SQLite, where only the exact type name INTEGER makes a column the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+courts = Table(
+    "courts",
+    metadata,
+    Column("court_id", String(64), primary_key=True),
+    Column("region", String(64), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+)
+
+debtors = Table(
+    "debtors",
+    metadata,
+    Column("debtor_id", String(32), primary_key=True),
+    Column("region", String(64), nullable=False),
+)
+
+assets = Table(
+    "assets",
+    metadata,
+    Column("asset_id", String(48), primary_key=True),
+    Column("debtor_id", String(32), ForeignKey("debtors.debtor_id"), nullable=False, index=True),
+    Column("asset_type", String(32), nullable=False),
+    Column("agency", String(64)),  # None: no agency holds records of this type
+    Column("initial_fen", BigInteger, nullable=False),
+    # provident-fund annual cap: deducted so far in cap_year (a calendar year)
+    Column("cap_year", Integer, nullable=False, default=0),
+    Column("cap_used_fen", BigInteger, nullable=False, default=0),
+)
+
+# Every fen lives in exactly one account: an asset's free balance (kind "debtor"), a freeze's
+# hold ("frozen"), or a case's court account ("court"). Money moves only between accounts,
+# each move one journal entry (see ledger.py).
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("balance_fen", BigInteger, nullable=False),
+    CheckConstraint("balance_fen >= 0", name="balance_not_negative"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("entry_id", Id, primary_key=True, autoincrement=True),
+    Column("control_id", BigInteger),  # None for a freeze that lapsed
+    Column("debit_account", String(64), nullable=False),  # money leaves this account
+    Column("credit_account", String(64), nullable=False),  # and arrives here
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("sim_time", Float, nullable=False),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", Id, primary_key=True, autoincrement=True),
+    Column("court_id", String(64), ForeignKey("courts.court_id"), nullable=False),
+    Column("debtor_id", String(32), ForeignKey("debtors.debtor_id"), nullable=False),
+    Column("claim_fen", BigInteger, nullable=False),
+    Column("created_utc", String(32), nullable=False),
+)
+
+queries = Table(
+    "queries",
+    metadata,
+    Column("query_id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("sent_sim", Float, nullable=False),
+    Column("answer_at_sim", Float, nullable=False),  # the last agency's answer
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("query_id", BigInteger, ForeignKey("queries.query_id"), primary_key=True),
+    Column("asset_id", String(48), ForeignKey("assets.asset_id"), primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("answer_at_sim", Float, nullable=False),
+    Column("balance_fen", BigInteger, nullable=False),  # as the record says
+    Column("wrong", Boolean, nullable=False),  # a wrong or stale record
+    Column("online_freeze", Boolean, nullable=False),
+    Column("online_deduct", Boolean, nullable=False),
+    Index("findings_case_asset", "case_id", "asset_id"),
+)
+
+freezes = Table(
+    "freezes",
+    metadata,
+    Column("freeze_id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False),
+    Column("asset_id", String(48), ForeignKey("assets.asset_id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("online_freeze", Boolean, nullable=False),
+    Column("online_deduct", Boolean, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),  # held when frozen
+    Column("frozen_sim", Float, nullable=False),
+    Column("expires_sim", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # active | released | lapsed
+    Column("ended_sim", Float),
+    Index("freezes_case_asset", "case_id", "asset_id"),
+)
+
+controls = Table(
+    "controls",
+    metadata,
+    Column("control_id", Id, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False, index=True),
+    Column("asset_id", String(48), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("amount_fen", BigInteger),  # money moved (None for a refusal, a renewal)
+    Column("outcome", String(32), nullable=False),  # frozen|renewed|unfrozen|deducted|<code>
+    Column("freeze_id", BigInteger),
+    Column("freeze_expires_sim", Float),  # the freeze's expiry when this control acted
+    Column("sim_time", Float, nullable=False),
+    Column("cap_year", Integer),
+    Column("created_utc", String(32), nullable=False),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("court_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_utc", String(32), nullable=False),
+    Column("court", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+
+# ---------------------------------------------------------------- engines
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+class DatabaseBusy(Exception):
+    """The database stayed locked or conflicting after every retry (HTTP 503)."""
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` (and ``postgres://``) mean psycopg 3; ``sqlite:///`` the stdlib."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def check_url(url: str) -> str:
+    """The SQLAlchemy URL for ``--db``, or a UserError naming the problem."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        raise UserError(
+            f"--db: cannot parse '{url}' (use sqlite:///FILE or postgresql://...)"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise UserError(
+            f"--db: '{parsed.get_backend_name()}' is not supported (sqlite or postgresql)"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise UserError("--db: SQLite needs a file (sqlite:///FILE); workers share it")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    """An engine and the two kinds of transaction: read, and write (cannot race)."""
+
+    def __init__(self, url: str, pool_size: int = 16) -> None:
+        self.url = check_url(url)
+        self.backend = make_url(self.url).get_backend_name()
+        if self.backend == "sqlite":
+            self.engine = _sqlite_engine(self.url, pool_size)
+            # One writer at a time in this process: the others wait on a lock that wakes
+            # them at once, not in SQLite's busy handler, which sleeps in steps of up to
+            # 100 ms. Other processes (workers) still queue on BEGIN IMMEDIATE.
+            self._writer: AbstractContextManager[Any] = threading.Lock()
+        else:
+            self._writer = contextlib.nullcontext()
+            # at most 10 connections a worker: PostgreSQL allows 100 by default, and
+            # --workers 4 plus the load test's own checks must fit
+            self.engine = create_engine(
+                self.url, pool_size=min(pool_size, 8), max_overflow=2, pool_pre_ping=False
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.backend == "postgresql"
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in a read transaction (one consistent snapshot)."""
+        with self.engine.connect() as conn, conn.begin():
+            return fn(conn)
+
+    def snapshot(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` on one consistent snapshot across statements (PostgreSQL: REPEATABLE
+        READ; a SQLite read transaction already is one)."""
+        with self.engine.connect() as conn:
+            if self.is_postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                return fn(conn)
+
+    def write(self, fn: Callable[[Connection], T], attempts: int = 8) -> T:
+        """Run ``fn`` in a write transaction that cannot race; retried on conflicts."""
+        for attempt in range(attempts):
+            try:
+                with self._writer, self.engine.connect() as conn:
+                    conn.execution_options(chakong_write=True)
+                    with conn.begin():
+                        return fn(conn)
+            except DBAPIError as exc:
+                if _locked(exc):  # SQLite waited busy_timeout for the write lock
+                    raise DatabaseBusy(str(exc.orig)) from exc
+                if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                    raise
+                if attempt == attempts - 1:
+                    raise DatabaseBusy(str(exc.orig)) from exc
+                time.sleep(0.002 * (2**attempt))
+        raise AssertionError("unreachable")
+
+    def create(self) -> None:
+        """Drop and create every table: a fresh world."""
+        with self.engine.begin() as conn:
+            metadata.drop_all(conn)
+            metadata.create_all(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _locked(exc: DBAPIError) -> bool:
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def _sqlite_engine(url: str, pool_size: int) -> Engine:
+    # Several processes share the file: a pool per process, connections used by one thread
+    # at a time (SQLAlchemy's pool); check_same_thread off for the pool's hand-overs.
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN (pysqlite would defer it).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays consistent
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if conn.get_execution_options().get("chakong_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
