@@ -175,8 +175,8 @@ class CourtFlows:
                     {"debtor_id": debtor, "claim_fen": claim}, subject=case)  # fmt: skip
 
     def _take_frozen(self, action: str) -> Holding | None:
-        if action == "unfreeze":
-            for pool in (self.done, self.held, self.deductible):
+        if action == "unfreeze":  # release what was realised, or is not deducted from:
+            for pool in (self.done, self.held):  # a deductible asset is deducted first
                 if pool:
                     return pool.popleft()
             return None
@@ -274,6 +274,8 @@ class CourtFlows:
         action = step.kind.split()[-1]
         h: Holding = step.subject
         if action in ("freeze", "renew"):
+            if isinstance(data.get("held_fen"), int):  # what the freeze holds, per the API
+                h.balance_fen = data["held_fen"]
             pool = self.deductible if AssetType(h.asset_type) in DEDUCTIBLE else self.held
             pool.append(h)
         elif action == "deduct":
