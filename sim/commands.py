@@ -179,6 +179,10 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 
     study_commands.register(sub, scen)
 
+    from sim import demand_command
+
+    demand_command.register(sub, scen)
+
 
 def _resolve(args: argparse.Namespace):
     from sim.runner import default_workers

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.load_settings import LoadSettings
 from sim.scenario.stages import (
     CalibrationTarget,
     CreditPunishment,
@@ -365,6 +366,9 @@ class Scenario(Frozen):
         default=(), description="Published figures this scenario must reproduce."
     )
     api: ApiSettings = ApiSettings()  # chakong serve
+    load: LoadSettings = Field(
+        default=LoadSettings(), description="How chakong load drives the query API; its SLOs."
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
