@@ -30,9 +30,10 @@ from load.api import audit, casework, controls, models
 from load.api.auth import AdminOnly, Auth, CourtOf
 from load.api.db import Database, DatabaseBusy
 from load.api.errors import ApiError, code_table
+from load.api.fastpath import FastPath
 from load.api.metrics import Metrics, MetricsMiddleware
 from load.api.reconcile import reconcile
-from load.api.world import World
+from load.api.world import Court, World
 
 DB_ENV = "CHAKONG_API_DB"
 MAX_BODY_BYTES = 16 * 1024
@@ -152,8 +153,26 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     app.state.world = world
     app.state.auth = Auth(world)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_errors(app, world)
+
+    async def serve_query(court: Court, query_id: int) -> Response:
+        return json_response(200, db.read(lambda c: casework.read_query(c, world, court, query_id)))
+
+    async def serve_control(court: Court, key: str, body: models.Control) -> Response:
+        amount = getattr(body, "amount_fen", None)
+        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
+        status, text, outcome = await run_in_threadpool(
+            db.write, lambda c: controls.submit(c, world, court, key, req)
+        )
+        if outcome is not None:
+            metrics.controls.labels(body.action, outcome).inc()
+        return Response(text, status_code=status, media_type="application/json")
+
+    # the last added is the outermost: metrics see the fast path's answers too
+    app.add_middleware(
+        FastPath, fastapi=app, auth=app.state.auth, query=serve_query, control=serve_control
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/healthz", response_model=models.Health, tags=["service"])
     async def healthz() -> Response:
@@ -209,7 +228,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def get_query(query_id: PathId, court: CourtOf) -> Response:
         """``pending`` until the last agency has answered; findings arrive one by one."""
-        return json_response(200, db.read(lambda c: casework.read_query(c, world, court, query_id)))
+        return await serve_query(court, query_id)
 
     @app.post(
         "/v1/controls",
@@ -229,14 +248,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     ) -> Response:
         """Freeze, renew, unfreeze or deduct an asset the case has found. A refusal (409)
         is recorded too, and replayed under its key like a success."""
-        amount = getattr(body, "amount_fen", None)
-        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
-        status, text, outcome = await run_in_threadpool(
-            db.write, lambda c: controls.submit(c, world, court, idempotency_key, req)
-        )
-        if outcome is not None:
-            metrics.controls.labels(body.action, outcome).inc()
-        return Response(text, status_code=status, media_type="application/json")
+        return await serve_control(court, idempotency_key, body)
 
     @app.get(
         "/v1/admin/reconcile",
