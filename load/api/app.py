@@ -161,8 +161,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     async def serve_control(court: Court, key: str, body: models.Control) -> Response:
         amount = getattr(body, "amount_fen", None)
         req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
-        status, text, outcome = await run_in_threadpool(
-            db.write, lambda c: controls.submit(c, world, court, key, req)
+        status, text, outcome = await db.write_async(
+            lambda c: controls.submit(c, world, court, key, req)
         )
         if outcome is not None:
             metrics.controls.labels(body.action, outcome).inc()
@@ -196,8 +196,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_case(body: models.CaseCreate, court: CourtOf) -> Response:
         """Open a case against a debtor (a debtor unknown to the network: 404)."""
-        case_id = await run_in_threadpool(
-            db.write, lambda c: casework.create_case(c, court, body.debtor_id, body.claim_fen)
+        case_id = await db.write_async(
+            lambda c: casework.create_case(c, court, body.debtor_id, body.claim_fen)
         )
         return json_response(201, {"case_id": case_id})
 
@@ -215,8 +215,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_query(body: models.QueryCreate, court: CourtOf) -> Response:
         """Ask every agency the channel reaches from the court's region; they answer later."""
-        query_id = await run_in_threadpool(
-            db.write, lambda c: casework.send_query(c, world, court, body.case_id, body.channel)
+        query_id = await db.write_async(
+            lambda c: casework.send_query(c, world, court, body.case_id, body.channel)
         )
         return json_response(202, {"query_id": query_id})
 
