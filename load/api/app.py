@@ -12,16 +12,18 @@ stall other requests. Every answer is JSON; every error is ``{"code", "detail"}`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
@@ -35,6 +37,7 @@ from load.api.metrics import Metrics, MetricsMiddleware
 from load.api.reconcile import reconcile
 from load.api.world import Court, World
 
+T = TypeVar("T")
 DB_ENV = "CHAKONG_API_DB"
 MAX_BODY_BYTES = 16 * 1024
 log = logging.getLogger("chakong.api")
@@ -155,8 +158,14 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     app.state.auth = Auth(world)
     _install_errors(app, world)
 
+    async def write_sa(fn: Callable[[Connection], T]) -> T:
+        """:meth:`Database.write` (SQLAlchemy statements) in the database's writer threads."""
+        return await asyncio.get_running_loop().run_in_executor(db.writers, db.write, fn)
+
     async def serve_query(court: Court, query_id: int) -> Response:
-        return json_response(200, db.read(lambda c: casework.read_query(c, world, court, query_id)))
+        return json_response(
+            200, db.read_tx(lambda tx: casework.read_query(tx, world, court, query_id))
+        )
 
     async def serve_control(court: Court, key: str, body: models.Control) -> Response:
         amount = getattr(body, "amount_fen", None)
@@ -196,7 +205,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_case(body: models.CaseCreate, court: CourtOf) -> Response:
         """Open a case against a debtor (a debtor unknown to the network: 404)."""
-        case_id = await db.write_async(
+        case_id = await write_sa(
             lambda c: casework.create_case(c, court, body.debtor_id, body.claim_fen)
         )
         return json_response(201, {"case_id": case_id})
@@ -215,7 +224,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_query(body: models.QueryCreate, court: CourtOf) -> Response:
         """Ask every agency the channel reaches from the court's region; they answer later."""
-        query_id = await db.write_async(
+        query_id = await write_sa(
             lambda c: casework.send_query(c, world, court, body.case_id, body.channel)
         )
         return json_response(202, {"query_id": query_id})

@@ -25,7 +25,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
@@ -48,8 +48,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from load.api.sql import Tx, pooled_tx
 from sim.errors import UserError
 
 T = TypeVar("T")
@@ -297,31 +298,73 @@ class Database:
             with conn.begin():
                 return fn(conn)
 
-    async def write_async(self, fn: Callable[[Connection], T]) -> T:
-        """:meth:`write` from the event loop, in this database's writer threads: one for
+    def read_tx(self, fn: Callable[[Tx], T]) -> T:
+        """:meth:`read` straight on the DBAPI connection (the hot reads: load.api.sql)."""
+        with self._raw(write=False) as tx:
+            return fn(tx)
+
+    async def write_async(self, fn: Callable[[Tx], T]) -> T:
+        """:meth:`write_tx` from the event loop, in this database's writer threads: one for
         SQLite (its writes are serial anyway: they queue here rather than dozens of threads
         on a lock, each wake-up a thread switch), one per pooled connection for
         PostgreSQL."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.writers, self.write, fn)
+        return await loop.run_in_executor(self.writers, self.write_tx, fn)
 
     def write(self, fn: Callable[[Connection], T], attempts: int = 8) -> T:
         """Run ``fn`` in a write transaction that cannot race; retried on conflicts."""
+
+        def once() -> T:
+            with self._writer, self.engine.connect() as conn:
+                conn.execution_options(chakong_write=True)
+                with conn.begin():
+                    return fn(conn)
+
+        return self._retried(once, attempts)
+
+    def write_tx(self, fn: Callable[[Tx], T], attempts: int = 8) -> T:
+        """:meth:`write` straight on the DBAPI connection: the same transaction (the same
+        ``BEGIN IMMEDIATE``, writer lock and retries), without SQLAlchemy's ~100 µs of
+        connection, begin and commit plumbing; ``fn`` gets a :class:`load.api.sql.Tx`."""
+
+        def once() -> T:
+            with self._writer, self._raw(write=True) as tx:
+                return fn(tx)
+
+        return self._retried(once, attempts)
+
+    def _retried(self, once: Callable[[], T], attempts: int) -> T:
         for attempt in range(attempts):
             try:
-                with self._writer, self.engine.connect() as conn:
-                    conn.execution_options(chakong_write=True)
-                    with conn.begin():
-                        return fn(conn)
-            except DBAPIError as exc:
-                if _locked(exc):  # SQLite waited busy_timeout for the write lock
-                    raise DatabaseBusy(str(exc.orig)) from exc
-                if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                return once()
+            except Exception as exc:
+                orig = exc.orig if isinstance(exc, DBAPIError) else exc
+                if _locked(orig):  # SQLite waited busy_timeout for the write lock
+                    raise DatabaseBusy(str(orig)) from exc
+                if getattr(orig, "sqlstate", None) not in RETRY_SQLSTATES:
                     raise
                 if attempt == attempts - 1:
-                    raise DatabaseBusy(str(exc.orig)) from exc
+                    raise DatabaseBusy(str(orig)) from exc
                 time.sleep(0.002 * (2**attempt))
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _raw(self, write: bool) -> Iterator[Tx]:
+        """A transaction on a pooled DBAPI connection: SQLite begins it as the SQLAlchemy
+        connections do (``BEGIN IMMEDIATE`` to write); psycopg begins one implicitly."""
+        pooled = self.engine.raw_connection()
+        try:
+            tx = pooled_tx(pooled, self.is_postgres)
+            if not tx.pg:
+                tx.dbapi.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield tx
+            except BaseException:
+                tx.dbapi.rollback()
+                raise
+            tx.dbapi.commit()
+        finally:
+            pooled.close()  # back to the pool
 
     def create(self) -> None:
         """Drop and create every table: a fresh world."""
@@ -381,8 +424,8 @@ class Checkpointer:
         self._thread.join(5)
 
 
-def _locked(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
 
 
 def _sqlite_engine(url: str, pool_size: int) -> Engine:

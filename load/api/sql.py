@@ -38,14 +38,15 @@ class Stmt:
 
 
 class Tx:
-    """The DBAPI cursor of a SQLAlchemy connection's transaction."""
+    """A cursor of a DBAPI connection, in a transaction: one of a SQLAlchemy connection, or
+    one :meth:`load.api.db.Database.read_tx` / ``write_tx`` began without SQLAlchemy."""
 
     __slots__ = ("cur", "dbapi", "pg")
 
-    def __init__(self, conn: Connection) -> None:
-        self.dbapi: Any = conn.connection.driver_connection
-        self.pg = conn.dialect.name == "postgresql"
-        self.cur: Any = self.dbapi.cursor()
+    def __init__(self, dbapi: Any, pg: bool) -> None:
+        self.dbapi = dbapi
+        self.pg = pg
+        self.cur: Any = dbapi.cursor()
 
     def run(self, stmt: Stmt, params: tuple[Any, ...] = ()) -> int:
         """Execute; the number of rows it changed."""
@@ -81,8 +82,13 @@ def tx_of(conn: Connection | Tx) -> Tx:
     """The hot-path cursor of ``conn`` (a SQLAlchemy connection, or already a :class:`Tx`)."""
     if isinstance(conn, Tx):
         return conn
-    # one cursor per pooled DBAPI connection, made again if the pool replaced the connection
-    tx = conn.info.get("chakong_tx")
-    if tx is None or tx.dbapi is not conn.connection.driver_connection:
-        tx = conn.info["chakong_tx"] = Tx(conn)
+    return pooled_tx(conn.connection, conn.dialect.name == "postgresql")
+
+
+def pooled_tx(pooled: Any, pg: bool) -> Tx:
+    """The :class:`Tx` of a pooled connection (SQLAlchemy's pool proxy): one cursor per
+    DBAPI connection, made again if the pool replaced the connection."""
+    tx = pooled.info.get("chakong_tx")
+    if tx is None or tx.dbapi is not pooled.driver_connection:
+        tx = pooled.info["chakong_tx"] = Tx(pooled.driver_connection, pg)
     return tx
