@@ -96,10 +96,12 @@ _EXPIRED = Stmt(
 )
 _END_FREEZE = Stmt("UPDATE freezes SET status = ?, ended_sim = ? WHERE freeze_id = ?")
 _RENEW = Stmt("UPDATE freezes SET expires_sim = ? WHERE freeze_id = ?")
+# the records the case has of the asset so far, each with the case's recovered money
 _VISIBLE = Stmt(
-    "SELECT query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct FROM findings"
-    " WHERE case_id = ? AND asset_id = ? AND answer_at_sim <= ?",
-    "query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct",
+    """SELECT query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct,
+              (SELECT balance_fen FROM accounts WHERE account_id = ?)
+       FROM findings WHERE case_id = ? AND asset_id = ? AND answer_at_sim <= ?""",
+    "query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct, recovered_fen",
 )
 # the case's freezes of the asset, newest first, each with its hold
 _OWN_FREEZES = Stmt(
@@ -178,12 +180,13 @@ def decide(
 ) -> Decision:
     """Decide a control from the current state (reads only)."""
     tx = tx_of(conn)
-    visible = tx.all(_VISIBLE, (case.case_id, asset.asset_id, now))
+    keys = (case.case_id, asset.asset_id)
+    visible = tx.all(_VISIBLE, (court_account(case.case_id), *keys, now))
     if not visible:  # the case has not found this asset: as if it did not exist
         raise not_found("asset", asset.asset_id)
-    own = tx.all(_OWN_FREEZES, (case.case_id, asset.asset_id))
+    own = tx.all(_OWN_FREEZES, keys)
     active = next((f for f in own if f.status == "active"), None)
-    recovered = balance(tx, court_account(case.case_id))
+    recovered = visible[0].recovered_fen
     outstanding = case.claim_fen - recovered
 
     if req.action == "freeze":

@@ -32,10 +32,11 @@ def court_account(case_id: int) -> str:
 
 _BALANCE = Stmt("SELECT balance_fen FROM accounts WHERE account_id = ?")
 _OPEN = Stmt("INSERT INTO accounts (account_id, kind, balance_fen) VALUES (?, ?, 0)")
-_TAKE = Stmt(
-    "UPDATE accounts SET balance_fen = balance_fen - ? WHERE account_id = ? AND balance_fen >= ?"
+# both sides of a move in one statement: the debit only if it can pay (two rows, or none move)
+_MOVE = Stmt(
+    """UPDATE accounts SET balance_fen = balance_fen + CASE WHEN account_id = ? THEN -? ELSE ? END
+       WHERE (account_id = ? AND balance_fen >= ?) OR account_id = ?"""
 )
-_GIVE = Stmt("UPDATE accounts SET balance_fen = balance_fen + ? WHERE account_id = ?")
 _ENTRY = Stmt(
     "INSERT INTO journal (control_id, debit_account, credit_account, amount_fen, sim_time)"
     " VALUES (?, ?, ?, ?, ?)"
@@ -59,9 +60,10 @@ def move(
     """Move ``amount`` fen from account ``debit`` to account ``credit``: one journal entry."""
     if amount <= 0:
         raise LedgerError(f"a move needs a positive amount, got {amount}")
+    if debit == credit:
+        raise LedgerError(f"a move needs two accounts, got {debit} twice")
     tx = tx_of(conn)
-    if tx.run(_TAKE, (amount, debit, amount)) != 1:
-        raise LedgerError(f"account {debit} cannot pay {amount} fen")
-    if tx.run(_GIVE, (amount, credit)) != 1:
-        raise LedgerError(f"account {credit} does not exist")
+    if tx.run(_MOVE, (debit, amount, amount, debit, amount, credit)) != 2:
+        # the transaction is rolled back: nothing moved
+        raise LedgerError(f"account {debit} cannot pay {amount} fen, or {credit} does not exist")
     tx.run(_ENTRY, (control_id, debit, credit, amount, t))
