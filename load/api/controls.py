@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -268,12 +269,16 @@ def apply(
     court: Court,
     req: ControlRequest,
     d: Decision,
+    before_audit: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Carry out decision ``d`` (writes only) and record it in the audit chain last (its
-    head row stays locked until commit: the less after it, the shorter the wait of the
-    next control); the reply's status and body."""
+    """Carry out decision ``d`` (writes only), call ``before_audit(status, body)`` (the
+    idempotency record) and record it in the audit chain last (its head row stays locked
+    until commit: the less after it, the shorter the wait of the next control); the reply's
+    status and body."""
     tx = tx_of(conn)
     reply = _effects(tx, world, req, d)
+    if before_audit is not None:
+        before_audit(*reply)
     target = f"case:{req.case_id}/asset:{req.asset_id}"
     audit.append(tx, court.court_id, f"control.{req.action}", target, d.outcome)
     return reply
@@ -397,7 +402,12 @@ def submit(
         return stored.status_code, stored.body, None
     case, asset, now = prepare(tx, world, court, req)
     decision = decide(tx, world, court, case, asset, req, now)
-    status, body = apply(tx, world, court, req, decision)
-    text = json.dumps(body, separators=(",", ":"))
-    tx.run(_STORE, (court.court_id, key, digest, status, text))
+    text = ""
+
+    def store(status: int, body: dict[str, Any]) -> None:
+        nonlocal text
+        text = json.dumps(body, separators=(",", ":"))
+        tx.run(_STORE, (court.court_id, key, digest, status, text))
+
+    status, _ = apply(tx, world, court, req, decision, before_audit=store)
     return status, text, decision.outcome
