@@ -12,16 +12,18 @@ stall other requests. Every answer is JSON; every error is ``{"code", "detail"}`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
@@ -30,10 +32,12 @@ from load.api import audit, casework, controls, models
 from load.api.auth import AdminOnly, Auth, CourtOf
 from load.api.db import Database, DatabaseBusy
 from load.api.errors import ApiError, code_table
+from load.api.fastpath import FastPath
 from load.api.metrics import Metrics, MetricsMiddleware
 from load.api.reconcile import reconcile
-from load.api.world import World
+from load.api.world import Court, World
 
+T = TypeVar("T")
 DB_ENV = "CHAKONG_API_DB"
 MAX_BODY_BYTES = 16 * 1024
 log = logging.getLogger("chakong.api")
@@ -152,8 +156,32 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     app.state.world = world
     app.state.auth = Auth(world)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_errors(app, world)
+
+    async def write_sa(fn: Callable[[Connection], T]) -> T:
+        """:meth:`Database.write` (SQLAlchemy statements) in the database's writer threads."""
+        return await asyncio.get_running_loop().run_in_executor(db.writers, db.write, fn)
+
+    async def serve_query(court: Court, query_id: int) -> Response:
+        return json_response(
+            200, db.read_tx(lambda tx: casework.read_query(tx, world, court, query_id))
+        )
+
+    async def serve_control(court: Court, key: str, body: models.Control) -> Response:
+        amount = getattr(body, "amount_fen", None)
+        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
+        status, text, outcome = await db.write_async(
+            lambda c: controls.submit(c, world, court, key, req)
+        )
+        if outcome is not None:
+            metrics.controls.labels(body.action, outcome).inc()
+        return Response(text, status_code=status, media_type="application/json")
+
+    # the last added is the outermost: metrics see the fast path's answers too
+    app.add_middleware(
+        FastPath, fastapi=app, auth=app.state.auth, query=serve_query, control=serve_control
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/healthz", response_model=models.Health, tags=["service"])
     async def healthz() -> Response:
@@ -177,8 +205,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_case(body: models.CaseCreate, court: CourtOf) -> Response:
         """Open a case against a debtor (a debtor unknown to the network: 404)."""
-        case_id = await run_in_threadpool(
-            db.write, lambda c: casework.create_case(c, court, body.debtor_id, body.claim_fen)
+        case_id = await write_sa(
+            lambda c: casework.create_case(c, court, body.debtor_id, body.claim_fen)
         )
         return json_response(201, {"case_id": case_id})
 
@@ -196,8 +224,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def create_query(body: models.QueryCreate, court: CourtOf) -> Response:
         """Ask every agency the channel reaches from the court's region; they answer later."""
-        query_id = await run_in_threadpool(
-            db.write, lambda c: casework.send_query(c, world, court, body.case_id, body.channel)
+        query_id = await write_sa(
+            lambda c: casework.send_query(c, world, court, body.case_id, body.channel)
         )
         return json_response(202, {"query_id": query_id})
 
@@ -209,7 +237,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     )
     async def get_query(query_id: PathId, court: CourtOf) -> Response:
         """``pending`` until the last agency has answered; findings arrive one by one."""
-        return json_response(200, db.read(lambda c: casework.read_query(c, world, court, query_id)))
+        return await serve_query(court, query_id)
 
     @app.post(
         "/v1/controls",
@@ -229,14 +257,7 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     ) -> Response:
         """Freeze, renew, unfreeze or deduct an asset the case has found. A refusal (409)
         is recorded too, and replayed under its key like a success."""
-        amount = getattr(body, "amount_fen", None)
-        req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
-        status, text, outcome = await run_in_threadpool(
-            db.write, lambda c: controls.submit(c, world, court, idempotency_key, req)
-        )
-        if outcome is not None:
-            metrics.controls.labels(body.action, outcome).inc()
-        return Response(text, status_code=status, media_type="application/json")
+        return await serve_control(court, idempotency_key, body)
 
     @app.get(
         "/v1/admin/reconcile",

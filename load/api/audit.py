@@ -16,9 +16,10 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, select
 
 from load.api.db import audit, audit_head
+from load.api.sql import Stmt, Tx, tx_of
 
 GENESIS_HASH = "0" * 64
 
@@ -35,34 +36,24 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-_APPEND = insert(audit)
-_MOVE_HEAD = (
-    update(audit_head)
-    .where(audit_head.c.id == 1)
-    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+_HEAD = Stmt("SELECT seq, hash FROM audit_head WHERE id = 1", lock="FOR UPDATE")
+_APPEND = Stmt(
+    "INSERT INTO audit (seq, at_utc, court, action, target, outcome, prev_hash, hash)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_MOVE_HEAD = Stmt("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1")
 
 
-def append(conn: Connection, court: str, action: str, target: str, outcome: str) -> int:
+def append(conn: Connection | Tx, court: str, action: str, target: str, outcome: str) -> int:
     """Add one entry (inside the caller's write transaction); return its sequence number."""
-    head = conn.execute(_HEAD).one()
-    seq = head.seq + 1
+    tx = tx_of(conn)
+    head_seq, prev = tx.one(_HEAD)
+    seq = head_seq + 1
     at = utc_now()
     target = target[:255]
-    digest = entry_hash(head.hash, seq, at, court, action, target, outcome)
-    entry = {
-        "seq": seq,
-        "at_utc": at,
-        "court": court,
-        "action": action,
-        "target": target,
-        "outcome": outcome,
-        "prev_hash": head.hash,
-        "hash": digest,
-    }
-    conn.execute(_APPEND, entry)
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    digest = entry_hash(prev, seq, at, court, action, target, outcome)
+    tx.run(_APPEND, (seq, at, court, action, target, outcome, prev, digest))
+    tx.run(_MOVE_HEAD, (seq, digest))
     return seq
 
 

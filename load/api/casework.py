@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from load.api import audit
 from load.api.agencies import HeldAsset
 from load.api.db import accounts, assets, cases, controls, debtors, findings, queries
 from load.api.errors import ApiError, not_found
 from load.api.ledger import balance, court_account, open_account
+from load.api.sql import Stmt, Tx, tx_of
 from load.api.world import Court, World
 
 # Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
 _DEBTOR = select(debtors.c.debtor_id).where(debtors.c.debtor_id == bindparam("debtor_id"))
 _NEW_CASE = insert(cases)
-_CASE = select(cases).where(
-    cases.c.case_id == bindparam("case_id"), cases.c.court_id == bindparam("court_id")
-)
+CASE_COLUMNS = "case_id, court_id, debtor_id, claim_fen, created_utc"
+_CASE = Stmt(f"SELECT {CASE_COLUMNS} FROM cases WHERE case_id = ? AND court_id = ?", CASE_COLUMNS)
 _HELD = (
     select(assets.c.asset_id, assets.c.asset_type, assets.c.agency, accounts.c.balance_fen)
     .join(accounts, accounts.c.account_id == "debtor:" + assets.c.asset_id)
@@ -38,25 +38,18 @@ _ANSWERED_AT = (
     .values(answer_at_sim=bindparam("answer_at"))
 )
 _NEW_FINDINGS = insert(findings)
-_QUERY = (
-    select(queries.c.case_id, queries.c.channel, queries.c.sent_sim, queries.c.answer_at_sim)
-    .join(cases, cases.c.case_id == queries.c.case_id)
-    .where(queries.c.query_id == bindparam("query_id"), cases.c.court_id == bindparam("court_id"))
+# a query's answers: two statements on the DBAPI cursor (load.api.sql), the hottest read
+_QUERY = Stmt(
+    """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim FROM queries q
+       JOIN cases c ON c.case_id = q.case_id WHERE q.query_id = ? AND c.court_id = ?""",
+    "case_id, channel, sent_sim, answer_at_sim",
 )
-_FOUND = (
-    select(
-        findings.c.asset_id,
-        assets.c.asset_type,
-        findings.c.agency,
-        findings.c.channel,
-        findings.c.balance_fen,
-    )
-    .join(assets, assets.c.asset_id == findings.c.asset_id)
-    .where(
-        findings.c.query_id == bindparam("query_id"), findings.c.answer_at_sim <= bindparam("now")
-    )
-    .order_by(findings.c.asset_id)
+_FOUND = Stmt(
+    """SELECT f.asset_id, a.asset_type, f.agency, f.channel, f.balance_fen FROM findings f
+       JOIN assets a ON a.asset_id = f.asset_id
+       WHERE f.query_id = ? AND f.answer_at_sim <= ? ORDER BY f.asset_id"""
 )
+_FINDING_KEYS = ("asset_id", "asset_type", "agency", "channel", "balance_fen")
 _CONTROLS = (
     select(controls)
     .where(controls.c.case_id == bindparam("case_id"))
@@ -84,9 +77,9 @@ def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) 
     return int(case_id)
 
 
-def case_of(conn: Connection, court: Court, case_id: int) -> Row[Any]:
+def case_of(conn: Connection | Tx, court: Court, case_id: int) -> Any:
     """The court's own case; another court's case is 'not found', like one that is not."""
-    row = conn.execute(_CASE, {"case_id": case_id, "court_id": court.court_id}).first()
+    row = tx_of(conn).one(_CASE, (case_id, court.court_id))
     if row is None:
         raise not_found("case", case_id)
     return row
@@ -136,19 +129,20 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
     return query_id
 
 
-def read_query(conn: Connection, world: World, court: Court, query_id: int) -> dict[str, Any]:
-    row = conn.execute(_QUERY, {"query_id": query_id, "court_id": court.court_id}).first()
+def read_query(conn: Connection | Tx, world: World, court: Court, query_id: int) -> dict[str, Any]:
+    tx = tx_of(conn)
+    row = tx.one(_QUERY, (query_id, court.court_id))
     if row is None:
         raise not_found("query", query_id)
     now = world.clock.now()
-    found = conn.execute(_FOUND, {"query_id": query_id, "now": now})
+    found = tx.all(_FOUND, (query_id, now))
     return {
         "query_id": query_id,
         "case_id": row.case_id,
         "channel": row.channel,
         "sent_at": world.clock.iso(row.sent_sim),
         "status": "answered" if now >= row.answer_at_sim else "pending",
-        "findings": [r._asdict() for r in found],
+        "findings": [dict(zip(_FINDING_KEYS, r, strict=True)) for r in found],
     }
 
 

@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection
 
 from load.api import audit
-from load.api.casework import case_of
-from load.api.db import assets, debtors, findings, freezes, idempotency
-from load.api.db import controls as controls_table
+from load.api.casework import CASE_COLUMNS, case_of
 from load.api.errors import REFUSALS, ApiError, not_found
 from load.api.ledger import (
     balance,
@@ -41,6 +40,7 @@ from load.api.ledger import (
     move,
     open_account,
 )
+from load.api.sql import Stmt, Tx, tx_of
 from load.api.world import Court, World
 from sim.scenario.schema import SOLD_ASSETS, AssetType
 
@@ -65,8 +65,8 @@ class Decision:
     outcome: str  # frozen | renewed | unfrozen | deducted, or a refusal code
     detail: str = ""
     amount_fen: int | None = None
-    finding: Row[Any] | None = None  # the record a freeze relies on
-    freeze: Row[Any] | None = None  # the freeze acted on
+    finding: Any | None = None  # the record a freeze relies on
+    freeze: Any | None = None  # the freeze acted on
     expires: float | None = None  # the freeze's expiry after this control
     held_fen: int = 0  # the freeze's hold before this control
     recovered_fen: int = 0  # the case's recovered money before this control
@@ -78,81 +78,92 @@ class Decision:
         return self.outcome in REFUSALS
 
 
-# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
-_LOCK_ASSET = (
-    select(assets, debtors.c.region)
-    .join(debtors, debtors.c.debtor_id == assets.c.debtor_id)
-    .where(assets.c.asset_id == bindparam("asset_id"))
-    .with_for_update(of=assets)
+# The hot statements, on the DBAPI cursor (load.api.sql). The asset's row is locked (on
+# PostgreSQL) by the statement that also reads the case (immutable) and the debtor's region.
+_ASSET = "asset_id, debtor_id, asset_type, cap_year, cap_used_fen, region"
+_LOCK_CASE_ASSET = Stmt(
+    """SELECT c.case_id, c.court_id, c.debtor_id, c.claim_fen, c.created_utc,
+              a.asset_id, a.debtor_id, a.asset_type, a.cap_year, a.cap_used_fen, d.region
+       FROM cases c JOIN assets a ON a.asset_id = ? JOIN debtors d ON d.debtor_id = a.debtor_id
+       WHERE c.case_id = ? AND c.court_id = ?""",
+    lock="FOR UPDATE OF a",
 )
-_EXPIRED = select(freezes.c.freeze_id, freezes.c.expires_sim).where(
-    freezes.c.asset_id == bindparam("asset_id"),
-    freezes.c.status == "active",
-    freezes.c.expires_sim <= bindparam("now"),
+_CASE_ROW = Stmt("SELECT 1", CASE_COLUMNS).row
+_ASSET_ROW = Stmt("SELECT 1", _ASSET).row
+_EXPIRED = Stmt(
+    "SELECT freeze_id, expires_sim FROM freezes"
+    " WHERE asset_id = ? AND status = 'active' AND expires_sim <= ?",
+    "freeze_id, expires_sim",
 )
-_END_FREEZE = (
-    update(freezes)
-    .where(freezes.c.freeze_id == bindparam("fid"))
-    .values(status=bindparam("new_status"), ended_sim=bindparam("ended"))
+_END_FREEZE = Stmt("UPDATE freezes SET status = ?, ended_sim = ? WHERE freeze_id = ?")
+_RENEW = Stmt("UPDATE freezes SET expires_sim = ? WHERE freeze_id = ?")
+# the records the case has of the asset so far, each with the case's recovered money
+_VISIBLE = Stmt(
+    """SELECT query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct,
+              (SELECT balance_fen FROM accounts WHERE account_id = ?)
+       FROM findings WHERE case_id = ? AND asset_id = ? AND answer_at_sim <= ?""",
+    "query_id, channel, answer_at_sim, wrong, online_freeze, online_deduct, recovered_fen",
 )
-_RENEW = (
-    update(freezes)
-    .where(freezes.c.freeze_id == bindparam("fid"))
-    .values(expires_sim=bindparam("expires"))
+# the case's freezes of the asset, newest first, each with its hold
+_OWN_FREEZES = Stmt(
+    """SELECT f.freeze_id, f.channel, f.online_freeze, f.online_deduct, f.expires_sim, f.status,
+              h.balance_fen
+       FROM freezes f JOIN accounts h ON h.account_id = 'frozen:' || f.freeze_id
+       WHERE f.case_id = ? AND f.asset_id = ? ORDER BY f.freeze_id DESC""",
+    "freeze_id, channel, online_freeze, online_deduct, expires_sim, status, held_fen",
 )
-_VISIBLE = select(findings).where(
-    findings.c.case_id == bindparam("case_id"),
-    findings.c.asset_id == bindparam("asset_id"),
-    findings.c.answer_at_sim <= bindparam("now"),
+_NEW_FREEZE = Stmt(
+    """INSERT INTO freezes (case_id, asset_id, channel, online_freeze, online_deduct, amount_fen,
+                            frozen_sim, expires_sim, status)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') RETURNING freeze_id"""
 )
-_OWN_FREEZES = (
-    select(freezes)
-    .where(freezes.c.case_id == bindparam("case_id"), freezes.c.asset_id == bindparam("asset_id"))
-    .order_by(freezes.c.freeze_id.desc())
+_NEW_CONTROL = Stmt(
+    """INSERT INTO controls (case_id, asset_id, action, amount_fen, outcome, freeze_id,
+                             freeze_expires_sim, sim_time, cap_year, created_utc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING control_id"""
 )
-_NEW_FREEZE = insert(freezes)
-_NEW_CONTROL = insert(controls_table)
-_CAP_USED = (
-    update(assets)
-    .where(assets.c.asset_id == bindparam("aid"))
-    .values(cap_year=bindparam("year"), cap_used_fen=bindparam("used"))
+_CAP_USED = Stmt("UPDATE assets SET cap_year = ?, cap_used_fen = ? WHERE asset_id = ?")
+_KEY_LOCK = Stmt("SELECT pg_advisory_xact_lock(?)")
+_STORED = Stmt(
+    "SELECT request_sha256, status_code, body FROM idempotency WHERE court_id = ? AND key = ?",
+    "request_sha256, status_code, body",
 )
-_KEY_LOCK = select(func.pg_advisory_xact_lock(bindparam("lock_id", type_=BigInteger)))
-_STORED = select(idempotency.c.request_sha256, idempotency.c.status_code, idempotency.c.body).where(
-    idempotency.c.court_id == bindparam("court_id"), idempotency.c.key == bindparam("key")
+_STORE = Stmt(
+    "INSERT INTO idempotency (court_id, key, request_sha256, status_code, body)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
-_STORE = insert(idempotency)
 
 
 def refuse(now: float, code: str, detail: str) -> Decision:
     return Decision(now=now, outcome=code, detail=detail)
 
 
-def lock_asset(conn: Connection, asset_id: str) -> Row[Any] | None:
-    """The asset and its debtor's region, locked until the transaction ends."""
-    return conn.execute(_LOCK_ASSET, {"asset_id": asset_id}).first()
+def lock_case_asset(tx: Tx, court: Court, case_id: int, asset_id: str) -> tuple[Any, Any]:
+    """The court's case and the asset (with its debtor's region), the asset locked until the
+    transaction ends; 404 for a case not the court's or an asset not its debtor's."""
+    row = tx.one(_LOCK_CASE_ASSET, (asset_id, case_id, court.court_id))
+    if row is None:
+        case_of(tx, court, case_id)  # 404 for the case if it is the case that is missing
+        raise not_found("asset", asset_id)
+    case, asset = _CASE_ROW._make(row[:5]), _ASSET_ROW._make(row[5:])
+    if asset.debtor_id != case.debtor_id:
+        raise not_found("asset", asset_id)
+    return case, asset
 
 
-def lapse_expired(conn: Connection, asset_id: str, now: float) -> None:
+def lapse_expired(conn: Connection | Tx, asset_id: str, now: float) -> None:
     """Freezes of this asset that expired without renewal lose their hold (at expiry)."""
-    lapsed = conn.execute(_EXPIRED, {"asset_id": asset_id, "now": now}).all()
-    for f in lapsed:
-        held = balance(conn, frozen_account(f.freeze_id))
+    tx = tx_of(conn)
+    for f in tx.all(_EXPIRED, (asset_id, now)):
+        held = balance(tx, frozen_account(f.freeze_id))
         if held:
             move(
-                conn,
-                None,
-                frozen_account(f.freeze_id),
-                debtor_account(asset_id),
-                held,
-                f.expires_sim,
+                tx, None, frozen_account(f.freeze_id), debtor_account(asset_id), held, f.expires_sim
             )
-        conn.execute(
-            _END_FREEZE, {"fid": f.freeze_id, "new_status": "lapsed", "ended": f.expires_sim}
-        )
+        tx.run(_END_FREEZE, ("lapsed", f.expires_sim, f.freeze_id))
 
 
-def _rank(world: World, region: str, f: Row[Any]) -> tuple[bool, int, float]:
+def _rank(world: World, region: str, f: Any) -> tuple[bool, int, float]:
     # a record over a channel that can act online first, then the region's preferred
     # channel, then the newest answer (a fresh query gives a fresh record)
     order = world.agencies.preference[region]
@@ -160,22 +171,23 @@ def _rank(world: World, region: str, f: Row[Any]) -> tuple[bool, int, float]:
 
 
 def decide(
-    conn: Connection,
+    conn: Connection | Tx,
     world: World,
     court: Court,
-    case: Row[Any],
-    asset: Row[Any],
+    case: Any,
+    asset: Any,
     req: ControlRequest,
     now: float,
 ) -> Decision:
     """Decide a control from the current state (reads only)."""
-    keys = {"case_id": case.case_id, "asset_id": asset.asset_id}
-    visible = conn.execute(_VISIBLE, {**keys, "now": now}).all()
+    tx = tx_of(conn)
+    keys = (case.case_id, asset.asset_id)
+    visible = tx.all(_VISIBLE, (court_account(case.case_id), *keys, now))
     if not visible:  # the case has not found this asset: as if it did not exist
         raise not_found("asset", asset.asset_id)
-    own = conn.execute(_OWN_FREEZES, keys).all()
+    own = tx.all(_OWN_FREEZES, keys)
     active = next((f for f in own if f.status == "active"), None)
-    recovered = balance(conn, court_account(case.case_id))
+    recovered = visible[0].recovered_fen
     outstanding = case.claim_fen - recovered
 
     if req.action == "freeze":
@@ -192,7 +204,7 @@ def decide(
                 "stale_record",
                 f"the {best.channel} record of query {best.query_id} was wrong; query again",
             )
-        free = balance(conn, debtor_account(asset.asset_id))
+        free = balance(tx, debtor_account(asset.asset_id))
         amount = min(free, outstanding) if req.amount_fen is None else req.amount_fen
         if amount > outstanding or outstanding <= 0:
             return refuse(now, "exceeds_claim", f"{amount} fen > {outstanding} fen outstanding")
@@ -207,7 +219,7 @@ def decide(
         if own and own[0].status == "lapsed":
             return refuse(now, "freeze_expired", f"freeze {own[0].freeze_id} lapsed unrenewed")
         return refuse(now, "not_frozen", "the case holds no freeze on this asset")
-    held = balance(conn, frozen_account(active.freeze_id))
+    held = active.held_fen
     base = {"freeze": active, "held_fen": held, "recovered_fen": recovered}
     online = active.online_deduct if req.action == "deduct" else active.online_freeze
     if not online:
@@ -252,53 +264,56 @@ def decide(
 
 
 def apply(
-    conn: Connection,
+    conn: Connection | Tx,
     world: World,
     court: Court,
     req: ControlRequest,
     d: Decision,
+    before_audit: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """Carry out decision ``d`` (writes only) and record it in the audit chain last (its
-    head row stays locked until commit: the less after it, the shorter the wait of the
-    next control); the reply's status and body."""
-    reply = _effects(conn, world, req, d)
+    """Carry out decision ``d`` (writes only), call ``before_audit(status, body)`` (the
+    idempotency record) and record it in the audit chain last (its head row stays locked
+    until commit: the less after it, the shorter the wait of the next control); the reply's
+    status and body."""
+    tx = tx_of(conn)
+    reply = _effects(tx, world, req, d)
+    if before_audit is not None:
+        before_audit(*reply)
     target = f"case:{req.case_id}/asset:{req.asset_id}"
-    audit.append(conn, court.court_id, f"control.{req.action}", target, d.outcome)
+    audit.append(tx, court.court_id, f"control.{req.action}", target, d.outcome)
     return reply
 
 
-def _effects(
-    conn: Connection, world: World, req: ControlRequest, d: Decision
-) -> tuple[int, dict[str, Any]]:
+def _effects(tx: Tx, world: World, req: ControlRequest, d: Decision) -> tuple[int, dict[str, Any]]:
     freeze_id = d.freeze.freeze_id if d.freeze is not None else None
     if d.outcome == "frozen":
         assert d.finding is not None and d.amount_fen is not None and d.expires is not None
-        new_freeze = {
-            "case_id": req.case_id,
-            "asset_id": req.asset_id,
-            "channel": d.finding.channel,
-            "online_freeze": d.finding.online_freeze,
-            "online_deduct": d.finding.online_deduct,
-            "amount_fen": d.amount_fen,
-            "frozen_sim": d.now,
-            "expires_sim": d.expires,
-            "status": "active",
-        }
-        freeze_id = conn.execute(_NEW_FREEZE, new_freeze).inserted_primary_key[0]
-        open_account(conn, frozen_account(freeze_id), "frozen")
-    row = {
-        "case_id": req.case_id,
-        "asset_id": req.asset_id,
-        "action": req.action,
-        "amount_fen": None if d.refused else d.amount_fen,
-        "outcome": d.outcome,
-        "freeze_id": freeze_id,
-        "freeze_expires_sim": d.expires,
-        "sim_time": d.now,
-        "cap_year": d.cap_year,
-        "created_utc": audit.utc_now(),
-    }
-    control_id = int(conn.execute(_NEW_CONTROL, row).inserted_primary_key[0])
+        f = d.finding
+        new_freeze = (
+            req.case_id,
+            req.asset_id,
+            f.channel,
+            bool(f.online_freeze),
+            bool(f.online_deduct),
+            d.amount_fen,
+            d.now,
+            d.expires,
+        )
+        freeze_id = int(tx.value(_NEW_FREEZE, new_freeze))
+        open_account(tx, frozen_account(freeze_id), "frozen")
+    row = (
+        req.case_id,
+        req.asset_id,
+        req.action,
+        None if d.refused else d.amount_fen,
+        d.outcome,
+        freeze_id,
+        d.expires,
+        d.now,
+        d.cap_year,
+        audit.utc_now(),
+    )
+    control_id = int(tx.value(_NEW_CONTROL, row))
     sim_time = world.clock.iso(d.now)
     if d.refused:
         body = {"code": d.outcome, "detail": d.detail, "control_id": control_id}
@@ -307,30 +322,26 @@ def _effects(
     held, recovered = d.held_fen, d.recovered_fen
     amount = d.amount_fen or 0
     if d.outcome == "frozen":
-        move(
-            conn, control_id, debtor_account(req.asset_id), frozen_account(freeze_id), amount, d.now
-        )
+        move(tx, control_id, debtor_account(req.asset_id), frozen_account(freeze_id), amount, d.now)
         held = amount
     elif d.outcome == "renewed":
-        conn.execute(_RENEW, {"fid": freeze_id, "expires": d.expires})
+        tx.run(_RENEW, (d.expires, freeze_id))
     elif d.outcome == "unfrozen":
         if amount:
             move(
-                conn,
+                tx,
                 control_id,
                 frozen_account(freeze_id),
                 debtor_account(req.asset_id),
                 amount,
                 d.now,
             )
-        conn.execute(_END_FREEZE, {"fid": freeze_id, "new_status": "released", "ended": d.now})
+        tx.run(_END_FREEZE, ("released", d.now, freeze_id))
         held = 0
     else:  # deducted
-        move(conn, control_id, frozen_account(freeze_id), court_account(req.case_id), amount, d.now)
+        move(tx, control_id, frozen_account(freeze_id), court_account(req.case_id), amount, d.now)
         if d.cap_year is not None:
-            conn.execute(
-                _CAP_USED, {"aid": req.asset_id, "year": d.cap_year, "used": d.cap_used_fen}
-            )
+            tx.run(_CAP_USED, (d.cap_year, d.cap_used_fen, req.asset_id))
         held -= amount
         recovered += amount
     body = {
@@ -359,29 +370,28 @@ def key_lock_id(court_id: str, key: str) -> int:
 
 
 def prepare(
-    conn: Connection, world: World, court: Court, req: ControlRequest
-) -> tuple[Row[Any], Row[Any], float]:
+    conn: Connection | Tx, world: World, court: Court, req: ControlRequest
+) -> tuple[Any, Any, float]:
     """The court's case and its debtor's asset (locked), after lapsing expired freezes."""
-    case = case_of(conn, court, req.case_id)
-    asset = lock_asset(conn, req.asset_id)
-    if asset is None or asset.debtor_id != case.debtor_id:
-        raise not_found("asset", req.asset_id)
+    tx = tx_of(conn)
+    case, asset = lock_case_asset(tx, court, req.case_id, req.asset_id)
     now = world.clock.now()
-    lapse_expired(conn, req.asset_id, now)
+    lapse_expired(tx, req.asset_id, now)
     return case, asset, now
 
 
 def submit(
-    conn: Connection, world: World, court: Court, key: str, req: ControlRequest
+    conn: Connection | Tx, world: World, court: Court, key: str, req: ControlRequest
 ) -> tuple[int, str, str | None]:
     """One control under an idempotency key, in the caller's write transaction: the reply's
     status, its JSON body and the outcome (None for a replay). The same key and body give
     the stored reply again, byte for byte; the same key with another body is refused (422)
     and changes nothing."""
     digest = req.sha256()
-    if conn.dialect.name == "postgresql":
-        conn.execute(_KEY_LOCK, {"lock_id": key_lock_id(court.court_id, key)})
-    stored = conn.execute(_STORED, {"court_id": court.court_id, "key": key}).first()
+    tx = tx_of(conn)
+    if tx.pg:
+        tx.run(_KEY_LOCK, (key_lock_id(court.court_id, key),))
+    stored = tx.one(_STORED, (court.court_id, key))
     if stored is not None:
         if stored.request_sha256 != digest:
             raise ApiError(
@@ -390,16 +400,14 @@ def submit(
                 "this Idempotency-Key was already used with a different body",
             )
         return stored.status_code, stored.body, None
-    case, asset, now = prepare(conn, world, court, req)
-    decision = decide(conn, world, court, case, asset, req, now)
-    status, body = apply(conn, world, court, req, decision)
-    text = json.dumps(body, separators=(",", ":"))
-    stored_reply = {
-        "court_id": court.court_id,
-        "key": key,
-        "request_sha256": digest,
-        "status_code": status,
-        "body": text,
-    }
-    conn.execute(_STORE, stored_reply)
+    case, asset, now = prepare(tx, world, court, req)
+    decision = decide(tx, world, court, case, asset, req, now)
+    text = ""
+
+    def store(status: int, body: dict[str, Any]) -> None:
+        nonlocal text
+        text = json.dumps(body, separators=(",", ":"))
+        tx.run(_STORE, (court.court_id, key, digest, status, text))
+
+    status, _ = apply(tx, world, court, req, decision, before_audit=store)
     return status, text, decision.outcome

@@ -20,10 +20,13 @@ Write transactions cannot race:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -45,8 +48,9 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from load.api.sql import Tx, pooled_tx
 from sim.errors import UserError
 
 T = TypeVar("T")
@@ -258,19 +262,26 @@ class Database:
     def __init__(self, url: str, pool_size: int = 16) -> None:
         self.url = check_url(url)
         self.backend = make_url(self.url).get_backend_name()
+        self._checkpointer: Checkpointer | None = None
         if self.backend == "sqlite":
             self.engine = _sqlite_engine(self.url, pool_size)
             # One writer at a time in this process: the others wait on a lock that wakes
             # them at once, not in SQLite's busy handler, which sleeps in steps of up to
             # 100 ms. Other processes (workers) still queue on BEGIN IMMEDIATE.
-            self._writer: AbstractContextManager[Any] = threading.Lock()
+            self._lock = threading.Lock()
+            self._writer: AbstractContextManager[Any] = self._lock
+            self._checkpointer = Checkpointer(make_url(self.url).database or "", self._writer)
+            self._loop_tx: Tx | None = None  # see write_async
+            self.writers = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         else:
             self._writer = contextlib.nullcontext()
+            self._loop_tx = None
             # at most 10 connections a worker: PostgreSQL allows 100 by default, and
             # --workers 4 plus the load test's own checks must fit
             self.engine = create_engine(
                 self.url, pool_size=min(pool_size, 8), max_overflow=2, pool_pre_ping=False
             )
+            self.writers = ThreadPoolExecutor(10, thread_name_prefix="pg-writer")
 
     @property
     def is_postgres(self) -> bool:
@@ -290,23 +301,111 @@ class Database:
             with conn.begin():
                 return fn(conn)
 
+    def read_tx(self, fn: Callable[[Tx], T]) -> T:
+        """:meth:`read` straight on the DBAPI connection (the hot reads: load.api.sql)."""
+        with self._raw(write=False) as tx:
+            return fn(tx)
+
+    async def write_async(self, fn: Callable[[Tx], T]) -> T:
+        """:meth:`write_tx` from the event loop.
+
+        SQLite: on the event loop itself when that waits for nothing: this process's write
+        lock is free and ``BEGIN IMMEDIATE`` gets SQLite's at once (a connection of its own
+        with no busy timeout). A short write then costs no thread hand-over (about 100 µs
+        of CPU, more than the transaction), and blocks the loop no longer than its own CPU
+        time: in WAL nothing after ``BEGIN IMMEDIATE`` waits, commits do not sync
+        (synchronous=NORMAL) and checkpoints run in their own thread. Otherwise (another
+        process or thread is writing), and always on PostgreSQL (network round trips, row
+        locks), the write waits in this database's writer threads: one for SQLite, one per
+        pooled connection for PostgreSQL."""
+        if not self.is_postgres and self._lock.acquire(blocking=False):
+            try:
+                done, result = self._write_now(fn)
+            finally:
+                self._lock.release()
+            if done:
+                return result
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.writers, self.write_tx, fn)
+
+    def _write_now(self, fn: Callable[[Tx], T]) -> tuple[bool, Any]:
+        """(True, fn's result) if SQLite's write lock was free; (False, None) if it was not."""
+        if self._loop_tx is None:
+            path = make_url(self.url).database or ""
+            conn = sqlite3.connect(path, check_same_thread=False)
+            _sqlite_pragmas(conn, 0)  # never wait: the caller is the event loop
+            self._loop_tx = Tx(conn, pg=False)
+        dbapi = self._loop_tx.dbapi
+        try:
+            dbapi.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _locked(exc):
+                return False, None
+            raise
+        try:
+            result = fn(self._loop_tx)
+        except BaseException as exc:
+            dbapi.rollback()
+            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+                raise DatabaseBusy(str(exc)) from exc
+            raise
+        dbapi.commit()
+        return True, result
+
     def write(self, fn: Callable[[Connection], T], attempts: int = 8) -> T:
         """Run ``fn`` in a write transaction that cannot race; retried on conflicts."""
+
+        def once() -> T:
+            with self._writer, self.engine.connect() as conn:
+                conn.execution_options(chakong_write=True)
+                with conn.begin():
+                    return fn(conn)
+
+        return self._retried(once, attempts)
+
+    def write_tx(self, fn: Callable[[Tx], T], attempts: int = 8) -> T:
+        """:meth:`write` straight on the DBAPI connection: the same transaction (the same
+        ``BEGIN IMMEDIATE``, writer lock and retries), without SQLAlchemy's ~100 µs of
+        connection, begin and commit plumbing; ``fn`` gets a :class:`load.api.sql.Tx`."""
+
+        def once() -> T:
+            with self._writer, self._raw(write=True) as tx:
+                return fn(tx)
+
+        return self._retried(once, attempts)
+
+    def _retried(self, once: Callable[[], T], attempts: int) -> T:
         for attempt in range(attempts):
             try:
-                with self._writer, self.engine.connect() as conn:
-                    conn.execution_options(chakong_write=True)
-                    with conn.begin():
-                        return fn(conn)
-            except DBAPIError as exc:
-                if _locked(exc):  # SQLite waited busy_timeout for the write lock
-                    raise DatabaseBusy(str(exc.orig)) from exc
-                if getattr(exc.orig, "sqlstate", None) not in RETRY_SQLSTATES:
+                return once()
+            except Exception as exc:
+                orig = exc.orig if isinstance(exc, DBAPIError) else exc
+                if _locked(orig):  # SQLite waited busy_timeout for the write lock
+                    raise DatabaseBusy(str(orig)) from exc
+                if getattr(orig, "sqlstate", None) not in RETRY_SQLSTATES:
                     raise
                 if attempt == attempts - 1:
-                    raise DatabaseBusy(str(exc.orig)) from exc
+                    raise DatabaseBusy(str(orig)) from exc
                 time.sleep(0.002 * (2**attempt))
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _raw(self, write: bool) -> Iterator[Tx]:
+        """A transaction on a pooled DBAPI connection: SQLite begins it as the SQLAlchemy
+        connections do (``BEGIN IMMEDIATE`` to write); psycopg begins one implicitly."""
+        pooled = self.engine.raw_connection()
+        try:
+            tx = pooled_tx(pooled, self.is_postgres)
+            if not tx.pg:
+                tx.dbapi.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield tx
+            except BaseException:
+                tx.dbapi.rollback()
+                raise
+            tx.dbapi.commit()
+        finally:
+            pooled.close()  # back to the pool
 
     def create(self) -> None:
         """Drop and create every table: a fresh world."""
@@ -315,11 +414,73 @@ class Database:
             metadata.create_all(conn)
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+        self.writers.shutdown(wait=True)
+        if self._loop_tx is not None:
+            self._loop_tx.dbapi.close()
         self.engine.dispose()
 
 
-def _locked(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+class Checkpointer:
+    """Copies SQLite's WAL back into the database file in a thread of its own, so that no
+    write transaction pays for it. (SQLite's automatic checkpoint, turned off on the
+    serving connections, runs inside the commit that crosses 1000 pages of WAL, with two
+    fsyncs, while the write lock is held: about 90 µs per control on average, and the
+    writes queue behind it.) A PASSIVE checkpoint never blocks readers or writers; it is
+    the same work, as durable (synchronous=NORMAL syncs the WAL before it is copied).
+
+    A writer starts the WAL afresh only when it finds it wholly copied, which never happens
+    while other writers keep adding to it: when the WAL is past ``RESTART_FRAMES``, the
+    checkpointer copies the last few frames holding this process's write lock (a few
+    milliseconds, about once a second under full load), and the next writer restarts it."""
+
+    INTERVAL_S = 0.05
+    RESTART_FRAMES = 4096  # 16 MiB of WAL
+
+    def __init__(self, path: str, writer: AbstractContextManager[Any]) -> None:
+        self.path = path
+        self.writer = writer
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = None
+        try:
+            while not self._stopped.wait(self.INTERVAL_S):
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None)
+                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames > self.RESTART_FRAMES:
+                        with self.writer:
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # the file is not there yet, or busy: try again later
+                    pass
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+
+
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, busy_timeout_ms: int) -> None:
+    # Let the "begin" event (or the caller) issue BEGIN (pysqlite would defer it).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays consistent
+    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+    cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
 
 
 def _sqlite_engine(url: str, pool_size: int) -> Engine:
@@ -334,20 +495,16 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event below issue BEGIN (pysqlite would defer it).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays consistent
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+        _sqlite_pragmas(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
+        # straight on the DBAPI connection: SQLAlchemy's execution layer would double the cost
+        # of a short transaction (see load.api.sql)
+        dbapi: Any = conn.connection.driver_connection
         if conn.get_execution_options().get("chakong_write"):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi.execute("BEGIN IMMEDIATE")
         else:
-            conn.exec_driver_sql("BEGIN")
+            dbapi.execute("BEGIN")
 
     return engine

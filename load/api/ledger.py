@@ -9,9 +9,9 @@ negative (a CHECK constraint as well as the code). So money is never created or 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection
 
-from load.api.db import accounts, journal
+from load.api.sql import Stmt, Tx, tx_of
 
 
 class LedgerError(Exception):
@@ -30,50 +30,40 @@ def court_account(case_id: int) -> str:
     return f"court:{case_id}"
 
 
-# Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
-_BALANCE = select(accounts.c.balance_fen).where(accounts.c.account_id == bindparam("account"))
-_OPEN = insert(accounts)
-_TAKE = (
-    update(accounts)
-    .where(
-        accounts.c.account_id == bindparam("account"),
-        accounts.c.balance_fen >= bindparam("amount"),
-    )
-    .values(balance_fen=accounts.c.balance_fen - bindparam("amount"))
+_BALANCE = Stmt("SELECT balance_fen FROM accounts WHERE account_id = ?")
+_OPEN = Stmt("INSERT INTO accounts (account_id, kind, balance_fen) VALUES (?, ?, 0)")
+# both sides of a move in one statement: the debit only if it can pay (two rows, or none move)
+_MOVE = Stmt(
+    """UPDATE accounts SET balance_fen = balance_fen + CASE WHEN account_id = ? THEN -? ELSE ? END
+       WHERE (account_id = ? AND balance_fen >= ?) OR account_id = ?"""
 )
-_GIVE = (
-    update(accounts)
-    .where(accounts.c.account_id == bindparam("account"))
-    .values(balance_fen=accounts.c.balance_fen + bindparam("amount"))
+_ENTRY = Stmt(
+    "INSERT INTO journal (control_id, debit_account, credit_account, amount_fen, sim_time)"
+    " VALUES (?, ?, ?, ?, ?)"
 )
-_ENTRY = insert(journal)
 
 
-def balance(conn: Connection, account_id: str) -> int:
-    return conn.execute(_BALANCE, {"account": account_id}).scalar_one()
+def balance(conn: Connection | Tx, account_id: str) -> int:
+    value = tx_of(conn).value(_BALANCE, (account_id,))
+    if value is None:
+        raise LedgerError(f"account {account_id} does not exist")
+    return int(value)
 
 
-def open_account(conn: Connection, account_id: str, kind: str) -> None:
-    conn.execute(_OPEN, {"account_id": account_id, "kind": kind, "balance_fen": 0})
+def open_account(conn: Connection | Tx, account_id: str, kind: str) -> None:
+    tx_of(conn).run(_OPEN, (account_id, kind))
 
 
 def move(
-    conn: Connection, control_id: int | None, debit: str, credit: str, amount: int, t: float
+    conn: Connection | Tx, control_id: int | None, debit: str, credit: str, amount: int, t: float
 ) -> None:
     """Move ``amount`` fen from account ``debit`` to account ``credit``: one journal entry."""
     if amount <= 0:
         raise LedgerError(f"a move needs a positive amount, got {amount}")
-    if conn.execute(_TAKE, {"account": debit, "amount": amount}).rowcount != 1:
-        raise LedgerError(f"account {debit} cannot pay {amount} fen")
-    if conn.execute(_GIVE, {"account": credit, "amount": amount}).rowcount != 1:
-        raise LedgerError(f"account {credit} does not exist")
-    conn.execute(
-        _ENTRY,
-        {
-            "control_id": control_id,
-            "debit_account": debit,
-            "credit_account": credit,
-            "amount_fen": amount,
-            "sim_time": t,
-        },
-    )
+    if debit == credit:
+        raise LedgerError(f"a move needs two accounts, got {debit} twice")
+    tx = tx_of(conn)
+    if tx.run(_MOVE, (debit, amount, amount, debit, amount, credit)) != 2:
+        # the transaction is rolled back: nothing moved
+        raise LedgerError(f"account {debit} cannot pay {amount} fen, or {credit} does not exist")
+    tx.run(_ENTRY, (control_id, debit, credit, amount, t))

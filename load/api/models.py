@@ -92,10 +92,8 @@ class DeductControl(_Control):
     amount_fen: Fen
 
 
-ControlCreate = Annotated[
-    FreezeControl | RenewControl | UnfreezeControl | DeductControl,
-    Field(discriminator="action"),
-]
+Control = FreezeControl | RenewControl | UnfreezeControl | DeductControl
+ControlCreate = Annotated[Control, Field(discriminator="action")]
 
 
 # ---------------------------------------------------------------- responses
