@@ -118,6 +118,42 @@ def test_one_idempotency_key_sent_16_times_at_once_acts_once(
     assert (again.status_code, again.content) == replies[0]
 
 
+def test_deductions_from_two_assets_of_one_case_never_pass_its_claim(
+    server: Server, c: httpx.Client
+) -> None:
+    """Two deductions at once, each within the claim alone, from two different assets of
+    one case: together they would pass the claim by one fen, so exactly one may succeed.
+    (On PostgreSQL each control locks the asset's row; the case's row must be locked too.)"""
+    claim = 40_000 * 100
+    for _ in range(6):
+        _, h = server.court("hunan")
+        case = open_case(c, h, server.debtor("hunan"), claim)
+        fund = find(c, h, case, "central", "provident_fund")
+        bank = find(c, h, case, "central", "bank_deposit")
+        held = {}
+        for asset in (fund, bank):
+            r = control(c, h, case_id=case, asset_id=asset["asset_id"], action="freeze")
+            assert r.status_code == 201, r.text
+            held[asset["asset_id"]] = r.json()["held_fen"]
+        from_bank = min(held[bank["asset_id"]], claim - 1)
+        amounts = {bank["asset_id"]: from_bank, fund["asset_id"]: claim - from_bank + 1}
+
+        def deduct(i: int, h=h, case=case, amounts=amounts) -> tuple[int, dict[str, Any]]:
+            asset, amount = list(amounts.items())[i]
+            with server.client() as own:
+                r = control(
+                    own, h, case_id=case, asset_id=asset, action="deduct", amount_fen=amount
+                )
+                return r.status_code, r.json()
+
+        replies = all_at_once(2, deduct)
+        statuses = sorted(s for s, _ in replies)
+        assert statuses == [201, 409], replies
+        assert [b["code"] for s, b in replies if s == 409] == ["exceeds_claim"], replies
+        view = c.get(f"/v1/cases/{case}", headers=h).json()
+        assert view["recovered_fen"] <= claim, view
+
+
 # ---------------------------------------------------------------- authorisation
 
 

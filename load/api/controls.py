@@ -78,15 +78,17 @@ class Decision:
         return self.outcome in REFUSALS
 
 
-# The hot statements, on the DBAPI cursor (load.api.sql). The asset's row is locked (on
-# PostgreSQL) by the statement that also reads the case (immutable) and the debtor's region.
+# The hot statements, on the DBAPI cursor (load.api.sql). The case's row and the asset's
+# row are locked (on PostgreSQL) by the statement that reads them and the debtor's region:
+# the asset's for its cap and hold, the case's for its claim, so that two controls on two
+# assets of one case cannot both take the last of the claim.
 _ASSET = "asset_id, debtor_id, asset_type, cap_year, cap_used_fen, region"
 _LOCK_CASE_ASSET = Stmt(
     """SELECT c.case_id, c.court_id, c.debtor_id, c.claim_fen, c.created_utc,
               a.asset_id, a.debtor_id, a.asset_type, a.cap_year, a.cap_used_fen, d.region
        FROM cases c JOIN assets a ON a.asset_id = ? JOIN debtors d ON d.debtor_id = a.debtor_id
        WHERE c.case_id = ? AND c.court_id = ?""",
-    lock="FOR UPDATE OF a",
+    lock="FOR UPDATE OF c, a",
 )
 _CASE_ROW = Stmt("SELECT 1", CASE_COLUMNS).row
 _ASSET_ROW = Stmt("SELECT 1", _ASSET).row

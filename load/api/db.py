@@ -11,7 +11,7 @@ Write transactions cannot race:
   writer in between; waiting writers queue on ``busy_timeout``. Reads use a deferred
   ``BEGIN`` and never block (WAL).
 - PostgreSQL (READ COMMITTED): a write locks what it decides on before reading it
-  (``SELECT ... FOR UPDATE`` of the asset row, a transaction-scoped advisory lock on an
+  (``SELECT ... FOR UPDATE`` of the case and asset rows, a transaction-scoped advisory lock on an
   idempotency key, the audit chain's head row). In READ COMMITTED each statement sees what
   was committed before it began, so a read made after the lock is granted sees the previous
   holder's writes. Serialisation failures and deadlocks (which the lock order avoids) are
