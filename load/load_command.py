@@ -38,6 +38,7 @@ workload); latency is reported from the actual and from the intended send (corre
 coordinated omission), with the generator's own send lag and dropped arrivals.
 
 Results (default results/load-<scenario>/<UTC time>/): summary.json (the --json object),
+report.html (verdicts, the simulated mix beside the measured one, latency plots),
 manifest.json, plan.json, demand.json, Locust's locust_*.csv and locust.html, worker-N.json
 (HDR histograms), logs. Exit 0: every SLO of [load.slo] held; 1: an SLO failed, the API
 answered wrongly (violations) or the generator fell behind; 2: bad input.
@@ -218,6 +219,9 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
             started=started, wall_seconds=time.perf_counter() - began,
         ),
     )  # fmt: skip
+    from load.report import write_report
+
+    write_report(folder)
     return summary
 
 

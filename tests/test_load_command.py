@@ -56,6 +56,13 @@ def test_a_passing_run_writes_the_results_and_exits_0(cli, tmp_path):
     stats = (out / "locust_stats.csv").read_text()
     assert "GET /v1/queries/{id}" in stats  # templated names in Locust's own statistics
     assert _no_process_mentions(str(out))  # no Locust process outlives the run
+    # the report: verdicts, the prediction beside the measurement, latency plots
+    report = (out / "report.html").read_text()
+    assert "SLOs passed" in report and "Simulated against measured" in report
+    predicted = s["mix"]["POST /v1/cases"]["predicted_rate"]
+    assert f"{predicted:,.3f}" in report
+    assert report.count("data:image/png;base64,") == 2
+    assert "http://" not in report.replace(s["run"]["host"], "")  # nothing to fetch
 
 
 def test_a_failing_slo_exits_1(cli, tmp_path):
