@@ -283,3 +283,47 @@ def test_chromium_renders_the_report_with_its_images_and_no_errors(
     assert "Manifest" in headings and ("Scenario" in headings or "Scenarios" in headings)
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def load_dir(server):
+    """A real `chakong load` run (3 s against the stub API), inside the served folder."""
+    from tests.conftest import run_cli
+    from tests.load_stub import load_args, stub_api
+
+    root, _ = server
+    out = root / "load-run"
+    with stub_api(root) as (url, fixtures):
+        done = run_cli(*load_args(url, fixtures, out, "--rate", "60", "--duration", "3s",
+                                  "--set", "load.slo.send_lag_p99_max_ms=200"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_chromium_renders_the_load_report(browser, server, load_dir):
+    root, base = server
+    browser.get_log("browser")
+    browser.get(f"{base}/{load_dir.relative_to(root).as_posix()}/report.html")
+    assert browser.title == "chakong load: baseline"
+    images = browser.execute_script(
+        "return Array.from(document.images).map("
+        "i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+    )
+    assert [alt for alt, *_ in images] == [
+        "requests per second by kind",
+        "latency percentiles by request",
+    ]
+    for alt, complete, width, height in images:
+        assert complete and width > 300 and height > 150, (alt, width, height)
+    headings = browser.execute_script(
+        "return Array.from(document.querySelectorAll('h2')).map(h => h.textContent)"
+    )
+    assert headings == [
+        "Verdict",
+        "Simulated against measured",
+        "Latency",
+        "Correctness",
+        "Files and manifest",
+    ]
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert errors == []
