@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 import uuid
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from load.processes import stop as stop_process_group
 from tests.conftest import BASELINE, ROOT, chakong_exe
 
 PG_ADMIN_URL = os.environ.get("CHAKONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -169,13 +169,7 @@ class Server:
         raise RuntimeError(f"chakong serve not ready in {timeout} s: {self.log_path.read_text()}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_process_group(self.proc, grace=10)
         self.log.close()
 
     # ------------------------------------------------------------ court helpers
