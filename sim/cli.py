@@ -25,6 +25,9 @@ examples:
   chakong verify scenarios/validation/mmc.toml --set regions.court.officers=8
   chakong schema > scenario.schema.json
   chakong bench
+  chakong demand scenarios/baseline.toml
+  chakong serve --scenario scenarios/baseline.toml --fixtures-out fixtures.json
+  chakong load scenarios/baseline.toml --duration 30s
 
 Every command that takes a scenario accepts --set PATH=VALUE (repeatable): a dotted path
 into the file and a TOML value, e.g. --set 'regions.hunan.claim_yuan={kind="constant",value=5e4}'.
