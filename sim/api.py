@@ -32,14 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sim.executors import make_executor
-from sim.precision import PrecisionOutcome, PrecisionRule
-from sim.records import CASE_COLUMNS, EVENT_COLUMNS
-from sim.run import RunOutcome, execute, format_table
+from sim.engine.executors import make_executor
+from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS
+from sim.results.statistics import Summary
 from sim.scenario.loader import LoadedScenario, load_scenario
-from sim.stats import Summary
-from sim.sweeps import DEFAULT_TARGETS, SweepOutcome
-from sim.whatif import Comparison
+from sim.study.compare import Comparison
+from sim.study.precision import PrecisionOutcome, PrecisionRule
+from sim.study.run import RunOutcome, execute, format_table
+from sim.study.sweep import DEFAULT_TARGETS, SweepOutcome
 
 DEFAULT_CAP = 100
 _TEXT_COLUMNS = {"region", "court", "matter", "outcome", "event", "asset_type", "channel", "agency"}
@@ -296,7 +296,7 @@ def compare(
     """Run ``base`` and ``others`` under common random numbers (``chakong compare``);
     ``.to_json()`` is the ``--json`` object, ``.differences[k][metric]`` the paired
     difference of the k-th other scenario, ``.frame()`` a DataFrame."""
-    from sim.whatif import compare as run_compare
+    from sim.study.compare import compare as run_compare
 
     replications, seed = _counts(base, replications, seed, precision)
     rule = _rule(precision, replications, max_replications, precision_metrics)
@@ -335,8 +335,8 @@ def sweep(
     """A designed sweep (``chakong sweep``): ``vary`` maps dotted paths to (low, high);
     ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a sobol design) says which
     inputs drive each metric; ``.frame()`` is the table of points."""
-    from sim.sweeps import make_design, resolve_varies
-    from sim.sweeps import sweep as run_sweep
+    from sim.study.sweep import make_design, resolve_varies
+    from sim.study.sweep import sweep as run_sweep
 
     texts = [f"{path}={low!r}:{high!r}" for path, (low, high) in vary.items()]
     varies = resolve_varies(loaded.path, loaded.overrides, texts)
@@ -364,6 +364,6 @@ def sweep(
 
 def report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Build the HTML report of a results folder; returns its path."""
-    from sim.reporting import build_report
+    from sim.report.build import build_report
 
     return build_report(Path(results_dir), Path(out) if out is not None else None)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from sim.calendar import CalendarYears, WorkingTime
+from sim.model.calendar import CalendarYears, WorkingTime
 from sim.scenario.schema import ALWAYS_OPEN, WorkingCalendar
 
 MONDAY = dt.date(2023, 1, 2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sim.model.streams import Streams
 from sim.model.world import World
-from sim.streams import Streams
 from tests.tiny import tiny
 
 

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats as st
 
 import sim
-from sim.stats import HEADLINE_METRICS
-from sim.whatif import format_comparison, independent_difference, paired_difference
+from sim.results.statistics import HEADLINE_METRICS
+from sim.study.compare import format_comparison, independent_difference, paired_difference
 from tests import studies
 from tests.conftest import BASELINE
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.engine.executors import DaskExecutor, LocalExecutor, Task, code_fingerprint
+from sim.engine.runner import run_replications
 from sim.errors import UserError
-from sim.executors import DaskExecutor, LocalExecutor, Task, code_fingerprint
-from sim.runner import run_replications
 from sim.scenario import load_scenario
 from tests.conftest import BASELINE
 
@@ -117,9 +117,9 @@ def test_the_cli_gives_the_same_json_with_dask(cluster, cli, tmp_path):
 
 
 def test_workers_with_other_model_code_are_refused(cluster, monkeypatch):
-    import sim.executors
+    import sim.engine.executors
 
-    monkeypatch.setattr(sim.executors, "code_fingerprint", lambda: "0" * 16)
+    monkeypatch.setattr(sim.engine.executors, "code_fingerprint", lambda: "0" * 16)
     with pytest.raises(UserError, match="run different chakong code"):
         DaskExecutor(cluster.scheduler_address)
 

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from sim.demand import CASES, count_demand, request_kind, summarize_demand
 from sim.scenario import load_scenario
+from sim.study.demand import CASES, count_demand, request_kind, summarize_demand
 from tests.conftest import BASELINE
 from tests.tiny import TINY, tiny
 
 
 def row(t, case, event, asset="", channel="", agency="", region="r"):
-    # columns of sim.records.EVENT_COLUMNS
+    # columns of sim.results.records.EVENT_COLUMNS
     return (0, t, case, region, event, asset, channel, None, agency, None, None, case)
 
 

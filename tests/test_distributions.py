@@ -97,7 +97,7 @@ def test_ppf_inverts_the_distribution(spec):
 def test_keyed_uniforms_are_uniform_fixed_and_keyed():
     from scipy import stats as st
 
-    from sim.streams import keyed_uniform
+    from sim.model.streams import keyed_uniform
 
     xs = np.array([keyed_uniform(12345, 7, k) for k in range(20_000)])
     assert st.kstest(xs, "uniform").pvalue > 0.01

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import simpy
 
-from sim.calendar import CalendarYears, WorkingTime
+from sim.model.calendar import CalendarYears, WorkingTime
 from sim.model.debtors import Asset, DebtorFactory
 from sim.model.filing import MonthlyRate
 from sim.model.freeze import FreezeDesk
@@ -17,12 +17,12 @@ from sim.model.network import AgencyDesk, Finding, LinkRuntime
 from sim.model.officers import Court, split_officers
 from sim.model.sale import SaleStage
 from sim.model.settlement import Settlement, to_fen
+from sim.model.streams import Streams
+from sim.model.topology import Topology
+from sim.results.statistics import Observer
 from sim.scenario import load_scenario
 from sim.scenario.schema import ALWAYS_OPEN, Agency, AssetType, Debtors
 from sim.scenario.stages import Sale
-from sim.stats import Observer
-from sim.streams import Streams
-from sim.topology import Topology
 from tests.conftest import BASELINE
 from tests.tiny import tiny
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.invariants import check_results
-from sim.run import execute
-from sim.runner import run_replications
+from sim.engine.runner import run_replications
+from sim.results.invariants import check_results
+from sim.results.statistics import summarize
 from sim.scenario import load_scenario
-from sim.stats import summarize
+from sim.study.run import execute
 from tests.conftest import BASELINE, SCENARIOS
 
 NATIONAL = SCENARIOS / "national-2023.toml"

@@ -11,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
+from sim.engine.executors import Executor, LocalExecutor, Task
+from sim.engine.replication import ReplicationResult
+from sim.engine.runner import run_group
 from sim.errors import UserError
-from sim.executors import Executor, LocalExecutor, Task
-from sim.precision import (
+from sim.scenario import load_scenario
+from sim.study.precision import (
     RATE_FLOOR,
     MetricPrecision,
     PrecisionRule,
@@ -21,9 +24,6 @@ from sim.precision import (
     judge,
     judge_metric,
 )
-from sim.replication import ReplicationResult
-from sim.runner import run_group
-from sim.scenario import load_scenario
 from tests.conftest import BASELINE
 
 # ---------------------------------------------------------------- judging one metric

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 import sim
-from sim.records import CASE_COLUMNS, EVENT_COLUMNS
-from sim.stats import HEADLINE_METRICS, Summary
+from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS
+from sim.results.statistics import HEADLINE_METRICS, Summary
 from tests import studies
 from tests.conftest import BASELINE, ROOT
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.reporting import build_report, check_results_dir
-from sim.stats import HEADLINE_METRICS
+from sim.report.build import build_report, check_results_dir
+from sim.results.statistics import HEADLINE_METRICS
 from tests import studies
 
 

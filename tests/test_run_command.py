@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.records import EVENT_COLUMNS
+from sim.results.records import EVENT_COLUMNS
 from tests.conftest import BASELINE
 
 SHORT = ["--set", "horizon_days=200", "--set", "warmup_days=20", "--replications", "2"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from sim.stats import Observer, summarize
+from sim.results.statistics import Observer, summarize
 
 
 def test_summarize_is_a_t_interval():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from sim.errors import UserError
-from sim.sensitivity import sobol, standardised_regression
-from sim.stats import HEADLINE_METRICS
-from sim.sweeps import Vary, make_design, parse_vary, resolve_varies
+from sim.results.statistics import HEADLINE_METRICS
+from sim.study.sensitivity import sobol, standardised_regression
+from sim.study.sweep import Vary, make_design, parse_vary, resolve_varies
 from tests import studies
 from tests.conftest import BASELINE
 

@@ -10,11 +10,11 @@ import json
 
 import pytest
 
-from sim.runner import run_replications
+from sim.engine.runner import run_replications
+from sim.results.statistics import summarize
 from sim.scenario import load_scenario
-from sim.stats import summarize
-from sim.theory import MMc, erlang_c, jackson_feedback_sojourn, read_check
-from sim.verify import verify
+from sim.study.theory import MMc, erlang_c, jackson_feedback_sojourn, read_check
+from sim.study.verify import verify
 from tests.conftest import BASELINE, SCENARIOS
 
 MMC = SCENARIOS / "validation" / "mmc.toml"

@@ -22,7 +22,7 @@ from sim.model.debtors import Asset
 from sim.model.network import LinkRuntime, QueryResult, preferred
 from sim.model.realisation import Realisation
 from sim.model.settlement import to_fen
-from sim.streams import key_of, keyed_uniform
+from sim.model.streams import key_of, keyed_uniform
 
 WRONG = key_of("wrong record")
 

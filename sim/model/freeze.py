@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.model.network import Finding
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
 from sim.scenario.schema import AssetType, Scenario
-from sim.streams import key_of, keyed_sample, keyed_uniform
 
 DAYS_PER_YEAR = 365.0
 HARD, WAITING, FREEZE, STALE, RELEASE, SHARE = (
@@ -89,7 +89,7 @@ class FreezeDesk:
         """Outcomes of freezing every target: online ones from ``started`` plus the control
         latency, in-person ones when the officer's stint ended at ``officer_done``. Every
         draw is keyed by the case's ``seed``, the asset and the ``attempt`` (see
-        :func:`sim.streams.keyed_uniform`)."""
+        :func:`sim.model.streams.keyed_uniform`)."""
         holds: list[Hold] = []
         failures: list[Failure] = []
         for f in targets:

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import WorkingTime
+from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
+from sim.model.streams import Streams, key_of, keyed_sample
+from sim.model.topology import Topology
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import Agency, Link, Scenario
-from sim.streams import Streams, key_of, keyed_sample
-from sim.topology import Topology
 
 
 class AgencyDesk:

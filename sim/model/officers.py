@@ -19,8 +19,8 @@ from typing import Any
 
 import simpy
 
-from sim.calendar import WorkingTime
-from sim.stats import Observer
+from sim.model.calendar import WorkingTime
+from sim.results.statistics import Observer
 
 
 class Court:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sim.model import deduction
 from sim.model.freeze import Hold
 from sim.model.settlement import FEN_PER_YUAN, Settlement, to_fen
-from sim.streams import key_of, keyed_uniform
+from sim.model.streams import key_of, keyed_uniform
 
 if TYPE_CHECKING:
     from sim.model.world import Case, World

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from sim.model.debtors import Asset
+from sim.model.streams import Streams
 from sim.scenario.schema import SOLD_ASSETS
-from sim.streams import Streams
 
 if TYPE_CHECKING:
     from sim.model.world import World

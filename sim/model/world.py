@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.calendar import CalendarYears, WorkingTime
+from sim.model.calendar import CalendarYears, WorkingTime
 from sim.model.debtors import Asset, DebtorFactory
 from sim.model.disbursement import CaseFunds
 from sim.model.filing import MonthlyRate, arrival_times
@@ -31,13 +31,13 @@ from sim.model.freeze import FreezeDesk, _uniforms
 from sim.model.network import Network
 from sim.model.officers import Court, split_officers
 from sim.model.sale import SaleStage
+from sim.model.streams import Streams
 from sim.model.terminated_pool import TerminatedPool
-from sim.records import EventLog
+from sim.model.topology import Topology
+from sim.results.records import EventLog
+from sim.results.statistics import Observer
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import Region, Scenario
-from sim.stats import Observer
-from sim.streams import Streams
-from sim.topology import Topology
 
 
 class RegionRuntime:

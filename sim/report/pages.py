@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from sim import artifacts
-from sim.precision import RATE_FLOOR, is_rate
-from sim.reporting import figures
-from sim.reporting.html import details, esc, image, page, pre, table
-from sim.run import format_value, metric_unit
-from sim.sensitivity import Sensitivity
+from sim.report import figures
+from sim.report.html import details, esc, image, page, pre, table
+from sim.results import artifacts
+from sim.study.precision import RATE_FLOOR, is_rate
+from sim.study.run import format_value, metric_unit
+from sim.study.sensitivity import Sensitivity
 
 CRN_NOTE = (
     "Replication <i>i</i> of every scenario uses the same random streams (common random "

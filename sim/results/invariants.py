@@ -19,7 +19,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
-from sim.calendar import CalendarYears
+from sim.model.calendar import CalendarYears
 
 EPS = 0.005  # half a fen
 

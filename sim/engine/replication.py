@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.model.streams import Streams
 from sim.model.world import World
-from sim.records import CASE_COLUMNS, EVENT_COLUMNS, write_csv, write_events
+from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS, write_csv, write_events
 from sim.scenario.schema import Scenario
-from sim.streams import Streams
 
 
 @dataclass

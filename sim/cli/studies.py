@@ -121,7 +121,7 @@ def add_study_options(p: argparse.ArgumentParser) -> None:
 
 
 def precision_rule(args: argparse.Namespace, initial: int) -> Any:
-    from sim.precision import PrecisionRule
+    from sim.study.precision import PrecisionRule
 
     if args.precision is None:
         if args.max_replications is not None:
@@ -139,14 +139,14 @@ def precision_rule(args: argparse.Namespace, initial: int) -> Any:
 
 @contextmanager
 def executor_for(args: argparse.Namespace, workers: int):
-    from sim.executors import make_executor
+    from sim.engine.executors import make_executor
 
     with make_executor(workers, args.dask, not args.no_progress) as executor:
         yield executor
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    from sim.commands import fraction
+    from sim.cli.run import fraction
 
     p.add_argument(
         "--scale",
@@ -178,7 +178,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _counts(args: argparse.Namespace, run: Any) -> tuple[int, int, int]:
-    from sim.runner import default_workers
+    from sim.engine.runner import default_workers
 
     if args.replications is not None:
         replications = args.replications
@@ -203,7 +203,7 @@ def _done(out_dir: Path | None, report: bool) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.scenario import load_scenario
-    from sim.whatif import check_names, compare, format_comparison
+    from sim.study.compare import check_names, compare, format_comparison
 
     loadeds = [load_scenario(f, args.overrides) for f in [args.base, *args.others]]
     scale = args.scale if args.scale is not None else loadeds[0].scenario.run.scale
@@ -212,7 +212,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     replications, seed, workers = _counts(args, loadeds[0].scenario.run)
     rule = precision_rule(args, replications)
     if args.out is not None:
-        from sim.outputs import check_destination
+        from sim.results.folders import check_destination
 
         check_destination(args.out)
     with executor_for(args, workers) as executor:
@@ -238,9 +238,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.results.statistics import HEADLINE_METRICS
     from sim.scenario import load_scenario
-    from sim.stats import HEADLINE_METRICS
-    from sim.sweeps import DEFAULT_TARGETS, format_sweep, make_design, resolve_varies, sweep
+    from sim.study.sweep import DEFAULT_TARGETS, format_sweep, make_design, resolve_varies, sweep
 
     targets = args.metric or list(DEFAULT_TARGETS)
     for m in targets:
@@ -255,7 +255,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     rule = precision_rule(args, replications)
     design = make_design(args.design, varies, args.samples, seed)
     if args.out is not None:
-        from sim.outputs import check_destination
+        from sim.results.folders import check_destination
 
         check_destination(args.out)
     with executor_for(args, workers) as executor:
@@ -286,7 +286,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sim.reporting import build_report, check_results_dir
+    from sim.report.build import build_report, check_results_dir
 
     if args.out is not None and len(args.dirs) > 1:
         raise UserError("--out: only with one RESULTS_DIR (each folder gets its report.html)")

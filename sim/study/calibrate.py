@@ -12,9 +12,9 @@ import math
 from typing import Any
 
 from sim.errors import UserError
-from sim.run import execute
+from sim.results.statistics import HEADLINE_METRICS
 from sim.scenario.loader import LoadedScenario
-from sim.stats import HEADLINE_METRICS
+from sim.study.run import execute
 
 
 def calibrate(

@@ -8,7 +8,7 @@ number field (e.g. ``officers``) takes whole values only. The design comes from
 - ``lhs``: a Latin hypercube of ``--samples`` points (default 8);
 - ``sobol``: Saltelli's A, B and AB matrices from a scrambled Sobol' sequence with
   ``--samples`` base points (a power of 2, default 8), ``samples x (inputs + 2)`` points in
-  all, which give Sobol' indices (:func:`sim.sensitivity.sobol`);
+  all, which give Sobol' indices (:func:`sim.study.sensitivity.sobol`);
 - ``grid``: every combination of ``k`` evenly spaced levels per input (``--samples`` must be
   ``k`` to the power of the number of inputs; default 3 levels).
 
@@ -34,19 +34,19 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from sim import artifacts
+from sim.engine.executors import Executor
+from sim.engine.replication import ReplicationResult
+from sim.engine.runner import run_group
 from sim.errors import UserError
-from sim.executors import Executor
-from sim.outputs import check_destination, default_results_dir, results_folder, write_json
-from sim.precision import PrecisionOutcome, PrecisionRule
-from sim.replication import ReplicationResult
-from sim.run import format_value
-from sim.runner import run_group
+from sim.results import artifacts
+from sim.results.folders import check_destination, default_results_dir, results_folder, write_json
+from sim.results.statistics import HEADLINE_METRICS, Summary, summarize_all
 from sim.scenario import ScenarioError, load_scenario
 from sim.scenario.loader import LoadedScenario, apply_overrides, read_with_extends
-from sim.sensitivity import Sensitivity, sobol, standardised_regression
-from sim.stats import HEADLINE_METRICS, Summary, summarize_all
-from sim.whatif import study_manifest
+from sim.study.compare import study_manifest
+from sim.study.precision import PrecisionOutcome, PrecisionRule
+from sim.study.run import format_value
+from sim.study.sensitivity import Sensitivity, sobol, standardised_regression
 
 DESIGNS = ("lhs", "sobol", "grid")
 DEFAULT_TARGETS = ("time_to_recovery_days_mean", "throughput_cases_per_year")
@@ -366,7 +366,7 @@ def sweep(
         outcome.out_dir = destination
         write_sweep_folder(tmp, base, outcome, executor, started, began)
         if report:
-            from sim.reporting import build_report
+            from sim.report.build import build_report
 
             build_report(tmp)
     return outcome

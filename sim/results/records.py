@@ -2,7 +2,7 @@
 
 The model appends plain tuples (cheap); writing and analysis happen after the run. When
 records are not kept, :class:`EventLog` drops rows as they come and only the streaming
-statistics in :mod:`sim.stats` remain, so memory does not grow with simulated time.
+statistics in :mod:`sim.results.statistics` remain, so memory does not grow with simulated time.
 """
 
 from __future__ import annotations

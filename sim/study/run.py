@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim import artifacts, plots
-from sim.executors import Executor, LocalExecutor
-from sim.outputs import (
+from sim.engine.executors import Executor, LocalExecutor
+from sim.engine.replication import ReplicationResult
+from sim.engine.runner import run_group
+from sim.report import plots
+from sim.results import artifacts
+from sim.results.folders import (
     check_destination,
     concatenate_parts,
     default_results_dir,
@@ -26,12 +29,10 @@ from sim.outputs import (
     results_folder,
     write_json,
 )
-from sim.precision import MetricPrecision, PrecisionOutcome, PrecisionRule
-from sim.records import CASE_COLUMNS, EVENT_COLUMNS
-from sim.replication import ReplicationResult
-from sim.runner import run_group
+from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS
+from sim.results.statistics import HEADLINE_METRICS, Summary, summarize_all
 from sim.scenario.loader import LoadedScenario
-from sim.stats import HEADLINE_METRICS, Summary, summarize_all
+from sim.study.precision import MetricPrecision, PrecisionOutcome, PrecisionRule
 
 
 @dataclass
@@ -131,7 +132,7 @@ def execute(
                 workers=executor.parallelism,
             )
             if report:
-                from sim.reporting import build_report
+                from sim.report.build import build_report
 
                 build_report(tmp)
     return outcome

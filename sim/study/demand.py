@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.records import EVENT_COLUMNS
+from sim.results.records import EVENT_COLUMNS
+from sim.results.statistics import Summary, summarize
 from sim.scenario.loader import LoadedScenario
 from sim.scenario.schema import AssetType, ChannelName, Scenario
-from sim.stats import Summary, summarize
 
 SECONDS_PER_DAY = 86_400.0
 CASES = "POST /v1/cases"
@@ -76,7 +76,7 @@ class ReplicationDemand:
 
 
 def count_demand(rows: Sequence[tuple], scenario: Scenario) -> ReplicationDemand:
-    """Map event rows (columns :data:`sim.records.EVENT_COLUMNS`) to API requests."""
+    """Map event rows (columns :data:`sim.results.records.EVENT_COLUMNS`) to API requests."""
     lo, hi = scenario.warmup_days, scenario.horizon_days
     out = ReplicationDemand(window_days=hi - lo)
     for kind in request_kinds(scenario):
@@ -146,8 +146,8 @@ def replication_demand(
     scenario: Scenario, seed: int, replication: int, progress: Callable[[float], None] | None
 ) -> ReplicationDemand:
     """Run one replication with its event log kept and count its demand."""
+    from sim.model.streams import Streams
     from sim.model.world import World
-    from sim.streams import Streams
 
     world = World(scenario, Streams(seed, replication), True, progress)
     world.run()
@@ -255,7 +255,7 @@ def run_demand(
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Run ``replications`` (in this process, each with its event log) and summarise."""
-    from sim.runner import progress_bar
+    from sim.engine.runner import progress_bar
 
     scenario = loaded.scenario
     reps = []

@@ -1,5 +1,5 @@
 """The simulation subcommands of ``chakong``: run, verify, bench (and, from
-:mod:`sim.study_commands`, compare, sweep and report)."""
+:mod:`sim.cli.studies`, compare, sweep and report)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sim import study_commands
 from sim.cli import non_negative_int, positive_int
+from sim.cli import studies as study_commands
 from sim.errors import UserError
 
 RUN_EPILOG = """\
@@ -179,13 +179,13 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 
     study_commands.register(sub, scen)
 
-    from sim import demand_command
+    from sim.cli import demand as demand_command
 
     demand_command.register(sub, scen)
 
 
 def _resolve(args: argparse.Namespace):
-    from sim.runner import default_workers
+    from sim.engine.runner import default_workers
     from sim.scenario import load_scenario
 
     loaded = load_scenario(args.file, args.overrides)
@@ -204,7 +204,7 @@ def _resolve(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.run import execute, format_table
+    from sim.study.run import execute, format_table
 
     loaded, replications, seed, workers = _resolve(args)
     rule = study_commands.precision_rule(args, replications)
@@ -232,8 +232,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from sim.theory import read_check
-    from sim.verify import verify
+    from sim.study.theory import read_check
+    from sim.study.verify import verify
 
     loaded, replications, seed, workers = _resolve(args)
     check = read_check(loaded.path)
@@ -263,7 +263,7 @@ def _verify_text(r: dict[str, Any]) -> str:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import calibrate, format_calibration
+    from sim.study.calibrate import calibrate, format_calibration
 
     loaded, replications, seed, workers = _resolve(args)
     result = calibrate(loaded, replications, seed, workers, not args.no_progress)
@@ -272,7 +272,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from sim import bench
+    from sim.engine import bench
 
     if args.national:
         result = bench.run_national_bench(args.scenario, args.scale)

@@ -22,7 +22,7 @@ from typing import Any
 
 import tomli_w
 
-from sim.replication import ReplicationResult
+from sim.engine.replication import ReplicationResult
 from sim.scenario.loader import LoadedScenario
 
 DISTRIBUTIONS = "distributions.csv"

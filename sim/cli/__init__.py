@@ -72,8 +72,8 @@ def non_negative_int(text: str) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.model.topology import Topology
     from sim.scenario import load_scenario
-    from sim.topology import Topology
 
     failed = False
     for path in args.files:
@@ -128,7 +128,7 @@ def _register_core(sub: Any, scen: argparse.ArgumentParser) -> None:
     )
     p.set_defaults(func=_cmd_schema)
 
-    from sim import commands
+    from sim.cli import run as commands
 
     commands.register(sub, scen)
 

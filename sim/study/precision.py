@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.errors import UserError
-from sim.stats import HEADLINE_METRICS, summarize
+from sim.results.statistics import HEADLINE_METRICS, summarize
 
 RATE_FLOOR = 0.01
 """Rates below 1% are judged on an absolute half-width of ``target`` x 1 percentage point."""

@@ -1,14 +1,14 @@
 """Holding the model against queueing theory: run a validation scenario, compare its metric
-with the closed form named in its header (see :mod:`sim.theory`)."""
+with the closed form named in its header (see :mod:`sim.study.theory`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from sim.run import execute
 from sim.scenario.loader import LoadedScenario
-from sim.theory import TheoryCheck
+from sim.study.run import execute
+from sim.study.theory import TheoryCheck
 
 
 def verify(

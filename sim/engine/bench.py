@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim.engine.replication import single_run
 from sim.errors import UserError
-from sim.replication import single_run
 from sim.scenario import load_scenario
 
 DEFAULT_SCENARIO = Path("scenarios/baseline.toml")

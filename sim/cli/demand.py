@@ -32,7 +32,7 @@ these figures. --out DIR writes demand.json and manifest.json.
 
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
-    from sim.commands import fraction
+    from sim.cli.run import fraction
 
     p = sub.add_parser(
         "demand",
@@ -63,9 +63,9 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 
 
 def cmd_demand(args: argparse.Namespace) -> int:
-    from sim.demand import format_demand, run_demand
-    from sim.outputs import check_destination, manifest, results_folder, write_json
+    from sim.results.folders import check_destination, manifest, results_folder, write_json
     from sim.scenario import load_scenario
+    from sim.study.demand import format_demand, run_demand
 
     loaded = load_scenario(args.file, args.overrides)
     scale = args.scale if args.scale is not None else loaded.scenario.run.scale

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from sim.replication import ReplicationResult
-from sim.stats import Summary
+from sim.engine.replication import ReplicationResult
+from sim.results.statistics import Summary
 
 
 def time_to_close(

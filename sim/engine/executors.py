@@ -1,8 +1,8 @@
 """Where replications run: this process, local worker processes, or a Dask cluster.
 
-An executor turns :class:`Task` objects into :class:`~sim.replication.ReplicationResult`
+An executor turns :class:`Task` objects into :class:`~sim.engine.replication.ReplicationResult`
 objects, returned in task order. A task names everything a replication depends on (the
-scenario, the seed and the replication index), and :func:`~sim.replication.single_run` is a
+scenario, the seed and the replication index), and :func:`~sim.engine.replication.single_run` is a
 pure function of it, so every executor returns the same results for the same tasks: the
 number of workers and the machine that ran a replication never change a figure.
 
@@ -34,8 +34,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sim.engine.replication import ReplicationResult, single_run
 from sim.errors import UserError
-from sim.replication import ReplicationResult, single_run
 from sim.scenario.schema import Scenario
 
 Progress = Callable[[float], None] | None
@@ -139,7 +139,7 @@ class LocalExecutor(Executor):
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(["sim.replication"])
+            ctx.set_forkserver_preload(["sim.engine.replication"])
             if self._show_progress:
                 self._queue = ctx.Queue()
                 self._pump = threading.Thread(target=self._forward_progress, daemon=True)
@@ -181,7 +181,7 @@ class LocalExecutor(Executor):
 
 def code_fingerprint() -> str:
     """A hash of the ``sim`` package's source: equal only for the same model code."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the whole sim package, not only the engine
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())

@@ -2,7 +2,7 @@
 
 Replication ``i`` of a run with seed ``s`` always uses the streams of (``s``, ``i``), so the
 results do not depend on how many workers ran them, on which executor (local processes or
-Dask, see :mod:`sim.executors`), or in which order they finished. A group of scenarios run
+Dask, see :mod:`sim.engine.executors`), or in which order they finished. A group of scenarios run
 together (a comparison, a sweep) gives replication ``i`` of every scenario the same seed
 and index: common random numbers. A progress bar on stderr counts simulated days.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.executors import Executor, LocalExecutor, Task
-from sim.precision import PrecisionOutcome, PrecisionRule, Sequential, judge
-from sim.replication import ReplicationResult
+from sim.engine.executors import Executor, LocalExecutor, Task
+from sim.engine.replication import ReplicationResult
 from sim.scenario.schema import Scenario
+from sim.study.precision import PrecisionOutcome, PrecisionRule, Sequential, judge
 
 
 def default_workers() -> int:
@@ -106,7 +106,7 @@ def run_group(
 ) -> GroupRun:
     """Run every scenario with the same seed and replication indices (common random
     numbers): ``replications`` of each, or, with ``precision``, as many as the replication
-    algorithm asks for (see :mod:`sim.precision`)."""
+    algorithm asks for (see :mod:`sim.study.precision`)."""
     dirs = list(parts_dirs) if parts_dirs is not None else [None] * len(scenarios)
     names = list(labels) if labels is not None else [s.name for s in scenarios]
     desc = names[0] if len(names) == 1 else f"{len(names)} scenarios"

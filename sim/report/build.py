@@ -45,7 +45,7 @@ def check_results_dir(folder: Path) -> str:
 
 def render(folder: Path) -> str:
     """The report's HTML text."""
-    from sim.reporting import pages
+    from sim.report import pages
 
     kind = check_results_dir(folder)
     build = {"run": pages.run_page, "compare": pages.compare_page, "sweep": pages.sweep_page}

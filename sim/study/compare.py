@@ -2,7 +2,7 @@
 
 Every scenario runs replications ``0 .. n-1`` with the same seed, so replication ``i`` of
 each one draws the same arrivals, claims, debtors and agency delays wherever the scenarios
-agree (the named streams of :mod:`sim.streams`). The difference of a metric between a
+agree (the named streams of :mod:`sim.model.streams`). The difference of a metric between a
 scenario and the base is then taken replication by replication, and its 95% t-interval is
 the interval of those paired differences (:func:`paired_difference`): the noise the two
 runs share cancels, so the interval is narrower than one from independent runs
@@ -33,15 +33,21 @@ from typing import Any
 import numpy as np
 from scipy import stats as st
 
+from sim.engine.executors import Executor
+from sim.engine.replication import ReplicationResult
+from sim.engine.runner import run_group
 from sim.errors import UserError
-from sim.executors import Executor
-from sim.outputs import check_destination, default_results_dir, manifest, results_folder, write_json
-from sim.precision import PrecisionOutcome, PrecisionRule
-from sim.replication import ReplicationResult
-from sim.run import RunOutcome, format_value, write_run_folder
-from sim.runner import run_group
+from sim.results.folders import (
+    check_destination,
+    default_results_dir,
+    manifest,
+    results_folder,
+    write_json,
+)
+from sim.results.statistics import Summary, summarize, summarize_all
 from sim.scenario.loader import LoadedScenario
-from sim.stats import Summary, summarize, summarize_all
+from sim.study.precision import PrecisionOutcome, PrecisionRule
+from sim.study.run import RunOutcome, format_value, write_run_folder
 
 
 @dataclass(frozen=True)
@@ -245,7 +251,7 @@ def compare(
             ),
         )
         if report:
-            from sim.reporting import build_report
+            from sim.report.build import build_report
 
             build_report(tmp)
     return comparison
