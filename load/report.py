@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.report import figures
-from sim.report.html import details, esc, image, page, pre, table
+from sim.reporting import figures
+from sim.reporting.html import details, esc, image, page, pre, table
 
 plt = figures.plt  # after sim.reporting.figures chose the Agg backend
 

@@ -22,37 +22,29 @@ work to a Dask cluster instead. Results are the same whichever ran them.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sim.engine.executors import make_executor
-from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS
+from sim.model.events import CASE_COLUMNS, EVENT_COLUMNS
+from sim.reporting.build import build_report, finish
+from sim.results.records import CASES_CSV, EVENTS_CSV, read_rows
 from sim.results.statistics import Summary
 from sim.scenario.loader import LoadedScenario, load_scenario
 from sim.study.compare import Comparison
-from sim.study.precision import PrecisionOutcome, PrecisionRule
-from sim.study.run import RunOutcome, execute, format_table
+from sim.study.compare import compare as compare_study
+from sim.study.design import make_design, resolve_varies
+from sim.study.precision import PrecisionOutcome
+from sim.study.run import RunOutcome, format_table
+from sim.study.run import run as run_study
+from sim.study.settings import Settings, resolve, scaled
 from sim.study.sweep import DEFAULT_TARGETS, SweepOutcome
-
-DEFAULT_CAP = 100
-_TEXT_COLUMNS = {"region", "court", "matter", "outcome", "event", "asset_type", "channel", "agency"}
-_INT_COLUMNS = {
-    "replication",
-    "case_id",
-    "debtor_id",
-    "asset_id",
-    "assets",
-    "assets_found",
-    "queries",
-    "reworks",
-}
+from sim.study.sweep import sweep as sweep_study
 
 
 def toml_value(value: Any) -> str:
@@ -98,8 +90,7 @@ def load(
     """Load a scenario file, with changes as ``{"dotted.path": value}`` (or ``--set``
     strings) and top-level fields as keywords (``horizon_days=200``). ``scale`` (default:
     the file's ``[run] scale``, as on the command line) runs a fraction of the volume."""
-    loaded = load_scenario(path, [*_overrides(changes), *_overrides(fields)])
-    return loaded.scaled(loaded.scenario.run.scale if scale is None else scale)
+    return scaled(load_scenario(path, [*_overrides(changes), *_overrides(fields)]), scale)
 
 
 def override(
@@ -113,51 +104,37 @@ def override(
     return again.scaled(loaded.scale)
 
 
-def _rule(
-    precision: float | None, initial: int, cap: int | None, metrics: Sequence[str]
-) -> PrecisionRule | None:
-    if precision is None:
-        return None
-    return PrecisionRule(
-        precision, cap or max(DEFAULT_CAP, initial), initial, metrics=tuple(metrics)
+def _settings(
+    loaded: LoadedScenario,
+    replications: int | None,
+    seed: int | None,
+    workers: int,
+    precision: float | None,
+    max_replications: int | None,
+    precision_metrics: Sequence[str],
+    dask: str | None,
+    progress: bool,
+) -> Settings:
+    """The same resolver as the command line's: the same defaults, the same refusals."""
+    return resolve(
+        loaded.scenario.run,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        precision=precision,
+        max_replications=max_replications,
+        precision_metrics=precision_metrics,
+        dask=dask,
+        progress=progress,
     )
 
 
-def _counts(
-    loaded: LoadedScenario, replications: int | None, seed: int | None, precision: float | None
-) -> tuple[int, int]:
-    run = loaded.scenario.run
-    if replications is None:
-        replications = 3 if precision is not None else run.replications
-    return replications, run.seed if seed is None else seed
-
-
-@contextmanager
-def _executor(workers: int, dask: str | None, progress: bool):
-    with make_executor(workers, dask, progress) as ex:
-        yield ex
+def _finish(out: str | Path | None, report: bool) -> Any:
+    """The report's finish hook when a folder is asked for (plots; the HTML with ``report``)."""
+    return partial(finish, html=report) if out is not None else None
 
 
 # ---------------------------------------------------------------- run
-
-
-def _typed(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if k in _TEXT_COLUMNS:
-            out[k] = v
-        elif v == "":
-            out[k] = None if k in _INT_COLUMNS else math.nan
-        elif k in _INT_COLUMNS:
-            out[k] = int(v)
-        else:
-            out[k] = float(v)
-    return out
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [_typed(row) for row in csv.DictReader(fh)]
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None):
@@ -243,27 +220,32 @@ def simulate(
     """Run replications of a scenario (what ``chakong run`` does). With ``out``, the results folder
     is written there (and its report, unless ``report=False``); ``records=True`` also
     returns every case and event as dicts."""
-    replications, seed = _counts(loaded, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    with _executor(workers, dask, progress) as ex, tempfile.TemporaryDirectory() as tmp:
+    settings = _settings(
+        loaded,
+        replications,
+        seed,
+        workers,
+        precision,
+        max_replications,
+        precision_metrics,
+        dask,
+        progress,
+    )
+    with settings.executor() as ex, tempfile.TemporaryDirectory() as tmp:
         write = out is not None or records
         folder = Path(out) if out is not None else Path(tmp) / "run"
-        outcome = execute(
+        outcome = run_study(
             loaded,
-            replications=replications,
-            seed=seed,
-            workers=workers,
+            settings,
+            ex,
             out=folder if write else None,
             write=write,
             keep_records=records,
-            show_progress=progress,
-            precision=rule,
-            executor=ex,
-            report=report and out is not None,
+            finish=_finish(out, report),
         )
         result = RunResult(
             outcome.scenario,
-            seed,
+            settings.seed,
             outcome.summary,
             [r.metrics for r in outcome.replications],
             precision=outcome.precision,
@@ -271,8 +253,8 @@ def simulate(
             outcome=outcome,
         )
         if records:
-            result.cases = _read_rows(folder / "cases.csv")
-            result.events = _read_rows(folder / "events.csv")
+            result.cases = read_rows(folder / CASES_CSV)
+            result.events = read_rows(folder / EVENTS_CSV)
     return result
 
 
@@ -296,21 +278,25 @@ def compare(
     """Run ``base`` and ``others`` under common random numbers (``chakong compare``);
     ``.to_json()`` is the ``--json`` object, ``.differences[k][metric]`` the paired
     difference of the k-th other scenario, ``.frame()`` a DataFrame."""
-    from sim.study.compare import compare as run_compare
-
-    replications, seed = _counts(base, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    with _executor(workers, dask, progress) as ex:
-        return run_compare(
+    settings = _settings(
+        base,
+        replications,
+        seed,
+        workers,
+        precision,
+        max_replications,
+        precision_metrics,
+        dask,
+        progress,
+    )
+    with settings.executor() as ex:
+        return compare_study(
             [base, *others],
-            seed=seed,
-            replications=replications,
-            executor=ex,
-            precision=rule,
+            settings,
+            ex,
             out=Path(out) if out is not None else None,
             write=out is not None,
-            report=report,
-            show_progress=progress,
+            finish=_finish(out, report),
         )
 
 
@@ -335,35 +321,36 @@ def sweep(
     """A designed sweep (``chakong sweep``): ``vary`` maps dotted paths to (low, high);
     ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a sobol design) says which
     inputs drive each metric; ``.frame()`` is the table of points."""
-    from sim.study.sweep import make_design, resolve_varies
-    from sim.study.sweep import sweep as run_sweep
-
     texts = [f"{path}={low!r}:{high!r}" for path, (low, high) in vary.items()]
     varies = resolve_varies(loaded.path, loaded.overrides, texts)
-    replications, seed = _counts(loaded, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    plan = make_design(design, varies, samples, seed)
-    with _executor(workers, dask, progress) as ex:
-        return run_sweep(
+    settings = _settings(
+        loaded,
+        replications,
+        seed,
+        workers,
+        precision,
+        max_replications,
+        precision_metrics,
+        dask,
+        progress,
+    )
+    plan = make_design(design, varies, samples, settings.seed)
+    with settings.executor() as ex:
+        return sweep_study(
             loaded.path,
             loaded.overrides,
             varies,
             plan,
-            seed=seed,
-            replications=replications,
-            executor=ex,
+            settings,
+            ex,
             targets=metrics,
-            precision=rule,
             scale=loaded.scale,
             out=Path(out) if out is not None else None,
             write=out is not None,
-            report=report,
-            show_progress=progress,
+            finish=_finish(out, report),
         )
 
 
 def report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Build the HTML report of a results folder; returns its path."""
-    from sim.report.build import build_report
-
     return build_report(Path(results_dir), Path(out) if out is not None else None)

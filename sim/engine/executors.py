@@ -34,8 +34,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sim.engine.replication import ReplicationResult, single_run
+from sim.engine.replication import single_run
 from sim.errors import UserError
+from sim.results.replication import ReplicationResult
 from sim.scenario.schema import Scenario
 
 Progress = Callable[[float], None] | None

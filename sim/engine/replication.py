@@ -9,32 +9,47 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sim.model.events import Event, EventKind
 from sim.model.streams import Streams
 from sim.model.world import World
-from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS, write_csv, write_events
+from sim.results.eventlog import EventLog
+from sim.results.records import write_cases, write_events
+from sim.results.replication import ReplicationResult
+from sim.results.statistics import Observer
 from sim.scenario.schema import Scenario
 
 
-@dataclass
-class ReplicationResult:
-    replication: int
-    metrics: dict[str, float]
-    backlog_times: list[float]
-    backlog_counts: list[int]
-    pool_counts: list[int]
-    close_days_hist: list[int]
-    cases_filed: int  # all cases filed, warm-up included
-    wall_seconds: float
-    files: dict[str, str] = field(default_factory=dict)  # part files written, by kind
-    recovery_days_hist: list[int] = field(default_factory=list)  # recovering cases per day
-    queries_by_hour: dict[str, list[int]] = field(default_factory=dict)  # channel -> 24 counts
-    # (channel, agency) -> requests sent in each hour of the day; from the event log, so only
-    # when records are kept
-    agency_queries_by_hour: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+def run_once(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    keep_records: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[World, Observer]:
+    """Run one replication; the observer is an :class:`EventLog` when records are kept."""
+    horizon = scenario.horizon_days
+    observer = (
+        EventLog(scenario.warmup_days, horizon, replication=replication)
+        if keep_records
+        else Observer(scenario.warmup_days, horizon)
+    )
+    world = World(scenario, Streams(seed, replication), observer, progress)
+    observer.available_officer_days = world.available_officer_days
+    # The model makes no cyclic garbage as it runs (memory peaks are the same with the
+    # collector off), while full collections rescan every live case and pool member:
+    # switched off, a national run is about 30% faster.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        world.run()
+    finally:
+        if collecting:
+            gc.enable()
+    observer.finish()
+    return world, observer
 
 
 def single_run(
@@ -48,28 +63,18 @@ def single_run(
     """Run one replication. With ``keep_records`` and ``parts_dir``, its per-case rows and
     its event log (in time order, up to the horizon) are written there as CSV parts."""
     began = time.perf_counter()
-    world = World(scenario, Streams(seed, replication), keep_records, progress)
-    # The model makes no cyclic garbage as it runs (memory peaks are the same with the
-    # collector off), while full collections rescan every live case and pool member:
-    # switched off, a national run is about 30% faster.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        world.run()
-    finally:
-        if collecting:
-            gc.enable()
+    world, obs = run_once(scenario, seed, replication, keep_records, progress)
     files: dict[str, str] = {}
-    by_agency = _agency_queries_by_hour(world.log.rows, scenario) if keep_records else {}
-    if keep_records and parts_dir is not None:
-        horizon = scenario.horizon_days
-        cases = parts_dir / f"cases.{replication:05d}.csv"
-        write_csv(cases, CASE_COLUMNS, world.case_rows + world.open_case_rows(), header=False)
-        events = parts_dir / f"events.{replication:05d}.csv"
-        rows = (r for r in world.log.sorted_rows() if r[1] < horizon)
-        write_events(events, rows, header=False)
-        files = {"cases": str(cases), "events": str(events)}
-    obs = world.observer
+    by_agency: dict[tuple[str, str], list[int]] = {}
+    if isinstance(obs, EventLog):
+        by_agency = agency_queries_by_hour(obs.rows, scenario)
+        if parts_dir is not None:
+            horizon = scenario.horizon_days
+            cases = parts_dir / f"cases.{replication:05d}.csv"
+            write_cases(cases, obs.all_case_rows(), header=False)
+            events = parts_dir / f"events.{replication:05d}.csv"
+            write_events(events, (r for r in obs.sorted_rows() if r.time_days < horizon), False)
+            files = {"cases": str(cases), "events": str(events)}
     return ReplicationResult(
         replication=replication,
         metrics=obs.metrics(),
@@ -77,7 +82,7 @@ def single_run(
         backlog_counts=obs.backlog_counts,
         pool_counts=obs.pool_counts,
         close_days_hist=obs.close_days_hist,
-        cases_filed=world._next_id,
+        cases_filed=world.filed_total,
         wall_seconds=time.perf_counter() - began,
         files=files,
         recovery_days_hist=obs.recovery_days_hist,
@@ -86,21 +91,20 @@ def single_run(
     )
 
 
-def _agency_queries_by_hour(
-    rows: list[tuple], scenario: Scenario
+def agency_queries_by_hour(
+    rows: Iterable[Event], scenario: Scenario
 ) -> dict[tuple[str, str], list[int]]:
     """Requests sent inside the observation window, by (channel, agency) and hour of day,
     counted from the event log's ``query_sent`` rows."""
     lo, hi = scenario.warmup_days, scenario.horizon_days
-    col = {name: i for i, name in enumerate(EVENT_COLUMNS)}
-    t, event, channel, agency = col["time_days"], col["event"], col["channel"], col["agency"]
     counts: dict[tuple[str, str], list[int]] = {}
     for row in rows:
-        if row[event] != "query_sent" or not lo <= row[t] < hi:
+        t = row.time_days
+        if row.event is not EventKind.query_sent or not lo <= t < hi:
             continue
-        key = (row[channel], row[agency])
+        key = (row.channel, row.agency)
         hours = counts.get(key)
         if hours is None:
             hours = counts[key] = [0] * 24
-        hours[min(int((row[t] % 1.0) * 24), 23)] += 1
+        hours[min(int((t % 1.0) * 24), 23)] += 1
     return counts

@@ -5,23 +5,42 @@ results do not depend on how many workers ran them, on which executor (local pro
 Dask, see :mod:`sim.engine.executors`), or in which order they finished. A group of scenarios run
 together (a comparison, a sweep) gives replication ``i`` of every scenario the same seed
 and index: common random numbers. A progress bar on stderr counts simulated days.
+
+How many replications a group runs is fixed, or decided replication by replication by a
+:class:`StoppingRule` (the precision rule of :mod:`sim.study.precision`), always in index
+order, so the number of workers never changes the answer.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tqdm import tqdm
 
 from sim.engine.executors import Executor, LocalExecutor, Task
-from sim.engine.replication import ReplicationResult
+from sim.results.replication import ReplicationResult
 from sim.scenario.schema import Scenario
-from sim.study.precision import PrecisionOutcome, PrecisionRule, Sequential, judge
+
+Groups = Sequence[tuple[str, Sequence[Mapping[str, float]]]]
+"""Each scenario's name and the metrics of its replications so far, in index order."""
+
+
+class StoppingRule(Protocol):
+    """Decides how many replications a group runs (:class:`sim.study.precision.Sequential`)."""
+
+    def batch(self, done: int, parallelism: int) -> int:
+        """How many replications to run next, ``done`` having run (surplus is discarded)."""
+        ...
+
+    def enough(self, n: int, groups: Groups) -> bool:
+        """Whether the first ``n`` replications of every scenario are enough."""
+        ...
 
 
 def default_workers() -> int:
@@ -82,10 +101,9 @@ def run_replications(
 @dataclass
 class GroupRun:
     """Replications of scenarios run together: ``results[k][i]`` is replication ``i`` of
-    scenario ``k``; ``precision`` says why a precision-driven run stopped."""
+    scenario ``k``."""
 
     results: list[list[ReplicationResult]]
-    precision: PrecisionOutcome | None = None
 
     @property
     def replications(self) -> int:
@@ -98,20 +116,20 @@ def run_group(
     seed: int,
     replications: int,
     *,
-    precision: PrecisionRule | None = None,
+    until: StoppingRule | None = None,
     keep_records: bool = False,
     parts_dirs: Sequence[Path | None] | None = None,
     show_progress: bool = True,
     labels: Sequence[str] | None = None,
+    note: str = "",
 ) -> GroupRun:
     """Run every scenario with the same seed and replication indices (common random
-    numbers): ``replications`` of each, or, with ``precision``, as many as the replication
-    algorithm asks for (see :mod:`sim.study.precision`)."""
+    numbers): ``replications`` of each, or, with ``until``, as many as it asks for."""
     dirs = list(parts_dirs) if parts_dirs is not None else [None] * len(scenarios)
     names = list(labels) if labels is not None else [s.name for s in scenarios]
     desc = names[0] if len(names) == 1 else f"{len(names)} scenarios"
 
-    def batch(first: int, count: int, note: str = "") -> list[list[ReplicationResult]]:
+    def batch(first: int, count: int) -> list[list[ReplicationResult]]:
         tasks = [
             Task(s, seed, i, keep_records, d)
             for s, d in zip(scenarios, dirs, strict=True)
@@ -124,31 +142,23 @@ def run_group(
             flat = executor.run(tasks, update if show_progress else None)
         return [flat[k * count : (k + 1) * count] for k in range(len(scenarios))]
 
-    if precision is None:
+    if until is None:
         return GroupRun(batch(0, replications))
 
-    rule = precision
     done: list[list[ReplicationResult]] = [[] for _ in scenarios]
-    algorithm = Sequential(rule)
-    judgement: list = []
     n = 0
-    note = f" (precision {100 * rule.target:g}%, cap {rule.max_replications})"
     while True:
-        count = algorithm.next_batch(n, executor.parallelism, judgement)
-        for k, more in enumerate(batch(n, count, note)):
+        count = until.batch(n, executor.parallelism)
+        for k, more in enumerate(batch(n, count)):
             done[k].extend(more)
-        for m in range(max(n + 1, rule.initial), n + count + 1):
-            judgement = judge(
-                [
-                    (name, [r.metrics for r in reps[:m]])
-                    for name, reps in zip(names, done, strict=True)
-                ],
-                rule,
-            )
-            if algorithm.step(m, judgement):
+        for m in range(n + 1, n + count + 1):
+            groups = [
+                (name, [r.metrics for r in reps[:m]])
+                for name, reps in zip(names, done, strict=True)
+            ]
+            if until.enough(m, groups):
                 _discard(done, m)
-                assert algorithm.outcome is not None
-                return GroupRun(done, algorithm.outcome)
+                return GroupRun(done)
         n += count
 
 

@@ -14,12 +14,8 @@ effect only when the earlier freeze is released, on what that authority left.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-
-import numpy as np
 
 from sim.model.network import Finding
 from sim.model.streams import key_of, keyed_sample, keyed_uniform
@@ -116,11 +112,3 @@ class FreezeDesk:
                 value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
             holds.append(Hold(f, at, effective, at + period, period, value, waiting))
         return holds, failures
-
-
-def _uniforms(rng: np.random.Generator) -> Callable[[], float]:
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield rng.random(256).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__

@@ -11,7 +11,9 @@ scenarios run with the same seed.
 
 from __future__ import annotations
 
+import itertools
 import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -78,3 +80,28 @@ def key_of(name: str) -> int:
 def keyed_sample(dist: Any, seed: int, *keys: int) -> float:
     """A draw of ``dist`` fixed by ``seed`` and ``keys`` (its inverse at a keyed uniform)."""
     return dist.ppf(keyed_uniform(seed, *keys))
+
+
+# ---------------------------------------------------------------- draws in blocks
+
+
+def uniforms(rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
+    """Successive uniforms on [0, 1) from ``rng``, drawn ``block`` at a time (cheap calls)."""
+
+    def blocks() -> Iterator[list[float]]:
+        while True:
+            yield rng.random(block).tolist()
+
+    return itertools.chain.from_iterable(blocks()).__next__
+
+
+def integers(rng: np.random.Generator, n: int, block: int = 256) -> Callable[[], int]:
+    """Successive uniform picks from ``range(n)``, drawn ``block`` at a time."""
+    if n == 1:
+        return itertools.repeat(0).__next__
+
+    def blocks() -> Iterator[list[int]]:
+        while True:
+            yield rng.integers(0, n, block).tolist()
+
+    return itertools.chain.from_iterable(blocks()).__next__

@@ -1,5 +1,9 @@
-"""The files of a results folder that reports read, beside the numbers.
+"""The files of a run's results folder beside its summary, and their readers.
 
+- ``replications.csv``: every metric of every replication, with the matters filed and the
+  wall seconds it took;
+- ``backlog.csv``: open cases and the 终本 pool over time, per replication
+  (``replication, time_days, open_cases, terminated_pool``);
 - ``distributions.csv``: cases per whole day of time to close and of time to recovery,
   pooled over replications (``days, time_to_close, time_to_recovery``);
 - ``queries_by_hour.csv``: requests sent to agencies per day in each hour of the day, mean
@@ -17,18 +21,80 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
 
-from sim.engine.replication import ReplicationResult
+from sim.results.folders import csv_number
+from sim.results.metrics import HEADLINE_METRICS
+from sim.results.replication import ReplicationResult
 from sim.scenario.loader import LoadedScenario
 
+REPLICATIONS = "replications.csv"
+BACKLOG = "backlog.csv"
 DISTRIBUTIONS = "distributions.csv"
 QUERIES_BY_HOUR = "queries_by_hour.csv"
 SCENARIO_TOML = "scenario.toml"
 SCENARIO_FILES = "scenario_files"
+
+
+# ---------------------------------------------------------------- replications, backlog
+
+
+def write_replications(path: Path, results: Sequence[ReplicationResult]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["replication", *HEADLINE_METRICS, "cases_filed", "wall_seconds"])
+        for r in results:
+            w.writerow(
+                [
+                    r.replication,
+                    *(csv_number(r.metrics[m]) for m in HEADLINE_METRICS),
+                    r.cases_filed,
+                    round(r.wall_seconds, 3),
+                ]
+            )
+
+
+def write_backlog(path: Path, results: Sequence[ReplicationResult]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["replication", "time_days", "open_cases", "terminated_pool"])
+        for r in results:
+            for t, c, p in zip(r.backlog_times, r.backlog_counts, r.pool_counts, strict=False):
+                w.writerow([r.replication, csv_number(t), c, p])
+
+
+@dataclass
+class Backlog:
+    """Open cases and the 终本 pool over time, every replication (rows) on one time axis."""
+
+    t: np.ndarray
+    open_cases: np.ndarray
+    pool: np.ndarray
+
+
+def read_backlog(path: Path) -> Backlog | None:
+    """``backlog.csv`` cut to the shortest replication's samples (None when empty)."""
+    by_rep: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            t, o, p = by_rep.setdefault(row["replication"], ([], [], []))
+            t.append(float(row["time_days"]))
+            o.append(float(row["open_cases"]))
+            p.append(float(row["terminated_pool"] or 0))
+    if not by_rep:
+        return None
+    n = min(len(v[0]) for v in by_rep.values())
+    first = next(iter(by_rep.values()))
+    return Backlog(
+        np.array(first[0][:n]),
+        np.array([v[1][:n] for v in by_rep.values()]),
+        np.array([v[2][:n] for v in by_rep.values()]),
+    )
 
 
 # ---------------------------------------------------------------- distributions

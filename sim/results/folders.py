@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.metadata as md
 import json
+import math
 import os
 import platform
 import shlex
@@ -71,6 +72,11 @@ def results_folder(destination: Path) -> Iterator[Path]:
 
 def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def csv_number(v: float | None) -> str:
+    """A number for a CSV cell: 6 significant digits, empty where missing or NaN."""
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
 
 
 def concatenate_parts(dest: Path, header: Iterable[str], parts: Iterable[str]) -> None:

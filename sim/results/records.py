@@ -1,121 +1,24 @@
-"""Flat records: one row per case and one per event, with the same columns everywhere.
+"""The event and case records as CSV files: ``events.csv`` and ``cases.csv``.
 
-The model appends plain tuples (cheap); writing and analysis happen after the run. When
-records are not kept, :class:`EventLog` drops rows as they come and only the streaming
-statistics in :mod:`sim.results.statistics` remain, so memory does not grow with simulated time.
+The rows are the model's typed records (:class:`~sim.model.events.Event`,
+:class:`~sim.model.events.CaseRow`); their field names are the columns, in order. Writing
+happens after the run (per replication, as parts joined under one header); reading gives
+one dict per row with each column typed as its record field says.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+import typing
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, NamedTuple
 
-EVENT_COLUMNS = (
-    "replication",
-    "time_days",
-    "case_id",
-    "region",
-    "event",
-    "asset_type",
-    "channel",
-    "amount_yuan",
-    "agency",
-    "asset_id",  # the asset's number within its case
-    "expires_days",  # freeze rows: when the freeze expires
-    "debtor_id",  # the same debtor across a case and its restored matters
-)
+from sim.model.events import CASE_COLUMNS, EVENT_COLUMNS, CaseRow, Event
 
-EVENTS = (
-    "filed",  # a new case is filed in a court
-    "restored",  # 恢复执行: a 终本 case restored as a new matter
-    "objection",  # 执行异议: an objection, a matter of its own
-    "officer_start",  # an officer starts on the case
-    "query_sent",  # one request to one agency over one channel
-    "query_answered",  # its answer reaches the court (one row per request)
-    "freeze",  # a control took hold of an asset (expires_days: until when)
-    "freeze_waiting",  # 轮候: our freeze waits behind another authority's
-    "freeze_failed",  # a control failed: wrong or stale record, or hard to freeze
-    "rework",  # an officer redoes failed controls and re-queries
-    "freeze_renewed",  # renewed before expiry (expires_days: the new expiry)
-    "freeze_lapsed",  # expired without renewal: the hold is lost
-    "deduct",  # money taken from an asset into the court's account
-    "sale",  # a sold asset's proceeds reach the court's account
-    "sale_failed",  # no buyer in any auction round nor the fixed-price sale
-    "voluntary",  # the debtor pays the rest under credit punishment
-    "disbursed",  # money paid out to the creditor
-    "unfreeze",  # holds released when the case closes
-    "closed",  # the case is closed (outcome in the case record)
-)
-
-CASE_COLUMNS = (
-    "replication",
-    "case_id",
-    "region",
-    "court",
-    "matter",
-    "debtor_id",
-    "filed_days",
-    "officer_start_days",
-    "closed_days",
-    "outcome",
-    "claim_yuan",
-    "recovered_yuan",
-    "last_disbursed_days",
-    "assets",
-    "assets_found",
-    "queries",
-    "reworks",
-)
-
-OUTCOMES = ("fully_performed", "partly_performed", "terminated_for_now", "objection")
-
-
-class EventLog:
-    """Event rows of one replication, or none when not kept."""
-
-    __slots__ = ("keep", "replication", "rows")
-
-    def __init__(self, replication: int, keep: bool) -> None:
-        self.replication = replication
-        self.keep = keep
-        self.rows: list[tuple] = []
-
-    def add(
-        self,
-        time_days: float,
-        case_id: int,
-        region: str,
-        event: str,
-        asset_type: str = "",
-        channel: str = "",
-        amount_yuan: float | None = None,
-        agency: str = "",
-        asset_id: int | None = None,
-        expires_days: float | None = None,
-        debtor_id: int | None = None,
-    ) -> None:
-        if self.keep:
-            self.rows.append(
-                (
-                    self.replication,
-                    time_days,
-                    case_id,
-                    region,
-                    event,
-                    asset_type,
-                    channel,
-                    amount_yuan,
-                    agency,
-                    asset_id,
-                    expires_days,
-                    debtor_id,
-                )
-            )
-
-    def sorted_rows(self) -> list[tuple]:
-        """Rows in time order (the model may log a stage's outcome when it is decided)."""
-        return sorted(self.rows, key=lambda r: (r[1], r[2]))
+EVENTS_CSV = "events.csv"
+CASES_CSV = "cases.csv"
 
 
 def _fmt(value: object) -> str:
@@ -128,28 +31,27 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def write_csv(
-    path: Path, columns: Iterable[str], rows: Iterable[tuple], header: bool = True
-) -> int:
-    """Write generic rows to ``path`` (floats to 6 decimals); returns the number written."""
+def write_cases(path: Path, rows: Iterable[CaseRow], header: bool = True) -> int:
+    """Write case rows to ``path`` (floats to 6 decimals); returns the number written."""
     n = 0
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         if header:
-            writer.writerow(columns)
+            writer.writerow(CASE_COLUMNS)
         for row in rows:
             writer.writerow([_fmt(v) for v in row])
             n += 1
     return n
 
 
-def write_events(path: Path, rows: Iterable[tuple], header: bool = True) -> int:
+def write_events(path: Path, rows: Iterable[Event], header: bool = True) -> int:
     """Write event rows fast: time to 1e-5 day (under a second), money to the fen."""
     n = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         if header:
             fh.write(",".join(EVENT_COLUMNS) + "\n")
         write = fh.write
+        # unpacked in the order of Event's fields, which is the order of the columns
         for rep, t, case, region, event, asset, channel, amount, agency, aid, exp, debtor in rows:
             money = "" if amount is None else f"{amount:.2f}"
             aid = "" if aid is None else aid
@@ -161,3 +63,41 @@ def write_events(path: Path, rows: Iterable[tuple], header: bool = True) -> int:
             )
             n += 1
     return n
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _column_types(record: type[NamedTuple]) -> dict[str, type]:
+    """Each field's Python type (``int``, ``float`` or ``str``), from the record's hints."""
+    out: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(record).items():
+        kinds = [k for k in typing.get_args(hint) or (hint,) if k is not type(None)]
+        kind = kinds[0]
+        out[name] = str if issubclass(kind, str) else kind
+    return out
+
+
+_TYPES = {EVENTS_CSV: _column_types(Event), CASES_CSV: _column_types(CaseRow)}
+
+
+def _typed(row: dict[str, str], types: dict[str, type]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        kind = types.get(k, float)
+        if kind is str:
+            out[k] = v
+        elif v == "":
+            out[k] = None if kind is int else math.nan
+        else:
+            out[k] = kind(v)
+    return out
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """``events.csv`` or ``cases.csv`` as one dict per row, columns typed as their record
+    says (text as str, counts and ids as int or None, the rest as float or NaN)."""
+    types = _TYPES.get(path.name, _TYPES[EVENTS_CSV] | _TYPES[CASES_CSV])
+    with path.open(encoding="utf-8") as fh:
+        return [_typed(row, types) for row in csv.DictReader(fh)]
+

@@ -1,10 +1,11 @@
 """Statistics: streaming per-replication observations, and intervals across replications.
 
-:class:`Observer` is fed by the model as things happen and keeps only running sums, counts,
-an HDR histogram of time to close (percentiles to 3 significant digits) and the backlog
-samples, so its memory does not depend on how many cases pass through. Its
-:meth:`Observer.metrics` are one replication's headline figures; :func:`summarize` turns the
-values of a metric over replications into a mean and a 95% t-interval.
+:class:`Observer` is the model's event sink (:class:`sim.model.events.EventSink`): told what
+happens as it happens, it keeps only running sums, counts, an HDR histogram of time to close
+(percentiles to 3 significant digits) and the backlog samples, so its memory does not
+depend on how many cases pass through. Its :meth:`Observer.metrics` are one replication's
+headline figures, in the catalogue's order (:mod:`sim.results.metrics`); :func:`summarize`
+turns the values of a metric over replications into a mean and a 95% t-interval.
 
 The observation window is ``[warmup_days, horizon_days)``: a case counts for the
 closure-based metrics when it closes inside the window, for the filing-based ones when it is
@@ -16,44 +17,20 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 from scipy import stats as st
 
-MINUTES_PER_DAY = 1440.0
+from sim.model.case import Case
+from sim.model.deduction import is_provident_fund
+from sim.model.events import EventKind
+from sim.model.freeze import Failure, Hold
+from sim.model.network import QueryResult
+from sim.results.metrics import HEADLINE_METRICS
 
-HEADLINE_METRICS = (
-    "throughput_cases_per_year",
-    "cases_filed_per_year",
-    "time_to_close_days_mean",
-    "time_to_close_days_p50",
-    "time_to_close_days_p90",
-    "time_to_recovery_days_mean",
-    "recovery_rate",
-    "fully_performed_rate",
-    "partly_performed_rate",
-    "terminated_for_now_rate",
-    "officer_utilization",
-    "officer_wait_days_mean",
-    "time_in_system_days_mean",
-    "backlog_mean",
-    "queries_per_day_central",
-    "queries_per_day_local",
-    "freeze_failure_rate",
-    "late_answer_rate",
-    "money_disbursed_yuan_per_year",
-    "provident_fund_deducted_yuan_per_year",
-    "voluntary_payments_per_year",
-    "renewal_failure_rate",
-    "case_to_matter_ratio",
-    "restored_per_year",
-    "requery_pushes_per_year",
-    "requery_lead_rate",
-    "requery_restore_rate",
-    "terminated_pool_mean",
-)
-"""Every metric a run reports, in the order tables show them."""
+MINUTES_PER_DAY = 1440.0
 
 
 @dataclass
@@ -62,10 +39,10 @@ class Observer:
 
     warmup: float
     horizon: float
-    available_officer_days: float  # officer working days available inside the window
-    filed: int = 0  # matters of every kind filed in the window
+    available_officer_days: float = 0.0  # officer working days available in the window
+    matters_filed: int = 0  # matters of every kind filed in the window
     filed_by_matter: dict[str, int] = field(default_factory=dict)
-    closed: int = 0  # matters of every kind closed in the window
+    matters_closed: int = 0  # matters of every kind closed in the window
     closed_cases: int = 0  # of those, enforcement cases (new or restored)
     outcomes: dict[str, int] = field(default_factory=dict)
     close_time_sum: float = 0.0
@@ -102,105 +79,112 @@ class Observer:
     def in_window(self, t: float) -> bool:
         return self.warmup <= t < self.horizon
 
-    # ------------------------------------------------------------ feeds
-    def on_filed(self, case_id: int, t: float, matter: str = "new") -> None:
-        if self.in_window(t):
-            self.filed += 1
+    # ------------------------------------------------------------ the event sink
+    detailed: ClassVar[bool] = False  # statistics need no per-request detail
+
+    def filed(self, case: Case) -> None:
+        t = case.filed
+        if self.warmup <= t < self.horizon:
+            matter = case.matter
+            self.matters_filed += 1
             self.filed_by_matter[matter] = self.filed_by_matter.get(matter, 0) + 1
-            self.filed_in_window[case_id] = t
+            self.filed_in_window[case.case_id] = t
 
-    def on_officer_start(self, filed: float, start: float) -> None:
-        if self.in_window(start):
+    def officer_started(self, case: Case, start: float) -> None:
+        if self.warmup <= start < self.horizon:
             self.officer_starts += 1
-            self.officer_wait_sum += start - filed
+            self.officer_wait_sum += start - case.filed
 
-    def on_officer_work(self, start: float, work_days: float) -> None:
-        if self.in_window(start):
-            self.officer_work_sum += work_days
+    def officer_worked(self, start: float, days: float) -> None:
+        if self.warmup <= start < self.horizon:
+            self.officer_work_sum += days
 
-    def on_requests(
-        self, sent: float, by_channel: dict[str, int], with_deadline: int, late: int
-    ) -> None:
-        """Requests sent at ``sent``: counts by channel, and answers against deadlines."""
+    def queried(self, case: Case, result: QueryResult) -> None:
+        """Requests sent together: counts by channel and hour, answers against deadlines."""
+        sent = result.sent
         if not self.warmup <= sent < self.horizon:
             return
         queries = self.queries
         hour = min(int((sent % 1.0) * 24), 23)  # hour of the day (day 0 starts at 00:00)
-        for channel, n in by_channel.items():
+        for channel, n in result.requests.items():
             queries[channel] = queries.get(channel, 0) + n
             by_hour = self.queries_by_hour.get(channel)
             if by_hour is None:
                 by_hour = self.queries_by_hour[channel] = [0] * 24
             by_hour[hour] += n
-        self.answers += with_deadline
-        self.late_answers += late
+        self.answers += result.with_deadline
+        self.late_answers += result.late
 
-    def on_freeze(self, t: float, ok: bool) -> None:
-        if self.in_window(t):
-            self.freeze_attempts += 1
-            if not ok:
+    def controlled(self, case: Case, holds: list[Hold], failures: list[Failure]) -> None:
+        for h in holds:
+            if self.warmup <= h.at < self.horizon:
+                self.freeze_attempts += 1
+        for x in failures:
+            if self.warmup <= x.at < self.horizon:
+                self.freeze_attempts += 1
                 self.freeze_failures += 1
 
-    def on_money(self, t: float, paid: float, amount: float, kind: str, fund: bool) -> None:
-        """Money taken at ``t`` (deduction, sale or voluntary payment), paid out at ``paid``."""
-        if self.warmup <= paid < self.horizon:
-            self.disbursed_sum += amount
-        if self.warmup <= t < self.horizon:
-            if fund:
-                self.fund_deducted_sum += amount
-            if kind == "voluntary":
+    def reworked(self, case: Case, at: float) -> None:
+        pass
+
+    def paid(
+        self, case: Case, hold: Hold | None, at: float, paid_at: float, yuan: float, kind: EventKind
+    ) -> None:
+        """Money taken at ``at`` (deduction, sale or voluntary payment), paid out at ``paid_at``."""
+        if self.warmup <= paid_at < self.horizon:
+            self.disbursed_sum += yuan
+        if self.warmup <= at < self.horizon:
+            if hold is not None and is_provident_fund(hold):
+                self.fund_deducted_sum += yuan
+            if kind is EventKind.voluntary:
                 self.voluntary_payments += 1
 
-    def on_renewal(self, t: float, ok: bool) -> None:
-        if self.in_window(t):
+    def sale_failed(self, case: Case, hold: Hold, at: float) -> None:
+        pass
+
+    def renewal(self, case: Case, hold: Hold, at: float, ok: bool) -> None:
+        if self.warmup <= at < self.horizon:
             self.renewals_needed += 1
             if not ok:
                 self.renewals_failed += 1
 
-    def on_pushes(self, t: float, pushes: int, leads: int, restored: int) -> None:
-        """终本 pool re-queries at ``t``: debtors checked, leads found, cases restored."""
-        if self.in_window(t):
+    def unfrozen(self, case: Case, hold: Hold, at: float) -> None:
+        pass
+
+    def pushed(self, at: float, pushes: int, leads: int, restored: int) -> None:
+        """终本 pool re-queries at ``at``: debtors checked, leads found, cases restored."""
+        if self.warmup <= at < self.horizon:
             self.pushes += pushes
             self.leads += leads
             self.restored += restored
 
-    def on_closed(
-        self,
-        case_id: int,
-        filed: float,
-        closed: float,
-        outcome: str,
-        claim: float,
-        recovered: float,
-        last_disbursed: float,
-        matter: str = "new",
-    ) -> None:
-        start = self.filed_in_window.pop(case_id, None)
+    def closed(self, case: Case) -> None:
+        closed = case.closed
+        start = self.filed_in_window.pop(case.case_id, None)
         if start is not None:
             self.in_system_sum += min(closed, self.horizon) - start
-        if not self.in_window(closed):
+        if not self.warmup <= closed < self.horizon:
             return
+        filed = case.filed
         ttc = closed - filed
-        self.closed += 1
-        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.matters_closed += 1
+        self.outcomes[case.outcome] = self.outcomes.get(case.outcome, 0) + 1
         self.close_time_sum += ttc
         self.close_hist.record_value(max(1, round(ttc * MINUTES_PER_DAY)))
-        day = int(ttc)
-        if day >= len(self.close_days_hist):
-            self.close_days_hist.extend([0] * (day + 1 - len(self.close_days_hist)))
-        self.close_days_hist[day] += 1
-        if matter == "objection":
+        _count_day(self.close_days_hist, ttc)
+        if case.matter == "objection":
             return
         self.closed_cases += 1
-        self.claim_sum += claim
+        self.claim_sum += case.claim
+        recovered = case.recovered
         self.recovered_sum += recovered
         if recovered > 0:
             self.recovered_cases += 1
-            self.recovery_time_sum += last_disbursed - filed
-            _count_day(self.recovery_days_hist, last_disbursed - filed)
+            self.recovery_time_sum += case.last_disbursed - filed
+            _count_day(self.recovery_days_hist, case.last_disbursed - filed)
 
-    def sample_backlog(self, t: float, open_cases: int, pool: int = 0) -> None:
-        self.backlog_times.append(t)
+    def backlog(self, at: float, open_cases: int, pool: int) -> None:
+        self.backlog_times.append(at)
         self.backlog_counts.append(open_cases)
         self.pool_counts.append(pool)
 
@@ -214,12 +198,12 @@ class Observer:
     def metrics(self) -> dict[str, float]:
         span = self.horizon - self.warmup
         per_year = 365.0 / span
-        closed = self.closed
+        closed = self.matters_closed
         cases = self.closed_cases
         new = self.filed_by_matter.get("new", 0)
         m = {
             "throughput_cases_per_year": closed * per_year,
-            "cases_filed_per_year": self.filed * per_year,
+            "cases_filed_per_year": self.matters_filed * per_year,
             "time_to_close_days_mean": _ratio(self.close_time_sum, closed),
             "time_to_close_days_p50": self._percentile(50),
             "time_to_close_days_p90": self._percentile(90),
@@ -230,7 +214,7 @@ class Observer:
             "terminated_for_now_rate": _ratio(self.outcomes.get("terminated_for_now", 0), cases),
             "officer_utilization": _ratio(self.officer_work_sum, self.available_officer_days),
             "officer_wait_days_mean": _ratio(self.officer_wait_sum, self.officer_starts),
-            "time_in_system_days_mean": _ratio(self.in_system_sum, self.filed),
+            "time_in_system_days_mean": _ratio(self.in_system_sum, self.matters_filed),
             "backlog_mean": self._backlog_mean(),
             "queries_per_day_central": self.queries.get("central", 0) / span,
             "queries_per_day_local": self.queries.get("local", 0) / span,
@@ -240,7 +224,7 @@ class Observer:
             "provident_fund_deducted_yuan_per_year": self.fund_deducted_sum * per_year,
             "voluntary_payments_per_year": self.voluntary_payments * per_year,
             "renewal_failure_rate": _ratio(self.renewals_failed, self.renewals_needed),
-            "case_to_matter_ratio": _ratio(self.filed, new),
+            "case_to_matter_ratio": _ratio(self.matters_filed, new),
             "restored_per_year": self.restored * per_year,
             "requery_pushes_per_year": self.pushes * per_year,
             "requery_lead_rate": _ratio(self.leads, self.pushes),
@@ -290,7 +274,11 @@ class Summary:
         return (self.ci95[1] - self.ci95[0]) / 2
 
     def to_json(self) -> dict[str, object]:
-        return {"mean": _finite(self.mean), "ci95": [_finite(v) for v in self.ci95], "n": self.n}
+        return {
+            "mean": json_number(self.mean),
+            "ci95": [json_number(v) for v in self.ci95],
+            "n": self.n,
+        }
 
 
 def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
@@ -315,5 +303,11 @@ def summarize_all(per_replication: Sequence[Mapping[str, float]]) -> dict[str, S
     return {name: summarize(r[name] for r in per_replication) for name in names}
 
 
-def _finite(v: float) -> float | None:
-    return None if v is None or math.isnan(v) or math.isinf(v) else v
+def json_number(v: float | None) -> float | None:
+    """A number for JSON: None where it is missing, NaN or infinite."""
+    return None if v is None or not math.isfinite(v) else v
+
+
+def from_json_number(v: float | None) -> float:
+    """A number read from JSON: NaN where it was None."""
+    return math.nan if v is None else float(v)

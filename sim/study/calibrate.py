@@ -12,18 +12,13 @@ import math
 from typing import Any
 
 from sim.errors import UserError
-from sim.results.statistics import HEADLINE_METRICS
+from sim.results.metrics import HEADLINE_METRICS
 from sim.scenario.loader import LoadedScenario
-from sim.study.run import execute
+from sim.study.run import run
+from sim.study.settings import Settings
 
 
-def calibrate(
-    loaded: LoadedScenario,
-    replications: int,
-    seed: int,
-    workers: int,
-    show_progress: bool = True,
-) -> dict[str, Any]:
+def calibrate(loaded: LoadedScenario, settings: Settings) -> dict[str, Any]:
     targets = loaded.scenario.calibration
     if not targets:
         raise UserError(f"{loaded.path}: no [[calibration]] targets in this scenario")
@@ -33,14 +28,8 @@ def calibrate(
             f"{loaded.path}: calibration: unknown metric(s) {', '.join(unknown)} "
             f"(known: {', '.join(HEADLINE_METRICS)})"
         )
-    outcome = execute(
-        loaded,
-        replications=replications,
-        seed=seed,
-        workers=workers,
-        write=False,
-        show_progress=show_progress,
-    )
+    with settings.executor() as executor:
+        outcome = run(loaded, settings, executor, write=False)
     rows = []
     for t in targets:
         s = outcome.summary[t.metric]
@@ -63,8 +52,8 @@ def calibrate(
         "scenario": loaded.scenario.name,
         "scale": loaded.scale,
         "volume_factor": loaded.volume_factor,
-        "replications": replications,
-        "seed": seed,
+        "replications": settings.replications,
+        "seed": settings.seed,
         "passed": all(r["passed"] for r in rows),
         "targets": rows,
     }

@@ -21,10 +21,8 @@ is *significant* when its interval excludes 0.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import math
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,20 +32,16 @@ import numpy as np
 from scipy import stats as st
 
 from sim.engine.executors import Executor
-from sim.engine.replication import ReplicationResult
-from sim.engine.runner import run_group
 from sim.errors import UserError
-from sim.results.folders import (
-    check_destination,
-    default_results_dir,
-    manifest,
-    results_folder,
-    write_json,
-)
-from sim.results.statistics import Summary, summarize, summarize_all
+from sim.results.folders import csv_number, manifest, write_json
+from sim.results.metrics import format_value
+from sim.results.replication import ReplicationResult
+from sim.results.statistics import Summary, json_number, summarize
 from sim.scenario.loader import LoadedScenario
-from sim.study.precision import PrecisionOutcome, PrecisionRule
-from sim.study.run import RunOutcome, format_value, write_run_folder
+from sim.study.precision import PrecisionOutcome
+from sim.study.run import RunOutcome, write_run_folder
+from sim.study.settings import Settings
+from sim.study.skeleton import Finish, Stamp, conduct, replicate
 
 
 @dataclass(frozen=True)
@@ -72,10 +66,10 @@ class Difference:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "base_mean": _finite(self.base_mean),
-            "mean": _finite(self.mean),
-            "diff_mean": _finite(self.diff_mean),
-            "diff_ci95": [_finite(self.ci95[0]), _finite(self.ci95[1])],
+            "base_mean": json_number(self.base_mean),
+            "mean": json_number(self.mean),
+            "diff_mean": json_number(self.diff_mean),
+            "diff_ci95": [json_number(self.ci95[0]), json_number(self.ci95[1])],
             "significant": self.significant,
         }
 
@@ -193,52 +187,40 @@ def check_names(loadeds: Sequence[LoadedScenario]) -> None:
 
 def compare(
     loadeds: Sequence[LoadedScenario],
-    *,
-    seed: int,
-    replications: int,
+    settings: Settings,
     executor: Executor,
-    precision: PrecisionRule | None = None,
+    *,
     out: Path | None = None,
     write: bool = True,
-    report: bool = True,
-    show_progress: bool = True,
+    finish: Finish | None = None,
 ) -> Comparison:
     """Run the base (first) and the other scenarios with the same seed and replication
-    indices, and difference every metric against the base, pair by pair."""
+    indices, and difference every metric against the base, pair by pair; when ``write``,
+    the results folder (``out``, or ``results/compare-<base>/<UTC time>/``), then
+    ``finish`` (the caller's report)."""
     if len(loadeds) < 2:
         raise UserError("compare: give a base scenario and at least one other")
     check_names(loadeds)
-    started = dt.datetime.now(dt.UTC)
-    began = time.perf_counter()
     scenarios = [ld.scenario for ld in loadeds]
     names = [s.name for s in scenarios]
 
-    def run() -> Comparison:
-        group = run_group(
-            executor,
-            scenarios,
-            seed,
-            replications,
-            precision=precision,
-            show_progress=show_progress,
-        )
-        summaries = [summarize_all([r.metrics for r in reps]) for reps in group.results]
+    def go(folder: Path | None) -> Comparison:
+        done = replicate(executor, scenarios, settings)
         return Comparison(
-            names, seed, group.results, summaries, differences_of(group.results), group.precision
+            names,
+            settings.seed,
+            done.results,
+            done.summaries,
+            differences_of(done.results),
+            done.precision,
         )
 
-    if not write:
-        return run()
-    destination = out if out is not None else default_results_dir(f"compare-{names[0]}")
-    check_destination(destination)
-    with results_folder(destination) as tmp:
-        comparison = run()
-        comparison.out_dir = destination
-        folders = _write_scenarios(tmp, loadeds, comparison, executor, started, began)
-        write_json(tmp / "comparison.json", _folder_object(comparison, folders))
-        _write_csv(tmp / "comparison.csv", comparison)
+    def write_folder(folder: Path, comparison: Comparison, stamp: Stamp) -> None:
+        folders = _write_scenarios(folder, loadeds, comparison, executor, stamp)
+        write_json(folder / "comparison.json", _folder_object(comparison, folders))
+        _write_csv(folder / "comparison.csv", comparison)
         write_json(
-            tmp / "manifest.json",
+            folder / "manifest.json",
             study_manifest(
                 "compare",
                 loadeds,
@@ -246,15 +228,17 @@ def compare(
                 comparison.replications,
                 executor,
                 comparison.precision,
-                started,
-                began,
+                stamp,
             ),
         )
-        if report:
-            from sim.report.build import build_report
 
-            build_report(tmp)
-    return comparison
+    return conduct(
+        go,
+        write=write_folder if write else None,
+        out=out,
+        default_name=f"compare-{names[0]}",
+        finish=finish,
+    )
 
 
 def study_manifest(
@@ -264,8 +248,7 @@ def study_manifest(
     replications: int,
     executor: Executor,
     precision: PrecisionOutcome | None,
-    started: dt.datetime,
-    began: float,
+    stamp: Stamp,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a study over several scenarios (the first is ``scenario``)."""
@@ -273,8 +256,8 @@ def study_manifest(
         "seed": seed,
         "replications": replications,
         "workers": executor.parallelism,
-        "started": started,
-        "wall_seconds": time.perf_counter() - began,
+        "started": stamp.started,
+        "wall_seconds": stamp.wall_seconds,
     }
     obj = manifest(loadeds[0], **common, extra={"kind": kind, "executor": executor.describe()})
     obj["scenarios"] = [manifest(ld, **common)["scenario"] for ld in loadeds]
@@ -296,8 +279,7 @@ def _write_scenarios(
     loadeds: Sequence[LoadedScenario],
     comparison: Comparison,
     executor: Executor,
-    started: dt.datetime,
-    began: float,
+    stamp: Stamp,
 ) -> list[str]:
     """A run folder per scenario under ``scenarios/`` (no per-case records)."""
     names = []
@@ -314,10 +296,8 @@ def _write_scenarios(
             outcome,
             keep_records=False,
             manifest_extra={"executor": executor.describe(), "part_of": "compare"},
-            started=started,
-            began=began,
+            stamp=stamp,
             workers=executor.parallelism,
-            plots_png=False,
         )
         names.append(f"scenarios/{name}")
     return names
@@ -354,11 +334,11 @@ def _write_csv(path: Path, comparison: Comparison) -> None:
                     [
                         name,
                         metric,
-                        _cell(d.base_mean),
-                        _cell(d.mean),
-                        _cell(d.diff_mean),
-                        _cell(d.ci95[0]),
-                        _cell(d.ci95[1]),
+                        csv_number(d.base_mean),
+                        csv_number(d.mean),
+                        csv_number(d.diff_mean),
+                        csv_number(d.ci95[0]),
+                        csv_number(d.ci95[1]),
                         str(d.significant).lower(),
                     ]
                 )
@@ -415,11 +395,3 @@ def format_comparison(c: Comparison) -> str:
     if c.precision is not None:
         lines += ["", c.precision.describe()]
     return "\n".join(lines)
-
-
-def _cell(v: float) -> str:
-    return "" if v is None or math.isnan(v) else f"{v:.6g}"
-
-
-def _finite(v: float) -> float | None:
-    return None if v is None or not math.isfinite(v) else v

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.results.records import EVENT_COLUMNS
+from sim.model.events import Event, EventKind
 from sim.results.statistics import Summary, summarize
 from sim.scenario.loader import LoadedScenario
 from sim.scenario.schema import AssetType, ChannelName, Scenario
@@ -36,14 +36,14 @@ QUERIES = "POST /v1/queries"
 CONTROLS = "POST /v1/controls"
 CONTROL_ACTIONS = ("freeze", "renew", "deduct", "unfreeze")
 _CONTROL_EVENTS = {
-    "freeze": "freeze",
-    "freeze_waiting": "freeze",
-    "freeze_failed": "freeze",
-    "freeze_renewed": "renew",
-    "deduct": "deduct",
-    "unfreeze": "unfreeze",
+    EventKind.freeze: "freeze",
+    EventKind.freeze_waiting: "freeze",
+    EventKind.freeze_failed: "freeze",
+    EventKind.freeze_renewed: "renew",
+    EventKind.deduct: "deduct",
+    EventKind.unfreeze: "unfreeze",
 }
-_COL = {name: i for i, name in enumerate(EVENT_COLUMNS)}
+_FILINGS = (EventKind.filed, EventKind.restored)
 
 
 def request_kind(endpoint: str, detail: str = "") -> str:
@@ -75,39 +75,37 @@ class ReplicationDemand:
         return sum(self.by_hour.get(kind, ()))
 
 
-def count_demand(rows: Sequence[tuple], scenario: Scenario) -> ReplicationDemand:
-    """Map event rows (columns :data:`sim.results.records.EVENT_COLUMNS`) to API requests."""
+def count_demand(rows: Sequence[Event], scenario: Scenario) -> ReplicationDemand:
+    """Map event rows (:class:`sim.model.events.Event`) to API requests."""
     lo, hi = scenario.warmup_days, scenario.horizon_days
     out = ReplicationDemand(window_days=hi - lo)
     for kind in request_kinds(scenario):
         out.by_hour[kind] = [0] * 24
-    t_i, ev_i, case_i = _COL["time_days"], _COL["event"], _COL["case_id"]
-    reg_i, asset_i, ch_i, ag_i = _COL["region"], _COL["asset_type"], _COL["channel"], _COL["agency"]
     online = _OnlineLinks(scenario)
     queries_seen: set[tuple[int, str, float]] = set()
     per_hour_slot: dict[int, int] = {}
     for row in rows:
-        t = row[t_i]
+        t = row.time_days
         if not lo <= t < hi:
             continue
-        event = row[ev_i]
-        if event in ("filed", "restored"):
+        event = row.event
+        if event in _FILINGS:
             kind = CASES
-        elif event == "query_sent":
-            channel = str(row[ch_i])
-            key = (row[case_i], channel, t)
+        elif event == EventKind.query_sent:
+            channel = str(row.channel)
+            key = (row.case_id, channel, t)
             if key in queries_seen:
                 continue
             queries_seen.add(key)
             kind = request_kind(QUERIES, channel)
-            rk = (row[reg_i], channel)
+            rk = (row.region, channel)
             out.queries_by_region[rk] = out.queries_by_region.get(rk, 0) + 1
         elif (action := _CONTROL_EVENTS.get(event)) is not None:
-            asset = row[asset_i]
+            asset = row.asset_type
             key2 = (action, asset)
             # deduction rows name no agency: the one holding the asset type's records
-            agency = row[ag_i] or scenario.holder_of(AssetType(asset)) or ""
-            if not online(row[reg_i], str(row[ch_i]), agency, action):
+            agency = row.agency or scenario.holder_of(AssetType(asset)) or ""
+            if not online(row.region, str(row.channel), agency, action):
                 out.in_person[key2] = out.in_person.get(key2, 0) + 1
                 continue
             kind = request_kind(CONTROLS, action)
@@ -146,12 +144,12 @@ def replication_demand(
     scenario: Scenario, seed: int, replication: int, progress: Callable[[float], None] | None
 ) -> ReplicationDemand:
     """Run one replication with its event log kept and count its demand."""
-    from sim.model.streams import Streams
-    from sim.model.world import World
+    from sim.engine.replication import run_once
+    from sim.results.eventlog import EventLog
 
-    world = World(scenario, Streams(seed, replication), True, progress)
-    world.run()
-    return count_demand(world.log.rows, scenario)
+    _, log = run_once(scenario, seed, replication, keep_records=True, progress=progress)
+    assert isinstance(log, EventLog)
+    return count_demand(log.rows, scenario)
 
 
 # ---------------------------------------------------------------- over replications

@@ -35,16 +35,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.engine.runner import Groups
 from sim.errors import UserError
-from sim.results.statistics import HEADLINE_METRICS, summarize
+from sim.results.metrics import is_rate, unknown_metric
+from sim.results.statistics import summarize
 
 RATE_FLOOR = 0.01
 """Rates below 1% are judged on an absolute half-width of ``target`` x 1 percentage point."""
 
+INITIAL_REPLICATIONS = 3
+"""Where the algorithm starts when no number of replications is given (Hoad et al.: 3)."""
 
-def is_rate(metric: str) -> bool:
-    """A share in [0, 1] (shown as % in tables)."""
-    return metric.endswith("_rate") or metric == "officer_utilization"
+DEFAULT_CAP = 100
+"""The cap on replications when none is given (or the initial number, if larger)."""
+
+
+def target_problem(target: float) -> str | None:
+    """What is wrong with a precision target (a relative half-width), or None."""
+    if not 0 < target < 1:
+        return f"must be between 0 and 1 (0.02 is 2%), got {target:g}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,15 @@ class PrecisionRule:
     """The target and the limits of a precision-driven run."""
 
     target: float  # relative half-width of the 95% interval, e.g. 0.02
-    max_replications: int = 100  # the cap
-    initial: int = 3  # replications before the first check (Hoad et al.: 3)
+    max_replications: int = DEFAULT_CAP  # the cap
+    initial: int = INITIAL_REPLICATIONS  # replications before the first check
     look_ahead: int = 5  # kLimit for up to 100 replications
     metrics: tuple[str, ...] = ()  # judged metrics; empty: every headline metric
 
     def __post_init__(self) -> None:
-        if not 0 < self.target < 1:
-            raise UserError(f"--precision {self.target:g}: must be between 0 and 1, e.g. 0.02")
+        problem = target_problem(self.target)
+        if problem:
+            raise UserError(f"--precision: {problem}")
         if self.initial < 2:
             raise UserError("--replications: at least 2 are needed before judging precision")
         if self.max_replications < self.initial:
@@ -67,12 +78,9 @@ class PrecisionRule:
                 f"--max-replications {self.max_replications}: must be at least the initial "
                 f"replications ({self.initial})"
             )
-        unknown = [m for m in self.metrics if m not in HEADLINE_METRICS]
+        unknown = unknown_metric(self.metrics, "--precision-metric")
         if unknown:
-            raise UserError(
-                f"--precision-metric {unknown[0]}: unknown metric; choose from "
-                + ", ".join(HEADLINE_METRICS)
-            )
+            raise UserError(unknown)
 
     def k_limit(self, n: int) -> int:
         """Replications the target must hold for after it is first met at ``n``."""
@@ -190,12 +198,28 @@ class PrecisionOutcome:
 
 
 class Sequential:
-    """The algorithm's state, fed the judgement after each replication in index order."""
+    """The algorithm's state, fed the judgement after each replication in index order; a
+    :class:`sim.engine.runner.StoppingRule` for the runner."""
 
     def __init__(self, rule: PrecisionRule) -> None:
         self.rule = rule
         self.nsol: int | None = None
         self.outcome: PrecisionOutcome | None = None
+        self.judgement: list[MetricPrecision] = []  # the latest
+
+    @property
+    def note(self) -> str:
+        """For the progress bar."""
+        return f" (precision {100 * self.rule.target:g}%, cap {self.rule.max_replications})"
+
+    def batch(self, done: int, parallelism: int) -> int:
+        return self.next_batch(done, parallelism, self.judgement)
+
+    def enough(self, n: int, groups: Groups) -> bool:
+        if n < self.rule.initial:
+            return False
+        self.judgement = judge(groups, self.rule)
+        return self.step(n, self.judgement)
 
     def step(self, n: int, judgement: list[MetricPrecision]) -> bool:
         """Take the judgement after ``n`` replications; True when the run should stop."""

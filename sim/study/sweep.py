@@ -1,16 +1,5 @@
-"""Designed sweeps: vary scenario fields over ranges, run every design point, and say which
-inputs drive the metrics.
-
-``--vary PATH=LOW:HIGH`` names a numeric field (a ``--set`` path) and its range; a whole
-number field (e.g. ``officers``) takes whole values only. The design comes from
-:mod:`scipy.stats.qmc`:
-
-- ``lhs``: a Latin hypercube of ``--samples`` points (default 8);
-- ``sobol``: Saltelli's A, B and AB matrices from a scrambled Sobol' sequence with
-  ``--samples`` base points (a power of 2, default 8), ``samples x (inputs + 2)`` points in
-  all, which give Sobol' indices (:func:`sim.study.sensitivity.sobol`);
-- ``grid``: every combination of ``k`` evenly spaced levels per input (``--samples`` must be
-  ``k`` to the power of the number of inputs; default 3 levels).
+"""Designed sweeps: run every point of a design (:mod:`sim.study.design`), and say which
+inputs drive the metrics (:mod:`sim.study.sensitivity`).
 
 The design is drawn from the run's seed, so a sweep repeats exactly. Every point runs the
 same replications with the same seed (common random numbers across points), so differences
@@ -22,212 +11,31 @@ between points are the inputs', not the dice's. The results folder holds ``sweep
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import itertools
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from sim.engine.executors import Executor
-from sim.engine.replication import ReplicationResult
-from sim.engine.runner import run_group
 from sim.errors import UserError
 from sim.results import artifacts
-from sim.results.folders import check_destination, default_results_dir, results_folder, write_json
-from sim.results.statistics import HEADLINE_METRICS, Summary, summarize_all
-from sim.scenario import ScenarioError, load_scenario
-from sim.scenario.loader import LoadedScenario, apply_overrides, read_with_extends
+from sim.results.folders import csv_number, write_json
+from sim.results.metrics import HEADLINE_METRICS, format_value, unknown_metric
+from sim.results.replication import ReplicationResult
+from sim.results.statistics import Summary
+from sim.scenario import load_scenario
+from sim.scenario.loader import LoadedScenario
 from sim.study.compare import study_manifest
-from sim.study.precision import PrecisionOutcome, PrecisionRule
-from sim.study.run import format_value
+from sim.study.design import Design, Vary, point_overrides
+from sim.study.precision import PrecisionOutcome
 from sim.study.sensitivity import Sensitivity, sobol, standardised_regression
+from sim.study.settings import Settings, scaled
+from sim.study.skeleton import Finish, Stamp, conduct, replicate
 
-DESIGNS = ("lhs", "sobol", "grid")
 DEFAULT_TARGETS = ("time_to_recovery_days_mean", "throughput_cases_per_year")
-
-
-@dataclass(frozen=True)
-class Vary:
-    """One input of a sweep: a scenario field and its range."""
-
-    path: str
-    low: float
-    high: float
-    integer: bool = False
-    text: str = ""  # as the user wrote it
-
-    def value(self, u: float, grid: bool = False) -> float | int:
-        """The input at ``u`` in [0, 1]: uniform over the range, or over its whole
-        numbers (a grid keeps the ends)."""
-        if not self.integer:
-            return float(self.low + u * (self.high - self.low))
-        lo, hi = int(self.low), int(self.high)
-        if grid:
-            return lo + round(u * (hi - lo))
-        return min(hi, lo + math.floor(u * (hi - lo + 1)))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "low": self.low, "high": self.high, "integer": self.integer}
-
-
-def parse_vary(text: str) -> tuple[str, float, float]:
-    """``"PATH=LOW:HIGH"`` -> (path, low, high), or a one-line error naming the flag."""
-    flag = f"--vary {text}"
-    path, eq, span = text.partition("=")
-    path = path.strip()
-    if not eq:
-        raise UserError(f"{flag}: expected PATH=LOW:HIGH, e.g. regions.hunan.officers=10:20")
-    if not path or any(not part for part in path.split(".")):
-        raise UserError(f"{flag}: the path '{path}' is empty or has an empty part")
-    if span.count(":") != 1:
-        raise UserError(f"{flag}: expected LOW:HIGH after '=', e.g. {path}=10:20")
-    bounds = []
-    for name, part in zip(("LOW", "HIGH"), span.split(":"), strict=True):
-        try:
-            value = float(part)
-        except ValueError:
-            raise UserError(f"{flag}: {name} '{part.strip()}' is not a number") from None
-        if not math.isfinite(value):
-            raise UserError(f"{flag}: {name} must be a finite number")
-        bounds.append(value)
-    low, high = bounds
-    if low >= high:
-        raise UserError(f"{flag}: LOW ({low:g}) must be less than HIGH ({high:g})")
-    return path, low, high
-
-
-def _lookup(data: Any, parts: list[str]) -> tuple[bool, Any]:
-    node = data
-    for part in parts:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False, None
-    return True, node
-
-
-def _field_value(file: Path, overrides: Sequence[str], path: str) -> tuple[bool, Any]:
-    """The field's value, typed by the schema where possible (a resolved float stays a
-    float even when the file wrote ``12``)."""
-    resolved = load_scenario(file, overrides).resolved()
-    parts = path.split(".")
-    found, value = _lookup(resolved, parts)
-    if found:
-        return True, value
-    if parts[0] == "region_defaults":  # typed like the same field of any region
-        for region in resolved.get("regions", {}).values():
-            found, value = _lookup(region, parts[1:])
-            if found:
-                return True, value
-    data = apply_overrides(read_with_extends(file)[0], overrides)
-    return _lookup(data, parts)
-
-
-def resolve_varies(file: Path, overrides: Sequence[str], texts: Sequence[str]) -> list[Vary]:
-    """Parse ``--vary`` flags and check them against the scenario: the field exists and is
-    a number, whole numbers stay whole, and the scenario is valid at both ends."""
-    if not texts:
-        raise UserError("sweep: give at least one --vary PATH=LOW:HIGH")
-    varies: list[Vary] = []
-    for text in texts:
-        path, low, high = parse_vary(text)
-        flag = f"--vary {text}"
-        if any(v.path == path for v in varies):
-            raise UserError(f"{flag}: {path} is varied twice")
-        found, value = _field_value(file, overrides, path)
-        if not found:
-            raise UserError(f"{flag}: {file} has no field '{path}'")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "a table" if isinstance(value, dict) else f"not a number ({value!r})"
-            raise UserError(f"{flag}: '{path}' is {kind}; vary a number")
-        integer = isinstance(value, int)
-        if integer and not (low.is_integer() and high.is_integer()):
-            raise UserError(f"{flag}: '{path}' is a whole number; give whole LOW and HIGH")
-        varies.append(Vary(path, low, high, integer, text))
-    for end in ("low", "high"):
-        point = {v.path: v.value(0.0 if end == "low" else 1.0, grid=True) for v in varies}
-        try:
-            load_scenario(file, [*overrides, *point_overrides(point)])
-        except ScenarioError as exc:
-            lines = [f"{line} (with every --vary at its {end.upper()})" for line in exc.problems]
-            lines = [line.replace("(from --set ", "(from --vary ") for line in lines]
-            raise UserError(lines) from None
-    return varies
-
-
-def point_overrides(point: dict[str, float | int]) -> list[str]:
-    return [f"{path}={value!r}" for path, value in point.items()]
-
-
-# ---------------------------------------------------------------- designs
-
-
-@dataclass
-class Design:
-    kind: str
-    points: list[dict[str, float | int]]
-    blocks: list[str]  # sobol: "A", "B", "AB1".."ABd"; else ""
-    base: int  # sobol: base samples n
-
-
-def make_design(kind: str, varies: Sequence[Vary], samples: int | None, seed: int) -> Design:
-    d = len(varies)
-    rng = np.random.default_rng(seed)
-    if kind == "lhs":
-        n = samples or 8
-        if n < 2:
-            raise UserError(f"--samples {n}: the lhs design needs at least 2 points")
-        unit = qmc.LatinHypercube(d, rng=rng).random(n)
-        return Design(kind, _values(unit, varies), [""] * n, n)
-    if kind == "sobol":
-        n = samples or 8
-        if n < 2 or n & (n - 1):
-            below = 2 ** max(1, int(math.log2(max(n, 2))))
-            raise UserError(
-                f"--samples {n}: the sobol design needs a power of 2 base points, e.g. "
-                f"{below} or {2 * below}"
-            )
-        u = qmc.Sobol(2 * d, scramble=True, rng=rng).random(n)
-        a, b = u[:, :d], u[:, d:]
-        pages = [a, b]
-        for i in range(d):
-            ab = a.copy()
-            ab[:, i] = b[:, i]
-            pages.append(ab)
-        blocks = ["A"] * n + ["B"] * n + [f"AB{i + 1}" for i in range(d) for _ in range(n)]
-        return Design(kind, _values(np.vstack(pages), varies), blocks, n)
-    if kind == "grid":
-        k = round(samples ** (1 / d)) if samples else 3
-        n = k**d
-        if k < 2 or (samples and n != samples):
-            raise UserError(
-                f"--samples {samples}: a grid over {d} inputs needs k^{d} points "
-                f"(k levels per input), e.g. {2**d} or {3**d}"
-            )
-        for v in varies:
-            if v.integer and k > v.high - v.low + 1:
-                raise UserError(
-                    f"--samples {n}: {k} grid levels, but {v.path} has only "
-                    f"{int(v.high - v.low + 1)} whole values in [{v.low:g}, {v.high:g}]"
-                )
-        levels = np.linspace(0, 1, k)
-        unit = np.array(list(itertools.product(levels, repeat=d)))
-        return Design(kind, _values(unit, varies, grid=True), [""] * n, n)
-    raise UserError(f"--design {kind}: choose one of {', '.join(DESIGNS)}")
-
-
-def _values(
-    unit: np.ndarray, varies: Sequence[Vary], grid: bool = False
-) -> list[dict[str, float | int]]:
-    return [{v.path: v.value(float(u[j]), grid) for j, v in enumerate(varies)} for u in unit]
 
 
 # ---------------------------------------------------------------- running
@@ -297,79 +105,63 @@ class SweepOutcome:
         return pd.DataFrame(self.rows())
 
 
+def check_targets(targets: Sequence[str]) -> None:
+    """Refuse a ``--metric`` that is not a headline metric."""
+    problem = unknown_metric(tuple(targets), "--metric")
+    if problem:
+        raise UserError(problem)
+
+
 def sweep(
     file: Path,
     overrides: Sequence[str],
     varies: Sequence[Vary],
     design: Design,
-    *,
-    seed: int,
-    replications: int,
+    settings: Settings,
     executor: Executor,
+    *,
     targets: Sequence[str] = DEFAULT_TARGETS,
-    precision: PrecisionRule | None = None,
+    scale: float | None = None,
     out: Path | None = None,
     write: bool = True,
-    report: bool = True,
-    show_progress: bool = True,
-    scale: float | None = None,
+    finish: Finish | None = None,
 ) -> SweepOutcome:
-    """Run every design point with the same seed and replications, then the sensitivity.
-    ``scale`` (default: the scenario's ``[run] scale``) runs every point at that fraction
-    of the volume, resources scaled alike."""
-    for m in targets:
-        if m not in HEADLINE_METRICS:
-            raise UserError(
-                f"--metric {m}: unknown metric; choose from {', '.join(HEADLINE_METRICS)}"
-            )
-    started = dt.datetime.now(dt.UTC)
-    began = time.perf_counter()
-    base = load_scenario(file, overrides)
-    if scale is None:
-        scale = base.scenario.run.scale
-    base = base.scaled(scale)
+    """Run every design point with the same seed and replications, then the sensitivity;
+    when ``write``, the results folder (``out``, or ``results/sweep-<scenario>/<UTC
+    time>/``), then ``finish`` (the caller's report). ``scale`` (default: the scenario's
+    ``[run] scale``) runs every point at that fraction of the volume."""
+    check_targets(targets)
+    base = scaled(load_scenario(file, overrides), scale)
     scenarios = [
-        load_scenario(file, [*overrides, *point_overrides(p)]).scaled(scale).scenario
+        load_scenario(file, [*overrides, *point_overrides(p)]).scaled(base.scale).scenario
         for p in design.points
     ]
     labels = [f"{base.scenario.name} point {k}" for k in range(len(scenarios))]
 
-    def run() -> SweepOutcome:
-        group = run_group(
-            executor,
-            scenarios,
-            seed,
-            replications,
-            precision=precision,
-            show_progress=show_progress,
-            labels=labels,
-        )
-        summaries = [summarize_all([r.metrics for r in reps]) for reps in group.results]
+    def go(folder: Path | None) -> SweepOutcome:
+        done = replicate(executor, scenarios, settings, labels=labels)
         return SweepOutcome(
             base.scenario.name,
-            seed,
+            settings.seed,
             list(varies),
             design,
-            group.results,
-            summaries,
-            analyse(design, varies, summaries),
+            done.results,
+            done.summaries,
+            analyse(design, varies, done.summaries),
             list(targets),
-            group.precision,
+            done.precision,
         )
 
-    if not write:
-        return run()
-    destination = out if out is not None else default_results_dir(f"sweep-{base.scenario.name}")
-    check_destination(destination)
-    with results_folder(destination) as tmp:
-        outcome = run()
-        outcome.out_dir = destination
-        write_sweep_folder(tmp, base, outcome, executor, started, began)
-        if report:
-            from sim.report.build import build_report
+    def write_folder(folder: Path, outcome: SweepOutcome, stamp: Stamp) -> None:
+        write_sweep_folder(folder, base, outcome, executor, stamp)
 
-            build_report(tmp)
-    return outcome
+    return conduct(
+        go,
+        write=write_folder if write else None,
+        out=out,
+        default_name=f"sweep-{base.scenario.name}",
+        finish=finish,
+    )
 
 
 def analyse(
@@ -398,8 +190,7 @@ def write_sweep_folder(
     base: LoadedScenario,
     outcome: SweepOutcome,
     executor: Executor,
-    started: dt.datetime,
-    began: float,
+    stamp: Stamp,
 ) -> None:
     inputs = [v.path for v in outcome.varies]
     with (folder / "sweep.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -418,7 +209,11 @@ def write_sweep_folder(
             cells = []
             for m in HEADLINE_METRICS:
                 s = summary.get(m)
-                cells += [_cell(s.mean), _cell(s.ci95[0]), _cell(s.ci95[1])] if s else ["", "", ""]
+                cells += (
+                    [csv_number(s.mean), csv_number(s.ci95[0]), csv_number(s.ci95[1])]
+                    if s
+                    else ["", "", ""]
+                )
             w.writerow(
                 [
                     k,
@@ -435,7 +230,7 @@ def write_sweep_folder(
             for r in reps:
                 w.writerow(
                     [k, r.replication, *(point[p] for p in inputs)]
-                    + [_cell(r.metrics.get(m, math.nan)) for m in HEADLINE_METRICS]
+                    + [csv_number(r.metrics.get(m, math.nan)) for m in HEADLINE_METRICS]
                 )
     with (folder / "sensitivity.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -461,12 +256,12 @@ def write_sweep_folder(
                             m,
                             method,
                             e.input,
-                            _cell(e.value),
-                            _cell(e.ci95[0]),
-                            _cell(e.ci95[1]),
-                            _cell(e.first_order),
+                            csv_number(e.value),
+                            csv_number(e.ci95[0]),
+                            csv_number(e.ci95[1]),
+                            csv_number(e.first_order),
                             str(e.driver).lower(),
-                            _cell(s.r2),
+                            csv_number(s.r2),
                             s.points,
                         ]
                     )
@@ -481,8 +276,7 @@ def write_sweep_folder(
             outcome.replications,
             executor,
             outcome.precision,
-            started,
-            began,
+            stamp,
             extra={
                 "design": outcome.design.kind,
                 "samples": outcome.design.base,
@@ -491,10 +285,6 @@ def write_sweep_folder(
             },
         ),
     )
-
-
-def _cell(v: float) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.6g}"
 
 
 # ---------------------------------------------------------------- the summary

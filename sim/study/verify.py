@@ -7,28 +7,16 @@ import math
 from typing import Any
 
 from sim.scenario.loader import LoadedScenario
-from sim.study.run import execute
+from sim.study.run import run
+from sim.study.settings import Settings
 from sim.study.theory import TheoryCheck
 
 
-def verify(
-    loaded: LoadedScenario,
-    check: TheoryCheck,
-    replications: int,
-    seed: int,
-    workers: int,
-    show_progress: bool = False,
-) -> dict[str, Any]:
+def verify(loaded: LoadedScenario, check: TheoryCheck, settings: Settings) -> dict[str, Any]:
     """The comparison as a JSON-ready dict (``inside_ci95`` says whether it passed)."""
     expected, params = check.expected(loaded.resolved())
-    outcome = execute(
-        loaded,
-        replications=replications,
-        seed=seed,
-        workers=workers,
-        write=False,
-        show_progress=show_progress,
-    )
+    with settings.executor() as executor:
+        outcome = run(loaded, settings, executor, write=False)
     s = outcome.summary[check.metric]
     lo, hi = s.ci95
     return {
@@ -36,8 +24,8 @@ def verify(
         "check": check.kind,
         "metric": check.metric,
         "parameters": params,
-        "replications": replications,
-        "seed": seed,
+        "replications": settings.replications,
+        "seed": settings.seed,
         "expected": expected,
         "mean": s.mean,
         "ci95": [lo, hi],

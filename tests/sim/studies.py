@@ -1,7 +1,7 @@
 """Shared, cached results folders for the study tests (compare, sweep, report).
 
-Each is built once per test session (through the real ``chakong`` command, with short
-horizons and few replications) and reused by every module that asks for it, so the report
+Each is built once per test session (through the ``chakong`` command, in-process, with
+short horizons and few replications) and reused by every module that asks for it, so the report
 and browser tests read the very folders the command tests checked.
 """
 
@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BASELINE, SCENARIOS, run_cli
+from tests.conftest import BASELINE, SCENARIOS
+from tests.sim.command import invoke
 
 SHORT = ["--set", "horizon_days=150", "--set", "warmup_days=20"]
 MORE_OFFICERS = SCENARIOS / "whatif" / "baseline-more-officers.toml"
@@ -23,7 +24,7 @@ _cache: dict[str, Any] = {}
 def _build(key: str, root: Path, args: list[str]) -> tuple[Path, Any]:
     if key not in _cache:
         out = root / key
-        res = run_cli(*args, "--out", str(out))
+        res = invoke(*args, "--out", str(out))
         assert res.returncode == 0, res.stderr
         _cache[key] = (out, res)
     return _cache[key]

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+import sim
 from sim.engine.runner import run_replications
 from sim.results.invariants import check_results
 from sim.results.statistics import summarize
 from sim.scenario import load_scenario
-from sim.study.run import execute
 from tests.conftest import BASELINE, SCENARIOS
 
 NATIONAL = SCENARIOS / "national-2023.toml"
@@ -116,8 +116,8 @@ def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
 def test_every_whatif_runs_and_keeps_the_invariants(path, tmp_path):
     loaded = load_scenario(path, ["warmup_days=30", "horizon_days=150"]).scaled(0.0005)
     out = tmp_path / "run"
-    outcome = execute(loaded, replications=2, seed=3, workers=1, out=out, show_progress=False)
-    assert outcome.summary["throughput_cases_per_year"].mean > 0
+    result = sim.simulate(loaded, replications=2, seed=3, workers=1, out=out, records=True)
+    assert result.summary["throughput_cases_per_year"].mean > 0
     assert check_results(out) == []
 
 
@@ -134,7 +134,7 @@ def mechanisms_run(tmp_path_factory):
         ],
     ).scaled(0.001)
     out = tmp_path_factory.mktemp("mech") / "run"
-    execute(loaded, replications=2, seed=11, workers=2, out=out, show_progress=False)
+    sim.simulate(loaded, replications=2, seed=11, workers=2, out=out, records=True)
     return out
 
 

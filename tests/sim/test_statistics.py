@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
+from sim.model.case import Case
 from sim.results.statistics import Observer, summarize
 
 
@@ -28,16 +29,26 @@ def test_summarize_leaves_out_missing_values_and_says_so():
     assert empty.to_json() == {"mean": None, "ci95": [None, None], "n": 0}
 
 
+def _case(case_id: int, filed: float, claim: float = 0.0) -> Case:
+    """A matter as the observer sees it (no region or court needed)."""
+    return Case(case_id, None, None, filed, claim, ())  # type: ignore[arg-type]
+
+
+def _close(obs: Observer, case: Case, at: float, outcome: str, recovered: float, last: float):
+    case.closed, case.outcome, case.recovered, case.last_disbursed = at, outcome, recovered, last
+    obs.closed(case)
+
+
 def test_observer_counts_only_the_window():
     obs = Observer(warmup=10, horizon=375, available_officer_days=100)
-    obs.on_filed(1, 5)  # before the window
-    obs.on_filed(2, 20)
-    obs.on_filed(3, 30)
-    obs.on_officer_start(20, 21)
-    obs.on_officer_work(21, 2.5)
-    obs.on_officer_work(5, 9.0)  # before the window
-    obs.on_closed(1, 5, 40, "terminated_for_now", 1000, 0, math.nan)
-    obs.on_closed(2, 20, 60, "fully_performed", 500, 500, 58)
+    one, two, three = _case(1, 5, 1000), _case(2, 20, 500), _case(3, 30)
+    for c in (one, two, three):
+        obs.filed(c)  # case 1 before the window
+    obs.officer_started(two, 21)
+    obs.officer_worked(21, 2.5)
+    obs.officer_worked(5, 9.0)  # before the window
+    _close(obs, one, 40, "terminated_for_now", 0, math.nan)
+    _close(obs, two, 60, "fully_performed", 500, 58)
     obs.finish()  # case 3 still open at 375
     m = obs.metrics()
     assert m["cases_filed_per_year"] == pytest.approx(2 * 365 / 365)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.report.build import build_report, check_results_dir
-from sim.results.statistics import HEADLINE_METRICS
-from tests import studies
+from sim.reporting.build import build_report, check_results_dir
+from sim.results.metrics import HEADLINE_METRICS
+from tests.sim import studies
 
 
 @pytest.fixture(scope="session")

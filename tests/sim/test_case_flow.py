@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import pytest
 
-from sim.model.streams import Streams
-from sim.model.world import World
-from tests.tiny import tiny
+from sim.engine.replication import run_once
+from sim.results.eventlog import EventLog
+from tests.sim.tiny import tiny
+
+
+class Run:
+    """A replication's world and its event log (the observer with rows)."""
+
+    def __init__(self, scenario):
+        self.world, self.observer = run_once(scenario, 1, 0, keep_records=True)
+        assert isinstance(self.observer, EventLog)
+        self.log = self.observer
+        self.case_rows = self.observer.all_case_rows()
+        self.pool = self.world.pool
 
 
 def run_log(scenario):
-    world = World(scenario, Streams(1, 0), keep_records=True)
-    world.run()
-    rows = [(round(r[1], 6), r[4], r[5], r[6], r[7], r[8]) for r in world.log.sorted_rows()]
-    return world, [r for r in rows if r[0] < scenario.horizon_days]
+    """The run and its events as (time, event, asset type, channel, amount, agency)."""
+    run = Run(scenario)
+    return run, [
+        (round(r.time_days, 6), r.event, r.asset_type, r.channel, r.amount_yuan, r.agency)
+        for r in run.log.sorted_rows()
+        if round(r.time_days, 6) < scenario.horizon_days
+    ]
 
 
 def test_one_deposit_online(tmp_path):
@@ -33,7 +47,7 @@ def test_one_deposit_online(tmp_path):
         (90.0, "closed", "", "", 4000.0, ""),
     ]
     (row,) = world.case_rows
-    assert row[9] == "partly_performed" and row[11] == 4000.0
+    assert row.outcome == "partly_performed" and row.recovered_yuan == 4000.0
 
 
 def test_provident_fund_arrives_in_yearly_steps_under_the_cap(tmp_path):
@@ -85,7 +99,7 @@ def test_offline_channel_costs_officer_stints(tmp_path):
 def test_nothing_found_closes_terminated_for_now_after_three_months(tmp_path):
     world, log = run_log(tiny(tmp_path, "debtors.nothing_share=1"))
     assert log[-1] == (90.0, "closed", "", "", 0.0, "")  # more than 3 months after filing
-    assert world.case_rows[0][9] == "terminated_for_now"
+    assert world.case_rows[0].outcome == "terminated_for_now"
     assert world.observer.pushes == 10  # it joined the 终本 pool: 10 re-queries in 5 years
 
 
@@ -96,8 +110,9 @@ def test_unreachable_assets_are_not_found(tmp_path):
         "debtors.assets.e_asset={hold_probability=1, value_yuan=5000}",
     )
     world, _log = run_log(scenario)
-    assert world.case_rows[0][13:15] == (1, 0)  # one asset, none found
-    assert world.case_rows[0][9] == "terminated_for_now"
+    row = world.case_rows[0]
+    assert (row.assets, row.assets_found) == (1, 0)  # one asset, none found
+    assert row.outcome == "terminated_for_now"
 
 
 def test_officers_serve_first_come_first_served(tmp_path):
@@ -116,7 +131,7 @@ def test_wrong_records_are_redone_until_a_control_holds(tmp_path):
     world, _log = run_log(scenario)
     by_case: dict[int, list[str]] = {}
     for r in world.log.sorted_rows():
-        by_case.setdefault(r[2], []).append(r[4])
+        by_case.setdefault(r.case_id, []).append(r.event)
     failures = sum(ev.count("freeze_failed") for ev in by_case.values())
     assert failures > 10  # the fixed seed draws many wrong records
     for events in by_case.values():
@@ -148,7 +163,11 @@ def test_provident_fund_freeze_is_renewed_online_before_it_expires(tmp_path):
         "freeze.renew_lead_days=30",
     )
     world, log = run_log(scenario)
-    rows = [(r[1], r[4], r[10]) for r in world.log.sorted_rows() if r[1] < 2000]
+    rows = [
+        (r.time_days, r.event, r.expires_days)
+        for r in world.log.sorted_rows()
+        if r.time_days < 2000
+    ]
     renewals = [(round(t, 6), round(x, 6)) for t, e, x in rows if e == "freeze_renewed"]
     # frozen at 1.75 until 366.75; renewed online 30 days before, taking 1 day
     assert renewals == [(337.75, 731.75), (702.75, 1096.75)]
@@ -169,7 +188,8 @@ def test_a_missed_renewal_loses_the_rest_of_the_fund(tmp_path):
     assert lapse == pytest.approx(366.75)
     # the 2024-01-01 step (day 365) still came before the lapse; 2025's never comes
     assert [t for t, e, *_ in log if e == "deduct"] == [2.75, 365.0]
-    assert world.case_rows[0][9] == "partly_performed" and world.case_rows[0][11] == 100000
+    row = world.case_rows[0]
+    assert row.outcome == "partly_performed" and row.recovered_yuan == 100000
 
 
 def test_in_person_renewal_costs_an_officer_stint(tmp_path):
@@ -209,7 +229,7 @@ def test_credit_punishment_brings_a_voluntary_payment(tmp_path):
         (40.0, "voluntary", 10000.0, ""),
         (50.0, "closed", 10000.0, ""),
     ]
-    assert world.case_rows[0][9] == "fully_performed"
+    assert world.case_rows[0].outcome == "fully_performed"
     late = tiny(
         tmp_path,
         "debtors.nothing_share=1",
@@ -218,7 +238,7 @@ def test_credit_punishment_brings_a_voluntary_payment(tmp_path):
     )
     world, log = run_log(late)  # too late: the case is 终本 at day 90 first
     assert "voluntary" not in [e for _, e, *_ in log]
-    assert world.case_rows[0][9] == "terminated_for_now"
+    assert world.case_rows[0].outcome == "terminated_for_now"
 
 
 def test_terminated_pool_requeries_and_restores_as_a_new_matter(tmp_path):
@@ -236,9 +256,9 @@ def test_terminated_pool_requeries_and_restores_as_a_new_matter(tmp_path):
     assert restored == [(273.0, "restored")]  # checked on the day the push falls due
     obs = world.observer
     assert (obs.pushes, obs.leads, obs.restored) == (1, 1, 1)
-    matters = {r[4] for r in world.case_rows}
+    matters = {r.matter for r in world.case_rows}
     assert matters == {"new", "restored"}
-    assert world.case_rows[-1][9] == "partly_performed"  # 4,000 of the 10,000 owed
+    assert world.case_rows[-1].outcome == "partly_performed"  # 4,000 of the 10,000 owed
 
 
 def test_pool_gives_up_after_five_years(tmp_path):
@@ -253,4 +273,4 @@ def test_objection_is_a_matter_of_its_own(tmp_path):
     assert [(t, e) for t, e, *_ in log if e == "objection"] == [(0.5, "objection")]
     m = world.observer.metrics()
     assert m["case_to_matter_ratio"] == 2.0
-    assert sorted(r[4] for r in world.case_rows) == ["new", "objection"]
+    assert sorted(r.matter for r in world.case_rows) == ["new", "objection"]

@@ -24,7 +24,7 @@ from sim.scenario import load_scenario
 from sim.scenario.schema import ALWAYS_OPEN, Agency, AssetType, Debtors
 from sim.scenario.stages import Sale
 from tests.conftest import BASELINE
-from tests.tiny import tiny
+from tests.sim.tiny import tiny
 
 YEARS = CalendarYears(dt.date(2023, 1, 1))
 

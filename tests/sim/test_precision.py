@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from sim.engine.executors import Executor, LocalExecutor, Task
-from sim.engine.replication import ReplicationResult
 from sim.engine.runner import run_group
 from sim.errors import UserError
+from sim.results.replication import ReplicationResult
 from sim.scenario import load_scenario
 from sim.study.precision import (
     RATE_FLOOR,
@@ -80,7 +80,7 @@ def test_judge_uses_only_the_chosen_metrics():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"target": 1.5}, "--precision 1.5: must be between 0 and 1"),
+        ({"target": 1.5}, "--precision: must be between 0 and 1"),
         ({"target": 0.02, "max_replications": 2}, "--max-replications 2: must be at least"),
         ({"target": 0.02, "metrics": ("speed",)}, "--precision-metric speed: unknown metric"),
     ],
@@ -142,6 +142,13 @@ def test_the_look_ahead_grows_beyond_100_replications():
 # ---------------------------------------------------------------- independence from workers
 
 
+def _until(executor, scenarios, rule, seed=7):
+    """A group run until the rule is met: the runs and what the algorithm decided."""
+    algorithm = Sequential(rule)
+    group = run_group(executor, scenarios, seed, 3, until=algorithm, show_progress=False)
+    return group, algorithm.outcome
+
+
 class FakeExecutor(Executor):
     """Returns replications whose metrics are a fixed function of their index, computing
     ``parallelism`` at a time (as a pool would)."""
@@ -172,11 +179,11 @@ class FakeExecutor(Executor):
 def test_the_result_does_not_depend_on_how_many_ran_at_once(parallelism, target):
     scenario = load_scenario(BASELINE).scenario
     rule = PrecisionRule(target, max_replications=40)
-    serial = run_group(FakeExecutor(1), [scenario], 7, 3, precision=rule, show_progress=False)
+    serial, serial_outcome = _until(FakeExecutor(1), [scenario], rule)
     wide = FakeExecutor(parallelism)
-    group = run_group(wide, [scenario], 7, 3, precision=rule, show_progress=False)
-    assert group.precision.replications == serial.precision.replications
-    assert group.precision.stopped_by == serial.precision.stopped_by
+    group, outcome = _until(wide, [scenario], rule)
+    assert outcome.replications == serial_outcome.replications
+    assert outcome.stopped_by == serial_outcome.stopped_by
     assert _same([r.metrics for r in group.results[0]], [r.metrics for r in serial.results[0]])
     assert wide.computed >= group.replications  # surplus computed ahead is discarded
 
@@ -186,13 +193,13 @@ def test_a_group_stops_only_when_every_scenario_is_precise():
     calm = load_scenario(BASELINE).scenario
     noisy = load_scenario(BASELINE, ["name=noisier-than-the-baseline"]).scenario
     rule = PrecisionRule(0.02, max_replications=200, metrics=("backlog_mean",))
-    alone = run_group(FakeExecutor(2), [calm], 7, 3, precision=rule, show_progress=False)
-    both = run_group(FakeExecutor(2), [calm, noisy], 7, 3, precision=rule, show_progress=False)
-    assert alone.precision.stopped_by == both.precision.stopped_by == "precision"
-    assert both.replications == both.precision.replications > alone.replications
+    alone, alone_outcome = _until(FakeExecutor(2), [calm], rule)
+    both, both_outcome = _until(FakeExecutor(2), [calm, noisy], rule)
+    assert alone_outcome.stopped_by == both_outcome.stopped_by == "precision"
+    assert both.replications == both_outcome.replications > alone.replications
     assert len(both.results) == 2 and all(len(r) == both.replications for r in both.results)
-    assert {m.scenario for m in both.precision.metrics} == {calm.name, noisy.name}
-    assert all(m.status == "met" for m in both.precision.metrics)
+    assert {m.scenario for m in both_outcome.metrics} == {calm.name, noisy.name}
+    assert all(m.status == "met" for m in both_outcome.metrics)
 
 
 def test_real_replications_with_one_and_three_workers_agree():
@@ -201,9 +208,9 @@ def test_real_replications_with_one_and_three_workers_agree():
     groups = []
     for workers in (1, 3):
         with LocalExecutor(workers, show_progress=False) as ex:
-            groups.append(run_group(ex, [scenario], 21, 3, precision=rule, show_progress=False))
-    one, three = groups
-    assert one.precision.replications == three.precision.replications
+            groups.append(_until(ex, [scenario], rule, seed=21))
+    (one, one_outcome), (three, three_outcome) = groups
+    assert one_outcome.replications == three_outcome.replications
     assert _same([r.metrics for r in one.results[0]], [r.metrics for r in three.results[0]])
 
 

@@ -3,7 +3,8 @@
 :func:`build_report` reads the folder (what kind it is comes from its manifest) and writes
 ``report.html`` into it, atomically (a temporary file renamed when complete), or to
 ``out``. The page embeds its plots as PNG ``data:`` URIs and its style inline, so it opens
-anywhere without a network.
+anywhere without a network. :func:`finish` is the hook the command line and the Python API
+hand to a study (:mod:`sim.study.skeleton`): a run folder's PNG plots, then the report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from sim.errors import UserError
+from sim.reporting import pages, plots
 
 KINDS = {"run": "summary.json", "compare": "comparison.json", "sweep": "sweep.json"}
 
@@ -45,8 +47,6 @@ def check_results_dir(folder: Path) -> str:
 
 def render(folder: Path) -> str:
     """The report's HTML text."""
-    from sim.report import pages
-
     kind = check_results_dir(folder)
     build = {"run": pages.run_page, "compare": pages.compare_page, "sweep": pages.sweep_page}
     return build[kind](Path(folder))
@@ -68,3 +68,12 @@ def build_report(folder: Path, out: Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return dest
+
+
+def finish(folder: Path, html: bool = True) -> None:
+    """Complete a study's folder before it is put in place: a run's PNG plots, and (with
+    ``html``) the report."""
+    if check_results_dir(folder) == "run":
+        plots.write_run_plots(folder)
+    if html:
+        build_report(folder)

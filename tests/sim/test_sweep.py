@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from sim.errors import UserError
-from sim.results.statistics import HEADLINE_METRICS
+from sim.results.metrics import HEADLINE_METRICS
+from sim.study.design import Vary, make_design, parse_vary, resolve_varies
 from sim.study.sensitivity import sobol, standardised_regression
-from sim.study.sweep import Vary, make_design, parse_vary, resolve_varies
-from tests import studies
 from tests.conftest import BASELINE
+from tests.sim import studies
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,11 @@ import sys
 import pytest
 
 import sim
-from sim.results.records import CASE_COLUMNS, EVENT_COLUMNS
-from sim.results.statistics import HEADLINE_METRICS, Summary
-from tests import studies
+from sim.model.events import CASE_COLUMNS, EVENT_COLUMNS
+from sim.results.metrics import HEADLINE_METRICS
+from sim.results.statistics import Summary
 from tests.conftest import BASELINE, ROOT
+from tests.sim import studies
 
 SHORT = {"horizon_days": 60, "warmup_days": 10}
 

@@ -6,15 +6,17 @@ import json
 
 import pytest
 
+from sim.model.events import Event, EventKind
 from sim.scenario import load_scenario
 from sim.study.demand import CASES, count_demand, request_kind, summarize_demand
 from tests.conftest import BASELINE
-from tests.tiny import TINY, tiny
+from tests.sim.tiny import TINY, tiny
 
 
 def row(t, case, event, asset="", channel="", agency="", region="r"):
-    # columns of sim.results.records.EVENT_COLUMNS
-    return (0, t, case, region, event, asset, channel, None, agency, None, None, case)
+    return Event(
+        0, t, case, region, EventKind(event), asset, channel, agency=agency, debtor_id=case
+    )
 
 
 def test_rows_become_requests_by_kind_hour_and_asset(tmp_path):

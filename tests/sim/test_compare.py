@@ -12,10 +12,10 @@ import pytest
 from scipy import stats as st
 
 import sim
-from sim.results.statistics import HEADLINE_METRICS
+from sim.results.metrics import HEADLINE_METRICS
 from sim.study.compare import format_comparison, independent_difference, paired_difference
-from tests import studies
 from tests.conftest import BASELINE
+from tests.sim import studies
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.results.records import EVENT_COLUMNS
+from sim.model.events import EVENT_COLUMNS
 from tests.conftest import BASELINE
+from tests.sim.command import invoke
 
 SHORT = ["--set", "horizon_days=200", "--set", "warmup_days=20", "--replications", "2"]
 REQUIRED = [
@@ -33,10 +34,8 @@ REQUIRED = [
 
 @pytest.fixture(scope="module")
 def json_run(tmp_path_factory):
-    from tests.conftest import run_cli
-
     out = tmp_path_factory.mktemp("run") / "baseline"
-    res = run_cli("run", str(BASELINE), *SHORT, "--seed", "9", "--json", "--out", str(out))
+    res = invoke("run", str(BASELINE), *SHORT, "--seed", "9", "--json", "--out", str(out))
     assert res.returncode == 0, res.stderr
     return res, out
 

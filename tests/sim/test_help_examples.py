@@ -10,14 +10,12 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
 from sim.cli import EPILOG, build_parser
 from sim.scenario import load_scenario
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def _examples() -> list[tuple[str, str]]:
