@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from sim import __version__
+from sim._version import __version__
 from sim.cli import bench, demand, options, run, studies, validate
 from sim.errors import UserError
 

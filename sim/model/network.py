@@ -17,7 +17,7 @@ a wrong record fails and must be redone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,7 +174,7 @@ class Network:
 
     @staticmethod
     def _send(
-        pairs: list[tuple[LinkRuntime, list[Asset] | None]],
+        pairs: Sequence[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
         wrong: WrongRecord,
         detail: bool,

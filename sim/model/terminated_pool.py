@@ -37,7 +37,10 @@ class PoolWorld(Protocol):
     env: simpy.Environment
     scenario: Scenario
     topology: Topology
-    regions: Mapping[str, RegionRuntime]
+
+    @property
+    def regions(self) -> Mapping[str, RegionRuntime]: ...
+
     events: EventSink
 
     def new_debtor_id(self) -> int: ...

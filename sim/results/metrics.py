@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 
 
-class Kind(StrEnum):
+class Kind(Enum):
     """What sort of quantity a metric is."""
 
     rate = "rate"  # a share in [0, 1], shown in %

@@ -54,12 +54,12 @@ def write_events(path: Path, rows: Iterable[Event], header: bool = True) -> int:
         # unpacked in the order of Event's fields, which is the order of the columns
         for rep, t, case, region, event, asset, channel, amount, agency, aid, exp, debtor in rows:
             money = "" if amount is None else f"{amount:.2f}"
-            aid = "" if aid is None else aid
-            exp = "" if exp is None else f"{exp:.5f}"
-            debtor = "" if debtor is None else debtor
+            number = "" if aid is None else aid
+            expires = "" if exp is None else f"{exp:.5f}"
+            who = "" if debtor is None else debtor
             write(
                 f"{rep},{t:.5f},{case},{region},{event},{asset},{channel},{money},{agency},"
-                f"{aid},{exp},{debtor}\n"
+                f"{number},{expires},{who}\n"
             )
             n += 1
     return n

@@ -34,7 +34,7 @@ def calibrate(loaded: LoadedScenario, settings: Settings) -> dict[str, Any]:
     for t in targets:
         s = outcome.summary[t.metric]
         target = t.target * (loaded.volume_factor if t.scales_with_volume else 1.0)
-        tol = t.tolerance if t.tolerance is not None else t.tolerance_rel * abs(target)
+        tol = t.tolerance if t.tolerance is not None else (t.tolerance_rel or 0.0) * abs(target)
         ok = not math.isnan(s.mean) and abs(s.mean - target) <= tol
         rows.append(
             {

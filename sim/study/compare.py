@@ -252,7 +252,7 @@ def study_manifest(
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of a study over several scenarios (the first is ``scenario``)."""
-    common = {
+    common: dict[str, Any] = {
         "seed": seed,
         "replications": replications,
         "workers": executor.parallelism,

@@ -162,7 +162,7 @@ def write_run_folder(
 
 
 def format_table(outcome: RunOutcome) -> str:
-    header = ("metric", "mean", "95% interval", "unit")
+    header: tuple[str, ...] = ("metric", "mean", "95% interval", "unit")
     judged = {}
     if outcome.precision is not None:
         header += ("half-width",)
@@ -174,7 +174,7 @@ def format_table(outcome: RunOutcome) -> str:
             if s.n > 1
             else "-"
         )
-        row = (name, format_value(s.mean, name), interval, unit(name))
+        row: tuple[str, ...] = (name, format_value(s.mean, name), interval, unit(name))
         if outcome.precision is not None:
             row += (_precision_cell(judged.get(name)),)
         rows.append(row)

@@ -122,7 +122,7 @@ class Sensitivity:
 
 
 def standardised_regression(
-    x: np.ndarray, y: Sequence[float], inputs: Sequence[str], metric: str
+    x: np.ndarray, y: Sequence[float] | np.ndarray, inputs: Sequence[str], metric: str
 ) -> Sensitivity:
     """SRCs of ``y`` (one value per design point) on the columns of ``x``."""
     x = np.asarray(x, dtype=float)
@@ -168,9 +168,9 @@ def standardised_regression(
 
 
 def sobol(
-    f_a: Sequence[float],
-    f_b: Sequence[float],
-    f_ab: Sequence[Sequence[float]],
+    f_a: Sequence[float] | np.ndarray,
+    f_b: Sequence[float] | np.ndarray,
+    f_ab: Sequence[Sequence[float]] | np.ndarray,
     inputs: Sequence[str],
     metric: str,
 ) -> Sensitivity:

@@ -208,10 +208,10 @@ def write_sweep_folder(
         ):
             cells = []
             for m in HEADLINE_METRICS:
-                s = summary.get(m)
+                got = summary.get(m)
                 cells += (
-                    [csv_number(s.mean), csv_number(s.ci95[0]), csv_number(s.ci95[1])]
-                    if s
+                    [csv_number(got.mean), csv_number(got.ci95[0]), csv_number(got.ci95[1])]
+                    if got
                     else ["", "", ""]
                 )
             w.writerow(

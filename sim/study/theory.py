@@ -118,7 +118,7 @@ class TheoryCheck:
                 int(vals["servers"][0]),
                 float(vals["service_mean_days"][0]),
             )
-            shown = {
+            shown: dict[str, Any] = {
                 "lambda": q.arrival_rate,
                 "servers": q.servers,
                 "service_mean_days": q.service_mean,

@@ -8,6 +8,7 @@ import json
 import pytest
 
 
+@pytest.mark.slow
 def test_national_bench_reports_wall_time_and_memory(cli) -> None:
     done = cli("bench", "--national", "--scale", "0.002", "--json")
     assert done.returncode == 0, done.stderr

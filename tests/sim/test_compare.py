@@ -59,6 +59,7 @@ def test_pairs_with_a_missing_value_are_left_out_and_constant_differences_are_ex
     }
 
 
+@pytest.mark.slow
 def test_pairing_narrows_the_interval_of_a_real_what_if():
     """Common random numbers against independent seeds, on 20% more officers: the same six
     replications of the what-if, paired with the baseline's (same seed) or not (another

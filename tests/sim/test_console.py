@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import BASELINE, run_cli
 from tests.sim.command import invoke
 
@@ -44,6 +46,7 @@ def test_the_console_script_and_main_give_the_same_run(tmp_path):
     assert json.loads(real.stdout) == json.loads(here.stdout)
 
 
+@pytest.mark.slow
 def test_python_dash_m_sim_cli_runs_the_command():
     res = subprocess.run(
         [sys.executable, "-m", "sim.cli", "--version"], capture_output=True, text=True

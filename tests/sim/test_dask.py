@@ -42,6 +42,7 @@ def _same(a, b) -> None:
     assert a.cases_filed == b.cases_filed
 
 
+@pytest.mark.slow
 def test_dask_and_local_processes_give_identical_results(cluster, tmp_path):
     scenario = load_scenario(BASELINE, SHORT).scenario
     local_parts, dask_parts = tmp_path / "local", tmp_path / "dask"
@@ -79,6 +80,7 @@ def test_dask_and_local_processes_give_identical_results(cluster, tmp_path):
     assert local[0].metrics != local[1].metrics  # the replications do differ
 
 
+@pytest.mark.slow
 def test_dask_runs_a_mixed_batch_in_task_order(cluster):
     a = load_scenario(BASELINE, SHORT).scenario
     b = load_scenario(BASELINE, [*SHORT, "regions.hunan.officers=20"]).scenario
@@ -91,6 +93,7 @@ def test_dask_runs_a_mixed_batch_in_task_order(cluster):
         _same(x, y)
 
 
+@pytest.mark.slow
 def test_the_cli_gives_the_same_json_with_dask(cluster, cli, tmp_path):
     args = [
         "run",
@@ -116,6 +119,7 @@ def test_the_cli_gives_the_same_json_with_dask(cluster, cli, tmp_path):
     assert manifest["executor"]["code"] == code_fingerprint()
 
 
+@pytest.mark.slow
 def test_workers_with_other_model_code_are_refused(cluster, monkeypatch):
     import sim.engine.executors
 

@@ -83,18 +83,21 @@ def base_runs():
     return _summary(NATIONAL, SCALE, REPS)
 
 
+@pytest.mark.slow
 def test_lifting_the_cap_never_lowers_provident_fund_money_in_year_one(base_runs):
     lifted = _summary(SCENARIOS / "whatif" / "pf-cap-lifted.toml", SCALE, REPS)
     d = _paired(base_runs, lifted, "provident_fund_deducted_yuan_per_year")
     assert d.ci95[0] > 0, d
 
 
+@pytest.mark.slow
 def test_connecting_e_assets_never_lowers_the_recovery_rate(base_runs):
     connected = _summary(SCENARIOS / "whatif" / "e-assets.toml", SCALE, REPS)
     d = _paired(base_runs, connected, "recovery_rate")
     assert d.ci95[0] > 0, d
 
 
+@pytest.mark.slow
 def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
     path = SCENARIOS / "whatif" / "more-officers.toml"
     more = _summary(path, SCALE, REPS)
@@ -112,6 +115,7 @@ def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
     assert d.ci95[1] < 0, d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", WHATIFS, ids=lambda p: p.stem)
 def test_every_whatif_runs_and_keeps_the_invariants(path, tmp_path):
     loaded = load_scenario(path, ["warmup_days=30", "horizon_days=150"]).scaled(0.0005)
@@ -138,6 +142,7 @@ def mechanisms_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_the_event_log_shows_every_mechanism(mechanisms_run):
     with (mechanisms_run / "events.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -163,6 +168,7 @@ def test_the_event_log_shows_every_mechanism(mechanisms_run):
     assert check_results(mechanisms_run) == []
 
 
+@pytest.mark.slow
 def test_invariant_checks_have_teeth(mechanisms_run, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(mechanisms_run, bad)
@@ -192,6 +198,7 @@ def test_invariant_checks_have_teeth(mechanisms_run, tmp_path):
     assert any("> claim" in p for p in problems), problems
 
 
+@pytest.mark.slow
 def test_a_scaled_run_estimates_the_full_scale_rates():
     full = _summary(BASELINE, 1.0, 6, 21, "warmup_days=100", "horizon_days=400")
     half = _summary(BASELINE, 0.5, 6, 21, "warmup_days=100", "horizon_days=400")

@@ -145,6 +145,7 @@ def test_precision_from_python(base):
     assert r.replications == r.precision.reached_at + 5
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_as_a_script(tmp_path):
     """The README's Python example, run as a script, prints what the README shows."""
     pytest.importorskip("pandas")

@@ -300,6 +300,7 @@ def load_dir(server):
     return out
 
 
+@pytest.mark.slow
 def test_chromium_renders_the_load_report(browser, server, load_dir):
     root, base = server
     browser.get_log("browser")

@@ -45,6 +45,7 @@ def test_headers_name_fields_that_set_can_change():
     )
 
 
+@pytest.mark.slow
 def test_mmc_officer_wait_matches_erlang_c_at_utilisation_0_8():
     loaded = load_scenario(MMC, ["horizon_days=40200"])
     r = verify(
@@ -55,6 +56,7 @@ def test_mmc_officer_wait_matches_erlang_c_at_utilisation_0_8():
     assert abs(r["relative_error"]) < 0.02, r
 
 
+@pytest.mark.slow
 def test_jackson_network_time_in_system_matches_product_form():
     loaded = load_scenario(JACKSON, ["horizon_days=12200"])
     r = verify(
@@ -75,6 +77,7 @@ def test_jackson_header_refuses_unequal_officer_stints():
         check.expected(loaded.resolved())
 
 
+@pytest.mark.slow
 def test_littles_law_holds_on_the_models_own_output():
     scenario = load_scenario(JACKSON, ["horizon_days=6200"]).scenario
     results = run_replications(scenario, 11, 12, workers=2, show_progress=False)
@@ -93,6 +96,7 @@ def _small(*extra: str):
     return load_scenario(BASELINE, ["horizon_days=200", "warmup_days=20", *extra]).scenario
 
 
+@pytest.mark.slow
 def test_same_seed_same_results_whatever_the_workers():
     scenario = _small()
     one = [r.metrics for r in run_replications(scenario, 5, 4, workers=1, show_progress=False)]
@@ -103,6 +107,7 @@ def test_same_seed_same_results_whatever_the_workers():
     assert json.dumps(one) != json.dumps(other)
 
 
+@pytest.mark.slow
 def test_common_random_numbers_keep_demand_fixed_when_resources_change(tmp_path):
     a = run_replications(_small(), 5, 2, keep_records=True, parts_dir=tmp_path, show_progress=False)
     claims_a = (tmp_path / "cases.00000.csv").read_text().splitlines()
