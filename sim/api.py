@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sim.model.events import CASE_COLUMNS, EVENT_COLUMNS
 from sim.reporting.build import build_report, finish
@@ -42,7 +42,8 @@ from sim.study.design import make_design, resolve_varies
 from sim.study.precision import PrecisionOutcome
 from sim.study.run import RunOutcome, format_table
 from sim.study.run import run as run_study
-from sim.study.settings import Settings, resolve, scaled
+from sim.study.settings import Settings, resolve_given, scaled
+from sim.study.skeleton import NO_FOLDER, Folder
 from sim.study.sweep import DEFAULT_TARGETS, SweepOutcome
 from sim.study.sweep import sweep as sweep_study
 
@@ -104,34 +105,44 @@ def override(
     return again.scaled(loaded.scale)
 
 
-def _settings(
-    loaded: LoadedScenario,
-    replications: int | None,
-    seed: int | None,
-    workers: int,
-    precision: float | None,
-    max_replications: int | None,
-    precision_metrics: Sequence[str],
-    dask: str | None,
-    progress: bool,
-) -> Settings:
-    """The same resolver as the command line's: the same defaults, the same refusals."""
-    return resolve(
-        loaded.scenario.run,
-        replications=replications,
-        seed=seed,
-        workers=workers,
-        precision=precision,
-        max_replications=max_replications,
-        precision_metrics=precision_metrics,
-        dask=dask,
-        progress=progress,
-    )
+class StudyOptions(TypedDict, total=False):
+    """The keyword arguments every study takes (``chakong``'s flags of the same names).
+
+    - ``replications``: how many (default: the scenario's ``[run] replications``; with
+      ``precision``, where the replication algorithm starts: 3); at least 2;
+    - ``seed``: default the scenario's ``[run] seed``;
+    - ``workers``: processes (default 1: this process); ``dask``: a scheduler address;
+    - ``precision``, ``max_replications``, ``precision_metrics``: replications until every
+      (judged) metric's 95% half-width is under ``precision`` x its mean, up to the cap;
+    - ``out``: write the results folder there, with its report unless ``report=False``;
+    - ``progress``: a progress bar on stderr (default off).
+    """
+
+    replications: int
+    seed: int
+    workers: int
+    precision: float
+    max_replications: int
+    precision_metrics: Sequence[str]
+    dask: str
+    out: str | Path
+    report: bool
+    progress: bool
 
 
-def _finish(out: str | Path | None, report: bool) -> Any:
-    """The report's finish hook when a folder is asked for (plots; the HTML with ``report``)."""
-    return partial(finish, html=report) if out is not None else None
+def _settings(loaded: LoadedScenario, options: StudyOptions) -> Settings:
+    """The command line's resolver: the same defaults (but one worker, no progress bar),
+    the same refusals."""
+    given: dict[str, Any] = {"workers": 1, "progress": False, **options}
+    return resolve_given(loaded.scenario.run, given)
+
+
+def _folder(options: StudyOptions) -> Folder:
+    """Where the study writes (only with ``out``), finished by the report's hook."""
+    out = options.get("out")
+    if out is None:
+        return NO_FOLDER
+    return Folder(Path(out), True, partial(finish, html=options.get("report", True)))
 
 
 # ---------------------------------------------------------------- run
@@ -203,58 +214,30 @@ class RunResult:
 
 
 def simulate(
-    loaded: LoadedScenario,
-    *,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    records: bool = False,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    loaded: LoadedScenario, *, records: bool = False, **options: Unpack[StudyOptions]
 ) -> RunResult:
-    """Run replications of a scenario (what ``chakong run`` does). With ``out``, the results folder
-    is written there (and its report, unless ``report=False``); ``records=True`` also
-    returns every case and event as dicts."""
-    settings = _settings(
-        loaded,
-        replications,
-        seed,
-        workers,
-        precision,
-        max_replications,
-        precision_metrics,
-        dask,
-        progress,
-    )
+    """Run replications of a scenario (what ``chakong run`` does; options:
+    :class:`StudyOptions`). With ``out``, the results folder is written there (and its
+    report, unless ``report=False``); ``records=True`` also returns every case and event
+    as dicts."""
+    settings = _settings(loaded, options)
+    folder = _folder(options)
     with settings.executor() as ex, tempfile.TemporaryDirectory() as tmp:
-        write = out is not None or records
-        folder = Path(out) if out is not None else Path(tmp) / "run"
-        outcome = run_study(
-            loaded,
-            settings,
-            ex,
-            out=folder if write else None,
-            write=write,
-            keep_records=records,
-            finish=_finish(out, report),
-        )
+        if records and not folder.write:  # the records go through a folder of their own
+            folder = Folder(Path(tmp) / "run")
+        outcome = run_study(loaded, settings, ex, folder, keep_records=records)
         result = RunResult(
             outcome.scenario,
             settings.seed,
             outcome.summary,
             [r.metrics for r in outcome.replications],
             precision=outcome.precision,
-            out_dir=folder if out is not None else None,
+            out_dir=outcome.out_dir if "out" in options else None,
             outcome=outcome,
         )
-        if records:
-            result.cases = read_rows(folder / CASES_CSV)
-            result.events = read_rows(folder / EVENTS_CSV)
+        if records and outcome.out_dir is not None:
+            result.cases = read_rows(outcome.out_dir / CASES_CSV)
+            result.events = read_rows(outcome.out_dir / EVENTS_CSV)
     return result
 
 
@@ -262,42 +245,15 @@ def simulate(
 
 
 def compare(
-    base: LoadedScenario,
-    *others: LoadedScenario,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    base: LoadedScenario, *others: LoadedScenario, **options: Unpack[StudyOptions]
 ) -> Comparison:
-    """Run ``base`` and ``others`` under common random numbers (``chakong compare``);
-    ``.to_json()`` is the ``--json`` object, ``.differences[k][metric]`` the paired
-    difference of the k-th other scenario, ``.frame()`` a DataFrame."""
-    settings = _settings(
-        base,
-        replications,
-        seed,
-        workers,
-        precision,
-        max_replications,
-        precision_metrics,
-        dask,
-        progress,
-    )
+    """Run ``base`` and ``others`` under common random numbers (``chakong compare``;
+    options: :class:`StudyOptions`); ``.to_json()`` is the ``--json`` object,
+    ``.differences[k][metric]`` the paired difference of the k-th other scenario,
+    ``.frame()`` a DataFrame."""
+    settings = _settings(base, options)
     with settings.executor() as ex:
-        return compare_study(
-            [base, *others],
-            settings,
-            ex,
-            out=Path(out) if out is not None else None,
-            write=out is not None,
-            finish=_finish(out, report),
-        )
+        return compare_study([base, *others], settings, ex, _folder(options))
 
 
 def sweep(
@@ -307,33 +263,15 @@ def sweep(
     design: str = "lhs",
     samples: int | None = None,
     metrics: Sequence[str] = DEFAULT_TARGETS,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    **options: Unpack[StudyOptions],
 ) -> SweepOutcome:
-    """A designed sweep (``chakong sweep``): ``vary`` maps dotted paths to (low, high);
-    ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a sobol design) says which
-    inputs drive each metric; ``.frame()`` is the table of points."""
+    """A designed sweep (``chakong sweep``; options: :class:`StudyOptions`): ``vary`` maps
+    dotted paths to (low, high); ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a
+    sobol design) says which inputs drive each metric; ``.frame()`` is the table of
+    points."""
     texts = [f"{path}={low!r}:{high!r}" for path, (low, high) in vary.items()]
     varies = resolve_varies(loaded.path, loaded.overrides, texts)
-    settings = _settings(
-        loaded,
-        replications,
-        seed,
-        workers,
-        precision,
-        max_replications,
-        precision_metrics,
-        dask,
-        progress,
-    )
+    settings = _settings(loaded, options)
     plan = make_design(design, varies, samples, settings.seed)
     with settings.executor() as ex:
         return sweep_study(
@@ -343,11 +281,9 @@ def sweep(
             plan,
             settings,
             ex,
+            _folder(options),
             targets=metrics,
             scale=loaded.scale,
-            out=Path(out) if out is not None else None,
-            write=out is not None,
-            finish=_finish(out, report),
         )
 
 

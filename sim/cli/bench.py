@@ -9,22 +9,25 @@ from typing import Any
 
 from sim.cli import options
 
+BENCH_HELP = "benchmark: cases per second against a textbook SimPy M/M/c, memory growth"
+
+BENCH_ABOUT = (
+    "Run the baseline scenario (one replication, streaming statistics) and a "
+    "textbook SimPy M/M/c model in the same process; print cases_per_second, "
+    "textbook_customers_per_second and their ratio, and peak memory at 1x and 4x the "
+    "simulated time."
+)
+
+BENCH_EPILOG = """\
+examples:
+  chakong bench
+  chakong bench --json --repeat 5
+  chakong bench --national              # one full-scale national year: slow
+  chakong bench --national --scale 0.1"""
+
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
-    p = options.command(
-        sub,
-        "bench",
-        [],
-        cmd_bench,
-        help="benchmark: cases per second against a textbook SimPy M/M/c, memory growth",
-        description="Run the baseline scenario (one replication, streaming statistics) and a "
-        "textbook SimPy M/M/c model in the same process; print cases_per_second, "
-        "textbook_customers_per_second and their ratio, and peak memory at 1x and 4x the "
-        "simulated time.",
-        epilog="examples:\n  chakong bench\n  chakong bench --json --repeat 5\n"
-        "  chakong bench --national              # one full-scale national year: slow\n"
-        "  chakong bench --national --scale 0.1",
-    )
+    p = options.command(sub, "bench", [], cmd_bench, BENCH_HELP, BENCH_ABOUT, BENCH_EPILOG)
     p.add_argument(
         "--scenario",
         type=Path,

@@ -30,18 +30,17 @@ these figures. --out DIR writes demand.json and manifest.json.
 """
 
 
+DEMAND_HELP = "the request rates a scenario implies for the query API"
+
+DEMAND_ABOUT = (
+    "Run a scenario and report the request rates it implies for the "
+    "query-and-control API: queries per channel and controls per action and asset type, "
+    "per second, by hour of day (mean and peak), and the mix of request kinds."
+)
+
+
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
-    p = options.command(
-        sub,
-        "demand",
-        [scen],
-        cmd_demand,
-        help="the request rates a scenario implies for the query API",
-        description="Run a scenario and report the request rates it implies for the "
-        "query-and-control API: queries per channel and controls per action and asset type, "
-        "per second, by hour of day (mean and peak), and the mix of request kinds.",
-        epilog=DEMAND_EPILOG,
-    )
+    p = options.command(sub, "demand", [scen], cmd_demand, DEMAND_HELP, DEMAND_ABOUT, DEMAND_EPILOG)
     options.add(
         p,
         "file",
@@ -59,7 +58,7 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 def cmd_demand(args: argparse.Namespace) -> int:
     from sim.results.folders import manifest, write_json
     from sim.study.demand import format_demand, run_demand
-    from sim.study.skeleton import Stamp, conduct
+    from sim.study.skeleton import Folder, Stamp, conduct
 
     loaded = options.loaded_scenario(args)
     settings = options.settings(
@@ -85,7 +84,7 @@ def cmd_demand(args: argparse.Namespace) -> int:
         )
 
     demand = conduct(
-        lambda folder: Demand(
+        lambda parts: Demand(
             run_demand(
                 loaded,
                 seed=settings.seed,
@@ -93,9 +92,9 @@ def cmd_demand(args: argparse.Namespace) -> int:
                 show_progress=settings.progress,
             )
         ),
-        write=write if args.out is not None else None,
-        out=args.out,
-        default_name="demand",
+        write,
+        Folder(args.out, write=args.out is not None),
+        "demand",
     )
     figures = demand.figures
     print(json.dumps(figures, ensure_ascii=False) if args.json else format_demand(figures))

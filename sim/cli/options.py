@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sim.scenario.loader import LoadedScenario
     from sim.scenario.schema import RunDefaults
     from sim.study.settings import Settings
-    from sim.study.skeleton import Finish
+    from sim.study.skeleton import Folder
 
 # ---------------------------------------------------------------- argument types
 
@@ -124,7 +124,8 @@ OPTIONS: dict[str, Option] = {
         ("--json",), {"action": "store_true", "help": "print one JSON object on stdout"}
     ),
     "no_progress": Option(
-        ("--no-progress",), {"action": "store_true", "help": "no progress bar on stderr"}
+        ("--no-progress",),
+        {"dest": "progress", "action": "store_false", "help": "no progress bar on stderr"},
     ),
     "no_records": Option(
         ("--no-records",),
@@ -149,9 +150,10 @@ OPTIONS: dict[str, Option] = {
             "help": f"with --precision: the cap on replications (default {DEFAULT_CAP})",
         },
     ),
-    "precision_metric": Option(
+    "precision_metrics": Option(
         ("--precision-metric",),
         {
+            "dest": "precision_metrics",
             "action": "append",
             "default": [],
             "metavar": "NAME",
@@ -175,7 +177,7 @@ RUN = ("file", "replications", "seed", "workers", "scale", "json", "no_progress"
 """What every command that runs one scenario takes."""
 
 STUDY = ("replications", "seed", "workers", "scale", "out", "json", "no_progress")
-PRECISION = ("precision", "max_replications", "precision_metric", "dask", "no_report")
+PRECISION = ("precision", "max_replications", "precision_metrics", "dask", "no_report")
 """What run, compare and sweep take beside their scenarios."""
 
 PRECISION_HELP = """\
@@ -214,11 +216,19 @@ def command(
     name: str,
     parents: list[argparse.ArgumentParser],
     func: Callable[[argparse.Namespace], int],
-    **kwargs: Any,
+    help: str,
+    description: str,
+    epilog: str,
 ) -> argparse.ArgumentParser:
-    """A subcommand with its description and examples laid out as written."""
+    """A subcommand: its one-line help, its description and its examples (laid out as
+    written), and the function that runs it."""
     p: argparse.ArgumentParser = sub.add_parser(
-        name, parents=parents, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs
+        name,
+        parents=parents,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.set_defaults(func=func)
     return p
@@ -235,22 +245,11 @@ def loaded_scenario(args: argparse.Namespace, file: str | Path | None = None) ->
     return scaled(load_scenario(file or args.file, args.overrides), getattr(args, "scale", None))
 
 
-def settings(args: argparse.Namespace, defaults: RunDefaults, **kwargs: Any) -> Settings:
+def settings(args: argparse.Namespace, defaults: RunDefaults, **study: Any) -> Settings:
     """The study's settings from the flags (absent flags take the resolver's defaults)."""
-    from sim.study.settings import resolve
+    from sim.study.settings import resolve_given
 
-    return resolve(
-        defaults,
-        replications=getattr(args, "replications", None),
-        seed=getattr(args, "seed", None),
-        workers=getattr(args, "workers", None),
-        precision=getattr(args, "precision", None),
-        max_replications=getattr(args, "max_replications", None),
-        precision_metrics=getattr(args, "precision_metric", None) or (),
-        dask=getattr(args, "dask", None),
-        progress=not getattr(args, "no_progress", False),
-        **kwargs,
-    )
+    return resolve_given(defaults, vars(args), **study)
 
 
 class Outcome(Protocol):
@@ -265,19 +264,20 @@ OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 def study(
     args: argparse.Namespace,
     resolved: Settings,
-    run: Callable[[Settings, Executor, Finish], OutcomeT],
+    run: Callable[[Settings, Executor, Folder], OutcomeT],
     table: Callable[[OutcomeT], str],
 ) -> int:
-    """Run the study (the report as its finish hook), print its JSON object or its table,
-    and say where the folder and its report are."""
+    """Run the study into its results folder (``--out``; the report as its finish hook),
+    print its JSON object or its table, and say where the folder and its report are."""
     from sim.reporting.build import finish
     from sim.results.folders import check_destination
+    from sim.study.skeleton import Folder
 
     if args.out is not None:
         check_destination(args.out)  # before any work
     report = not args.no_report
     with resolved.executor() as executor:
-        outcome = run(resolved, executor, partial(finish, html=report))
+        outcome = run(resolved, executor, Folder(args.out, True, partial(finish, html=report)))
     print(json.dumps(outcome.to_json(), ensure_ascii=False) if args.json else table(outcome))
     print(f"results: {outcome.out_dir}", file=sys.stderr)
     if report and outcome.out_dir is not None:

@@ -44,40 +44,37 @@ Volume targets (cases a year) are scaled by the share of the volume kept with --
 """
 
 
+RUN_HELP = "run a scenario: replications, 95%% intervals, results folder"
+
+RUN_ABOUT = (
+    "Run replications of a scenario and report every headline metric as a "
+    "mean with a 95%% t-interval."
+)
+
+VERIFY_HELP = "check a validation scenario against its closed form (Erlang C, Jackson)"
+
+VERIFY_ABOUT = (
+    "Run a validation scenario and compare the metric its header names with "
+    "the queueing-theory closed form."
+)
+
+CALIBRATE_HELP = "check a scenario against its published targets ([[calibration]])"
+
+CALIBRATE_ABOUT = (
+    "Run a scenario and compare each [[calibration]] target (a published "
+    "figure) with the simulated mean and its 95%% interval."
+)
+
+
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
-    p = options.command(
-        sub,
-        "run",
-        [scen],
-        cmd_run,
-        help="run a scenario: replications, 95%% intervals, results folder",
-        description="Run replications of a scenario and report every headline metric as a "
-        "mean with a 95%% t-interval.",
-        epilog=RUN_EPILOG,
-    )
+    p = options.command(sub, "run", [scen], cmd_run, RUN_HELP, RUN_ABOUT, RUN_EPILOG)
     options.add(p, *options.RUN, "out", "no_records", *options.PRECISION)
 
-    p = options.command(
-        sub,
-        "verify",
-        [scen],
-        cmd_verify,
-        help="check a validation scenario against its closed form (Erlang C, Jackson)",
-        description="Run a validation scenario and compare the metric its header names with "
-        "the queueing-theory closed form.",
-        epilog=VERIFY_EPILOG,
-    )
+    p = options.command(sub, "verify", [scen], cmd_verify, VERIFY_HELP, VERIFY_ABOUT, VERIFY_EPILOG)
     options.add(p, *options.RUN)
 
     p = options.command(
-        sub,
-        "calibrate",
-        [scen],
-        cmd_calibrate,
-        help="check a scenario against its published targets ([[calibration]])",
-        description="Run a scenario and compare each [[calibration]] target (a published "
-        "figure) with the simulated mean and its 95%% interval.",
-        epilog=CALIBRATE_EPILOG,
+        sub, "calibrate", [scen], cmd_calibrate, CALIBRATE_HELP, CALIBRATE_ABOUT, CALIBRATE_EPILOG
     )
     options.add(p, *options.RUN)
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -90,13 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return options.study(
         args,
         options.settings(args, loaded.scenario.run),
-        lambda settings, executor, finish: run(
-            loaded,
-            settings,
-            executor,
-            out=args.out,
-            keep_records=not args.no_records,
-            finish=finish,
+        lambda settings, executor, folder: run(
+            loaded, settings, executor, folder, keep_records=not args.no_records
         ),
         format_table,
     )

@@ -78,9 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return options.study(
         args,
         options.settings(args, base.scenario.run),
-        lambda settings, executor, finish: compare(
-            loadeds, settings, executor, out=args.out, finish=finish
-        ),
+        lambda settings, executor, folder: compare(loadeds, settings, executor, folder),
         format_comparison,
     )
 
@@ -103,17 +101,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return options.study(
         args,
         settings,
-        lambda settings, executor, finish: sweep(
+        lambda settings, executor, folder: sweep(
             file,
             args.overrides,
             varies,
             design,
             settings,
             executor,
+            folder,
             targets=targets,
             scale=args.scale,
-            out=args.out,
-            finish=finish,
         ),
         format_sweep,
     )
@@ -137,32 +134,35 @@ def cmd_report(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- registration
 
 
+COMPARE_HELP = "what-if: run scenarios under common random numbers, paired differences"
+
+COMPARE_ABOUT = (
+    "Run a base scenario and others with the same seeds (common random "
+    "numbers) and report, for every headline metric, each mean and the paired "
+    "difference against the base with its 95%% interval."
+)
+
+SWEEP_HELP = "vary scenario fields over a design; which inputs drive the metrics"
+
+SWEEP_ABOUT = (
+    "Run a designed sweep over scenario fields and report every point's "
+    "metrics with 95%% intervals and which inputs drive them."
+)
+
+REPORT_HELP = "build the self-contained HTML report of results folders"
+
+REPORT_ABOUT = "Build report.html for each results folder of chakong run, compare or sweep."
+
+
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p = options.command(
-        sub,
-        "compare",
-        [scen],
-        cmd_compare,
-        help="what-if: run scenarios under common random numbers, paired differences",
-        description="Run a base scenario and others with the same seeds (common random "
-        "numbers) and report, for every headline metric, each mean and the paired "
-        "difference against the base with its 95%% interval.",
-        epilog=COMPARE_EPILOG,
+        sub, "compare", [scen], cmd_compare, COMPARE_HELP, COMPARE_ABOUT, COMPARE_EPILOG
     )
     p.add_argument("base", metavar="BASE", help="the base scenario file (TOML)")
     p.add_argument("others", nargs="+", metavar="OTHER", help="scenario files to compare")
     options.add(p, *options.STUDY, *options.PRECISION)
 
-    p = options.command(
-        sub,
-        "sweep",
-        [scen],
-        cmd_sweep,
-        help="vary scenario fields over a design; which inputs drive the metrics",
-        description="Run a designed sweep over scenario fields and report every point's "
-        "metrics with 95%% intervals and which inputs drive them.",
-        epilog=SWEEP_EPILOG,
-    )
+    p = options.command(sub, "sweep", [scen], cmd_sweep, SWEEP_HELP, SWEEP_ABOUT, SWEEP_EPILOG)
     options.add(p, "file")
     p.add_argument(
         "--vary",
@@ -185,14 +185,6 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     )
     options.add(p, *options.STUDY, *options.PRECISION)
 
-    p = options.command(
-        sub,
-        "report",
-        [],
-        cmd_report,
-        help="build the self-contained HTML report of results folders",
-        description="Build report.html for each results folder of chakong run, compare or sweep.",
-        epilog=REPORT_EPILOG,
-    )
+    p = options.command(sub, "report", [], cmd_report, REPORT_HELP, REPORT_ABOUT, REPORT_EPILOG)
     p.add_argument("dirs", nargs="+", type=Path, metavar="RESULTS_DIR")
     p.add_argument("--out", type=Path, metavar="FILE", help="write the report here instead")

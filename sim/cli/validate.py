@@ -10,17 +10,19 @@ from typing import Any
 from sim.cli import options
 from sim.errors import UserError
 
+VALIDATE_HELP = "check scenario files"
+
+VALIDATE_ABOUT = (
+    "Check scenario files. Prints one line per problem (file, field, what is "
+    "wrong) and exits 2 when any file is bad."
+)
+
+VALIDATE_EPILOG = "example:\n  chakong validate scenarios/*.toml --coverage"
+
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p = options.command(
-        sub,
-        "validate",
-        [scen],
-        cmd_validate,
-        help="check scenario files",
-        description="Check scenario files. Prints one line per problem (file, field, what is "
-        "wrong) and exits 2 when any file is bad.",
-        epilog="example:\n  chakong validate scenarios/*.toml --coverage",
+        sub, "validate", [scen], cmd_validate, VALIDATE_HELP, VALIDATE_ABOUT, VALIDATE_EPILOG
     )
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument(

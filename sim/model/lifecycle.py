@@ -23,7 +23,6 @@ from sim.model.case import Case
 from sim.model.debtors import Asset
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
 from sim.model.realisation import Realisation, Stages
-from sim.model.region import RegionRuntime
 from sim.model.settlement import to_fen
 from sim.model.streams import key_of, keyed_uniform
 
@@ -36,14 +35,7 @@ class CaseWorld(Stages, Protocol):
     network: Network
     freezes: freeze.FreezeDesk
 
-    def file(
-        self,
-        region: RegionRuntime,
-        claim: float | None = None,
-        assets: tuple[Asset, ...] | None = None,
-        matter: str = "new",
-        debtor_id: int | None = None,
-    ) -> Case: ...
+    def object_to(self, case: Case) -> None: ...
 
     def close(self, case: Case, at: float) -> None: ...
 
@@ -61,7 +53,7 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     events.officer_started(case, start)
     pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
     if case.objects:
-        w.file(region, 0.0, (), "objection", case.debtor_id)
+        w.object_to(case)
 
     # network query over every channel the region uses
     def wrong(via: LinkRuntime, asset: Asset) -> bool:  # keyed: same case, same records

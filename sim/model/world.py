@@ -112,6 +112,10 @@ class World:
         self.env.process(process(self, case))
         return case
 
+    def object_to(self, case: Case) -> None:
+        """执行异议: an objection to ``case``, a matter of its own for the same debtor."""
+        self.file(case.region, 0.0, (), "objection", case.debtor_id)
+
     def restore(self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]) -> Case:
         """恢复执行: a 终本 case whose debtor has assets again, as a new matter."""
         return self.file(self.regions[region], owed, assets, "restored", debtor_id)

@@ -13,9 +13,11 @@ from typing import Any
 
 from sim.errors import UserError
 from sim.results.metrics import HEADLINE_METRICS
+from sim.results.tables import text_table
 from sim.scenario.loader import LoadedScenario
 from sim.study.run import run
 from sim.study.settings import Settings
+from sim.study.skeleton import NO_FOLDER
 
 
 def calibrate(loaded: LoadedScenario, settings: Settings) -> dict[str, Any]:
@@ -29,7 +31,7 @@ def calibrate(loaded: LoadedScenario, settings: Settings) -> dict[str, Any]:
             f"(known: {', '.join(HEADLINE_METRICS)})"
         )
     with settings.executor() as executor:
-        outcome = run(loaded, settings, executor, write=False)
+        outcome = run(loaded, settings, executor, NO_FOLDER)
     rows = []
     for t in targets:
         s = outcome.summary[t.metric]
@@ -82,22 +84,13 @@ def format_calibration(r: dict[str, Any]) -> str:
                 "pass" if t["passed"] else "FAIL",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     scale = f", scale {r['scale']:g}" if r["scale"] != 1 else ""
     lines = [
         f"{r['scenario']}: calibration, {r['replications']} replications, seed {r['seed']}{scale}",
         "",
+        *text_table(rows, "<>>>>>"),
+        "",
     ]
-    for i, row in enumerate(rows):
-        lines.append(
-            "  ".join(
-                c.ljust(w) if j == 0 else c.rjust(w)
-                for j, (c, w) in enumerate(zip(row, widths, strict=True))
-            )
-        )
-        if i == 0:
-            lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
-    lines.append("")
     if r["scale"] != 1:
         lines.append(
             f"  volume targets are scaled by {r['volume_factor']:.4g}, the share of the "

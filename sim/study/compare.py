@@ -37,11 +37,12 @@ from sim.results.folders import csv_number, manifest, write_json
 from sim.results.metrics import format_value
 from sim.results.replication import ReplicationResult
 from sim.results.statistics import Summary, json_number, summarize
+from sim.results.tables import text_table
 from sim.scenario.loader import LoadedScenario
 from sim.study.precision import PrecisionOutcome
 from sim.study.run import RunOutcome, write_run_folder
 from sim.study.settings import Settings
-from sim.study.skeleton import Finish, Stamp, conduct, replicate
+from sim.study.skeleton import Folder, Stamp, conduct, replicate
 
 
 @dataclass(frozen=True)
@@ -189,22 +190,19 @@ def compare(
     loadeds: Sequence[LoadedScenario],
     settings: Settings,
     executor: Executor,
-    *,
-    out: Path | None = None,
-    write: bool = True,
-    finish: Finish | None = None,
+    folder: Folder,
 ) -> Comparison:
     """Run the base (first) and the other scenarios with the same seed and replication
-    indices, and difference every metric against the base, pair by pair; when ``write``,
-    the results folder (``out``, or ``results/compare-<base>/<UTC time>/``), then
-    ``finish`` (the caller's report)."""
+    indices, and difference every metric against the base, pair by pair; the results
+    folder (``folder``: default ``results/compare-<base>/<UTC time>/``) is finished by the
+    caller's hook (the report)."""
     if len(loadeds) < 2:
         raise UserError("compare: give a base scenario and at least one other")
     check_names(loadeds)
     scenarios = [ld.scenario for ld in loadeds]
     names = [s.name for s in scenarios]
 
-    def go(folder: Path | None) -> Comparison:
+    def go(parts: Path | None) -> Comparison:
         done = replicate(executor, scenarios, settings)
         return Comparison(
             names,
@@ -215,12 +213,12 @@ def compare(
             done.precision,
         )
 
-    def write_folder(folder: Path, comparison: Comparison, stamp: Stamp) -> None:
-        folders = _write_scenarios(folder, loadeds, comparison, executor, stamp)
-        write_json(folder / "comparison.json", _folder_object(comparison, folders))
-        _write_csv(folder / "comparison.csv", comparison)
+    def write_folder(tmp: Path, comparison: Comparison, stamp: Stamp) -> None:
+        folders = _write_scenarios(tmp, loadeds, comparison, executor, stamp)
+        write_json(tmp / "comparison.json", _folder_object(comparison, folders))
+        _write_csv(tmp / "comparison.csv", comparison)
         write_json(
-            folder / "manifest.json",
+            tmp / "manifest.json",
             study_manifest(
                 "compare",
                 loadeds,
@@ -232,13 +230,7 @@ def compare(
             ),
         )
 
-    return conduct(
-        go,
-        write=write_folder if write else None,
-        out=out,
-        default_name=f"compare-{names[0]}",
-        finish=finish,
-    )
+    return conduct(go, write_folder, folder, f"compare-{names[0]}")
 
 
 def study_manifest(
@@ -378,15 +370,7 @@ def format_comparison(c: Comparison) -> str:
                     "*" if d.significant else "",
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(7)]
-        lines += ["", f"{name} against {c.base}:", ""]
-        for i, r in enumerate(rows):
-            lines.append(
-                f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  "
-                f"{r[3]:>{widths[3]}}  {r[4]:^{widths[4]}}  {r[5]:>{widths[5]}}  {r[6]}".rstrip()
-            )
-            if i == 0:
-                lines.append("-" * (sum(widths) + 12))
+        lines += ["", f"{name} against {c.base}:", "", *text_table(rows, "<>>>^>.")]
     lines += [
         "",
         "* significant: the 95% interval of the paired difference excludes 0. "

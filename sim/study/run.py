@@ -21,10 +21,11 @@ from sim.results.metrics import format_value, unit
 from sim.results.records import CASES_CSV, EVENTS_CSV
 from sim.results.replication import ReplicationResult
 from sim.results.statistics import Summary
+from sim.results.tables import text_table
 from sim.scenario.loader import LoadedScenario
 from sim.study.precision import MetricPrecision, PrecisionOutcome
 from sim.study.settings import Settings
-from sim.study.skeleton import Finish, Stamp, conduct, replicate
+from sim.study.skeleton import Folder, Stamp, conduct, replicate
 
 
 @dataclass
@@ -60,25 +61,23 @@ def run(
     loaded: LoadedScenario,
     settings: Settings,
     executor: Executor,
+    folder: Folder,
     *,
-    out: Path | None = None,
-    write: bool = True,
     keep_records: bool = True,
-    finish: Finish | None = None,
 ) -> RunOutcome:
-    """Run the replications and (when ``write``) write the results folder (``out``, or
-    ``results/<scenario>/<UTC time>/``), then ``finish`` it (the caller's report). With a
+    """Run the replications and write the results folder (``folder``: default
+    ``results/<scenario>/<UTC time>/``), finished by the caller's hook (the report). With a
     precision rule in ``settings``, the replication algorithm decides how many run."""
     scenario = loaded.scenario
-    records = keep_records and write
+    records = keep_records and folder.write
 
-    def go(folder: Path | None) -> RunOutcome:
+    def go(parts: Path | None) -> RunOutcome:
         done = replicate(
             executor,
             [scenario],
             settings,
             keep_records=records,
-            parts_dirs=[folder] if records else None,
+            parts_dirs=[parts] if records else None,
         )
         return RunOutcome(
             scenario.name,
@@ -90,9 +89,9 @@ def run(
             loaded.scale,
         )
 
-    def write_folder(folder: Path, outcome: RunOutcome, stamp: Stamp) -> None:
+    def write_folder(tmp: Path, outcome: RunOutcome, stamp: Stamp) -> None:
         write_run_folder(
-            folder,
+            tmp,
             loaded,
             outcome,
             keep_records=records,
@@ -101,13 +100,7 @@ def run(
             workers=executor.parallelism,
         )
 
-    return conduct(
-        go,
-        write=write_folder if write else None,
-        out=out,
-        default_name=scenario.name,
-        finish=finish,
-    )
+    return conduct(go, write_folder, folder, scenario.name)
 
 
 def write_run_folder(
@@ -178,18 +171,11 @@ def format_table(outcome: RunOutcome) -> str:
         if outcome.precision is not None:
             row += (_precision_cell(judged.get(name)),)
         rows.append(row)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = [
         f"{outcome.scenario}: {len(outcome.replications)} replications, seed {outcome.seed}",
         "",
+        *text_table(rows, "<>^<."[: len(header)]),
     ]
-    for i, r in enumerate(rows):
-        line = f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:^{widths[2]}}  {r[3]:<{widths[3]}}"
-        if len(r) > 4:
-            line += f"  {r[4]}"
-        lines.append(line.rstrip())
-        if i == 0:
-            lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
     if outcome.precision is not None:
         lines += [
             "",

@@ -19,8 +19,9 @@ check, so a bad flag is refused by argparse with the same sentence.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sim.engine.executors import Executor, make_executor
 from sim.engine.runner import default_workers
@@ -44,6 +45,7 @@ __all__ = [
     "Settings",
     "at_least_problem",
     "resolve",
+    "resolve_given",
     "scale_problem",
     "scaled",
     "target_problem",
@@ -138,6 +140,26 @@ def resolve(
         dask=dask,
         progress=progress,
     )
+
+
+SETTINGS = (
+    "replications",
+    "seed",
+    "workers",
+    "precision",
+    "max_replications",
+    "precision_metrics",
+    "dask",
+    "progress",
+)
+"""The names :func:`resolve` takes: the command's flags and the Python API's keywords."""
+
+
+def resolve_given(defaults: RunDefaults, given: Mapping[str, Any], **study: Any) -> Settings:
+    """:func:`resolve` with the settings named in ``given`` (a command's parsed flags, or
+    the Python API's keyword arguments); those absent or None take their defaults."""
+    named = {k: given[k] for k in SETTINGS if given.get(k) is not None}
+    return resolve(defaults, **named, **study)
 
 
 def scaled(loaded: LoadedScenario, scale: float | None) -> LoadedScenario:

@@ -31,6 +31,18 @@ Finish = Callable[[Path], None]
 
 
 @dataclass(frozen=True)
+class Folder:
+    """Whether and where a study writes its results folder, and the caller's finish hook."""
+
+    out: Path | None = None  # None: results/<name>/<UTC time>/
+    write: bool = True
+    finish: Finish | None = None
+
+
+NO_FOLDER = Folder(write=False)
+
+
+@dataclass(frozen=True)
 class Stamp:
     """When a study began: the manifest's start time and wall seconds."""
 
@@ -92,26 +104,24 @@ OutcomeT = TypeVar("OutcomeT", bound=Outcome)
 
 def conduct(
     run: Callable[[Path | None], OutcomeT],
-    *,
-    write: Callable[[Path, OutcomeT, Stamp], None] | None,
-    out: Path | None,
+    write: Callable[[Path, OutcomeT, Stamp], None],
+    folder: Folder,
     default_name: str,
-    finish: Finish | None = None,
 ) -> OutcomeT:
-    """Run a study: ``run(folder)`` (``folder`` receives record parts as the replications
-    write them; None when nothing is written). With ``write``, the results folder (``out``,
-    or ``results/<default_name>/<UTC time>/``, which must be new) is written by
-    ``write(folder, outcome, stamp)`` and then ``finish(folder)``, and put in place only
-    when both are done."""
+    """Run a study: ``run(tmp)`` (``tmp`` receives record parts as the replications write
+    them; None when nothing is written). When ``folder.write``, the results folder
+    (``folder.out``, or ``results/<default_name>/<UTC time>/``, which must be new) is
+    written by ``write(tmp, outcome, stamp)`` and then ``folder.finish(tmp)``, and put in
+    place only when both are done."""
     stamp = Stamp.now()
-    if write is None:
+    if not folder.write:
         return run(None)
-    destination = out if out is not None else default_results_dir(default_name)
+    destination = folder.out if folder.out is not None else default_results_dir(default_name)
     check_destination(destination)
     with results_folder(destination) as tmp:
         outcome = run(tmp)
         outcome.out_dir = destination
         write(tmp, outcome, stamp)
-        if finish is not None:
-            finish(tmp)
+        if folder.finish is not None:
+            folder.finish(tmp)
     return outcome

@@ -26,6 +26,7 @@ from sim.results.folders import csv_number, write_json
 from sim.results.metrics import HEADLINE_METRICS, format_value, unknown_metric
 from sim.results.replication import ReplicationResult
 from sim.results.statistics import Summary
+from sim.results.tables import text_table
 from sim.scenario import load_scenario
 from sim.scenario.loader import LoadedScenario
 from sim.study.compare import study_manifest
@@ -33,7 +34,7 @@ from sim.study.design import Design, Vary, point_overrides
 from sim.study.precision import PrecisionOutcome
 from sim.study.sensitivity import Sensitivity, sobol, standardised_regression
 from sim.study.settings import Settings, scaled
-from sim.study.skeleton import Finish, Stamp, conduct, replicate
+from sim.study.skeleton import Folder, Stamp, conduct, replicate
 
 DEFAULT_TARGETS = ("time_to_recovery_days_mean", "throughput_cases_per_year")
 
@@ -119,17 +120,15 @@ def sweep(
     design: Design,
     settings: Settings,
     executor: Executor,
+    folder: Folder,
     *,
     targets: Sequence[str] = DEFAULT_TARGETS,
     scale: float | None = None,
-    out: Path | None = None,
-    write: bool = True,
-    finish: Finish | None = None,
 ) -> SweepOutcome:
     """Run every design point with the same seed and replications, then the sensitivity;
-    when ``write``, the results folder (``out``, or ``results/sweep-<scenario>/<UTC
-    time>/``), then ``finish`` (the caller's report). ``scale`` (default: the scenario's
-    ``[run] scale``) runs every point at that fraction of the volume."""
+    the results folder (``folder``: default ``results/sweep-<scenario>/<UTC time>/``) is
+    finished by the caller's hook (the report). ``scale`` (default: the scenario's ``[run]
+    scale``) runs every point at that fraction of the volume."""
     check_targets(targets)
     base = scaled(load_scenario(file, overrides), scale)
     scenarios = [
@@ -138,7 +137,7 @@ def sweep(
     ]
     labels = [f"{base.scenario.name} point {k}" for k in range(len(scenarios))]
 
-    def go(folder: Path | None) -> SweepOutcome:
+    def go(parts: Path | None) -> SweepOutcome:
         done = replicate(executor, scenarios, settings, labels=labels)
         return SweepOutcome(
             base.scenario.name,
@@ -152,16 +151,10 @@ def sweep(
             done.precision,
         )
 
-    def write_folder(folder: Path, outcome: SweepOutcome, stamp: Stamp) -> None:
-        write_sweep_folder(folder, base, outcome, executor, stamp)
+    def write_folder(tmp: Path, outcome: SweepOutcome, stamp: Stamp) -> None:
+        write_sweep_folder(tmp, base, outcome, executor, stamp)
 
-    return conduct(
-        go,
-        write=write_folder if write else None,
-        out=out,
-        default_name=f"sweep-{base.scenario.name}",
-        finish=finish,
-    )
+    return conduct(go, write_folder, folder, f"sweep-{base.scenario.name}")
 
 
 def analyse(
@@ -335,15 +328,7 @@ def format_sweep(o: SweepOutcome) -> str:
                 value = f"{e.value:+.2f}" if math.isfinite(e.value) else "-"
                 rows.append((name, e.input, value, interval, "*" if e.driver else ""))
         verdicts[len(rows) - 1] = f"  {m}: {s.verdict()}"
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for i, r in enumerate(rows):
-        lines.append(
-            f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  "
-            f"{r[3]:^{widths[3]}}  {r[4]}".rstrip()
-        )
-        if i == 0:
-            lines.append("-" * (sum(widths) + 8))
-    lines.append("")
+    lines += [*text_table(rows, "<<>^."), ""]
     lines += [verdicts[k] for k in sorted(verdicts)]
     mark = (
         "a total-order index of at least 0.05"

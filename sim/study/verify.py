@@ -9,6 +9,7 @@ from typing import Any
 from sim.scenario.loader import LoadedScenario
 from sim.study.run import run
 from sim.study.settings import Settings
+from sim.study.skeleton import NO_FOLDER
 from sim.study.theory import TheoryCheck
 
 
@@ -16,7 +17,7 @@ def verify(loaded: LoadedScenario, check: TheoryCheck, settings: Settings) -> di
     """The comparison as a JSON-ready dict (``inside_ci95`` says whether it passed)."""
     expected, params = check.expected(loaded.resolved())
     with settings.executor() as executor:
-        outcome = run(loaded, settings, executor, write=False)
+        outcome = run(loaded, settings, executor, NO_FOLDER)
     s = outcome.summary[check.metric]
     lo, hi = s.ci95
     return {

@@ -21,83 +21,34 @@ ALL_CENTRAL = SCENARIOS / "whatif" / "baseline-all-central.toml"
 _cache: dict[str, Any] = {}
 
 
-def _build(key: str, root: Path, args: list[str]) -> tuple[Path, Any]:
-    if key not in _cache:
-        out = root / key
-        res = invoke(*args, "--out", str(out))
+def _build(tmp_path_factory: Any, command: str, *args: str, runs: int, seed: int) -> Any:
+    """``chakong COMMAND ARGS`` on the baseline's short window, with ``runs`` replications
+    on 2 workers, once per session: (its folder, what the command gave)."""
+    if command not in _cache:
+        out = tmp_path_factory.getbasetemp() / command
+        counts = ["--replications", str(runs), "--workers", "2", "--seed", str(seed)]
+        res = invoke(command, str(BASELINE), *args, *SHORT, *counts, "--out", str(out))
         assert res.returncode == 0, res.stderr
-        _cache[key] = (out, res)
-    return _cache[key]
+        _cache[command] = (out, res)
+    return _cache[command]
 
 
 def run_folder(tmp_path_factory: Any) -> tuple[Path, Any]:
-    """``chakong run`` of the baseline, with records, 3 replications on 2 workers."""
-    root = tmp_path_factory.getbasetemp()
-    return _build(
-        "run",
-        root,
-        [
-            "run",
-            str(BASELINE),
-            *SHORT,
-            "--replications",
-            "3",
-            "--workers",
-            "2",
-            "--seed",
-            "11",
-            "--json",
-        ],
-    )
+    """``chakong run`` of the baseline, with records, 3 replications, ``--json``."""
+    return _build(tmp_path_factory, "run", "--json", runs=3, seed=11)
 
 
 def compare_folder(tmp_path_factory: Any) -> tuple[Path, Any]:
     """``chakong compare`` of the baseline against two what-ifs, ``--json``."""
-    root = tmp_path_factory.getbasetemp()
-    return _build(
-        "compare",
-        root,
-        [
-            "compare",
-            str(BASELINE),
-            str(MORE_OFFICERS),
-            str(ALL_CENTRAL),
-            *SHORT,
-            "--replications",
-            "4",
-            "--workers",
-            "2",
-            "--seed",
-            "5",
-            "--json",
-        ],
-    )
+    others = (str(MORE_OFFICERS), str(ALL_CENTRAL))
+    return _build(tmp_path_factory, "compare", *others, "--json", runs=4, seed=5)
 
 
 def sweep_folder(tmp_path_factory: Any) -> tuple[Path, Any]:
     """``chakong sweep`` over two inputs (an lhs design of 8 points, 2 replications)."""
-    root = tmp_path_factory.getbasetemp()
-    return _build(
-        "sweep",
-        root,
-        [
-            "sweep",
-            str(BASELINE),
-            *SHORT,
-            "--vary",
-            "regions.hunan.arrival_rate_per_day=6:14",
-            "--vary",
-            "regions.hunan.officers=14:22",
-            "--samples",
-            "8",
-            "--replications",
-            "2",
-            "--workers",
-            "2",
-            "--seed",
-            "3",
-        ],
-    )
+    varies = ("--vary", "regions.hunan.arrival_rate_per_day=6:14")
+    varies += ("--vary", "regions.hunan.officers=14:22")
+    return _build(tmp_path_factory, "sweep", *varies, "--samples", "8", runs=2, seed=3)
 
 
 def read_json(path: Path) -> Any:

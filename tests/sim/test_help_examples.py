@@ -40,6 +40,17 @@ def test_help_has_examples_with_overrides() -> None:
     assert len(EXAMPLES) >= 4
 
 
+COMMANDS = ["validate", "run", "verify", "calibrate", "bench", "compare", "sweep", "report"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS, "demand"])
+def test_every_command_has_help_with_examples(cli, command) -> None:
+    res = cli(*([command] if command else []), "--help")
+    assert res.returncode == 0 and "example" in res.stdout, res.stderr
+    if command in ("run", "compare", "sweep"):
+        assert "--precision" in res.stdout and "--no-report" in res.stdout
+
+
 @pytest.mark.parametrize(("command", "line"), EXAMPLES, ids=[e[1][:60] for e in EXAMPLES])
 def test_help_example_fields_exist(command: str, line: str) -> None:
     words = shlex.split(line)

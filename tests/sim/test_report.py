@@ -197,11 +197,6 @@ def test_check_results_dir_names_the_kind(run_dir, compare_dir, sweep_dir):
     ]
 
 
-def test_help_has_examples(cli):
-    res = cli("report", "--help")
-    assert res.returncode == 0 and "examples:" in res.stdout
-
-
 # ---------------------------------------------------------------- a real browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

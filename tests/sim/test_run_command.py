@@ -166,9 +166,3 @@ def test_out_folder_that_has_files_is_refused(cli, tmp_path):
 def test_missing_file_exits_2(cli, tmp_path):
     res = cli("run", str(tmp_path / "nope.toml"))
     assert res.returncode == 2 and "nope.toml: file not found" in res.stderr
-
-
-def test_help_has_examples(cli):
-    for args in (["--help"], ["run", "--help"], ["validate", "--help"], ["verify", "--help"]):
-        res = cli(*args)
-        assert res.returncode == 0 and "example" in res.stdout, args

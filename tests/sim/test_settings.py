@@ -84,23 +84,14 @@ def test_a_scale_outside_0_1_is_refused_alike(cli):
 def test_the_command_and_the_python_api_take_the_same_defaults(base, kwargs, flags):
     args = build_parser().parse_args(["run", str(BASELINE), "--workers", "1", *flags])
     from_cli = options.settings(args, base.scenario.run)
-    from_api = _settings(
-        base,
-        kwargs.get("replications"),
-        kwargs.get("seed"),
-        1,
-        kwargs.get("precision"),
-        kwargs.get("max_replications"),
-        kwargs.get("precision_metrics", ()),
-        None,
-        True,
-    )
+    from_api = _settings(base, {**kwargs, "progress": True})  # type: ignore[typeddict-item]
     assert from_cli == from_api
 
 
 def test_the_defaults_are_the_scenarios_or_the_algorithms(base):
-    s = _settings(base, None, None, 1, None, None, (), None, False)
+    s = _settings(base, {})
     assert (s.replications, s.seed) == (base.scenario.run.replications, base.scenario.run.seed)
-    p = _settings(base, None, None, 1, 0.02, None, (), None, False)
+    assert (s.workers, s.progress) == (1, False)  # the Python API works in this process
+    p = _settings(base, {"precision": 0.02})
     assert p.replications == INITIAL_REPLICATIONS
     assert p.precision is not None and p.precision.max_replications == DEFAULT_CAP

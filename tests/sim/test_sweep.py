@@ -289,8 +289,3 @@ def test_bad_input_exits_2_and_writes_nothing(cli, tmp_path, args, message):
     assert res.returncode == 2, res.stderr
     assert message in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "x").exists()
-
-
-def test_help_has_examples(cli):
-    res = cli("sweep", "--help")
-    assert res.returncode == 0 and "examples:" in res.stdout and "--vary" in res.stdout
