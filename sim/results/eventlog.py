@@ -31,9 +31,8 @@ class EventLog(Observer):
     rows: list[Event] = field(default_factory=list)
     case_rows: list[CaseRow] = field(default_factory=list)  # closed matters, in closing order
     open: dict[int, Case] = field(default_factory=dict)  # matters not closed yet
-    paid_out: dict[int, list[tuple[float, float]]] = field(
-        default_factory=dict
-    )  # case -> (t, yuan)
+    # money paid out to each open matter: (when, yuan), for its case row
+    paid_out: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
     detailed: ClassVar[bool] = True  # ask the model for every request's answer
 
