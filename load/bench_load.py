@@ -25,8 +25,8 @@ from typing import Any
 from load.plan import make_plan, read_fixtures
 from load.processes import run_locust
 from load.summary import read_reports, summarize
-from sim.demand import run_demand
 from sim.scenario import load_scenario
+from sim.study.demand import run_demand
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000)

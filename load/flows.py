@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from load.plan import DEDUCTIBLE, POLLS, Plan
-from sim.demand import CASES, CONTROLS, QUERIES, request_kind
 from sim.scenario.schema import AssetType
+from sim.study.demand import CASES, CONTROLS, QUERIES, request_kind
 
 POOL_LIMIT = 5_000  # most items kept in each waiting list (older ones are forgotten)
 REFUSAL_CODES = frozenset(

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.cli import non_negative_int, positive_int
+from sim.cli.options import non_negative_int, positive_int
 from sim.errors import UserError
 
 LOAD_EPILOG = """\
@@ -121,7 +121,7 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from sim.outputs import check_destination, default_results_dir, results_folder
+    from sim.results.folders import check_destination, default_results_dir, results_folder
     from sim.scenario import load_scenario
 
     if args.host and not args.fixtures:
@@ -150,8 +150,8 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
     from load import plan as planning
     from load.processes import http_json, reference_api, run_locust
     from load.summary import read_reports, summarize
-    from sim.demand import run_demand
-    from sim.outputs import manifest, write_json
+    from sim.results.folders import manifest, write_json
+    from sim.study.demand import run_demand
 
     scenario = loaded.scenario
     settings = scenario.load

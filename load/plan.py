@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.demand import CASES, QUERIES
 from sim.errors import UserError
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import AssetType, Scenario
+from sim.study.demand import CASES, QUERIES
 
 PLAN_ENV = "CHAKONG_LOAD_PLAN"
 POLLS = "GET /v1/queries/{id}"

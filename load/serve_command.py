@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.cli import non_negative_int, positive_int
+from sim.cli.options import non_negative_int, positive_int
 from sim.errors import UserError
 
 EPILOG = """\

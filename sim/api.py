@@ -22,37 +22,30 @@ work to a Dask cluster instead. Results are the same whichever ran them.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from sim.executors import make_executor
-from sim.precision import PrecisionOutcome, PrecisionRule
-from sim.records import CASE_COLUMNS, EVENT_COLUMNS
-from sim.run import RunOutcome, execute, format_table
+from sim.model.events import CASE_COLUMNS, EVENT_COLUMNS
+from sim.reporting.build import build_report, finish
+from sim.results.records import CASES_CSV, EVENTS_CSV, read_rows
+from sim.results.statistics import Summary
 from sim.scenario.loader import LoadedScenario, load_scenario
-from sim.stats import Summary
-from sim.sweeps import DEFAULT_TARGETS, SweepOutcome
-from sim.whatif import Comparison
-
-DEFAULT_CAP = 100
-_TEXT_COLUMNS = {"region", "court", "matter", "outcome", "event", "asset_type", "channel", "agency"}
-_INT_COLUMNS = {
-    "replication",
-    "case_id",
-    "debtor_id",
-    "asset_id",
-    "assets",
-    "assets_found",
-    "queries",
-    "reworks",
-}
+from sim.study.compare import Comparison
+from sim.study.compare import compare as compare_study
+from sim.study.design import make_design, resolve_varies
+from sim.study.precision import PrecisionOutcome
+from sim.study.run import RunOutcome, format_table
+from sim.study.run import run as run_study
+from sim.study.settings import Settings, resolve_given, scaled
+from sim.study.skeleton import NO_FOLDER, Folder
+from sim.study.sweep import DEFAULT_TARGETS, SweepOutcome
+from sim.study.sweep import sweep as sweep_study
 
 
 def toml_value(value: Any) -> str:
@@ -98,8 +91,7 @@ def load(
     """Load a scenario file, with changes as ``{"dotted.path": value}`` (or ``--set``
     strings) and top-level fields as keywords (``horizon_days=200``). ``scale`` (default:
     the file's ``[run] scale``, as on the command line) runs a fraction of the volume."""
-    loaded = load_scenario(path, [*_overrides(changes), *_overrides(fields)])
-    return loaded.scaled(loaded.scenario.run.scale if scale is None else scale)
+    return scaled(load_scenario(path, [*_overrides(changes), *_overrides(fields)]), scale)
 
 
 def override(
@@ -113,51 +105,47 @@ def override(
     return again.scaled(loaded.scale)
 
 
-def _rule(
-    precision: float | None, initial: int, cap: int | None, metrics: Sequence[str]
-) -> PrecisionRule | None:
-    if precision is None:
-        return None
-    return PrecisionRule(
-        precision, cap or max(DEFAULT_CAP, initial), initial, metrics=tuple(metrics)
-    )
+class StudyOptions(TypedDict, total=False):
+    """The keyword arguments every study takes (``chakong``'s flags of the same names).
+
+    - ``replications``: how many (default: the scenario's ``[run] replications``; with
+      ``precision``, where the replication algorithm starts: 3); at least 2;
+    - ``seed``: default the scenario's ``[run] seed``;
+    - ``workers``: processes (default 1: this process); ``dask``: a scheduler address;
+    - ``precision``, ``max_replications``, ``precision_metrics``: replications until every
+      (judged) metric's 95% half-width is under ``precision`` x its mean, up to the cap;
+    - ``out``: write the results folder there, with its report unless ``report=False``;
+    - ``progress``: a progress bar on stderr (default off).
+    """
+
+    replications: int
+    seed: int
+    workers: int
+    precision: float
+    max_replications: int
+    precision_metrics: Sequence[str]
+    dask: str
+    out: str | Path
+    report: bool
+    progress: bool
 
 
-def _counts(
-    loaded: LoadedScenario, replications: int | None, seed: int | None, precision: float | None
-) -> tuple[int, int]:
-    run = loaded.scenario.run
-    if replications is None:
-        replications = 3 if precision is not None else run.replications
-    return replications, run.seed if seed is None else seed
+def _settings(loaded: LoadedScenario, options: StudyOptions) -> Settings:
+    """The command line's resolver: the same defaults (but one worker, no progress bar),
+    the same refusals."""
+    given: dict[str, Any] = {"workers": 1, "progress": False, **options}
+    return resolve_given(loaded.scenario.run, given)
 
 
-@contextmanager
-def _executor(workers: int, dask: str | None, progress: bool):
-    with make_executor(workers, dask, progress) as ex:
-        yield ex
+def _folder(options: StudyOptions) -> Folder:
+    """Where the study writes (only with ``out``), finished by the report's hook."""
+    out = options.get("out")
+    if out is None:
+        return NO_FOLDER
+    return Folder(Path(out), True, partial(finish, html=options.get("report", True)))
 
 
 # ---------------------------------------------------------------- run
-
-
-def _typed(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in row.items():
-        if k in _TEXT_COLUMNS:
-            out[k] = v
-        elif v == "":
-            out[k] = None if k in _INT_COLUMNS else math.nan
-        elif k in _INT_COLUMNS:
-            out[k] = int(v)
-        else:
-            out[k] = float(v)
-    return out
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [_typed(row) for row in csv.DictReader(fh)]
 
 
 def _frame(rows: list[dict[str, Any]], columns: Sequence[str] | None = None):
@@ -226,53 +214,30 @@ class RunResult:
 
 
 def simulate(
-    loaded: LoadedScenario,
-    *,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    records: bool = False,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    loaded: LoadedScenario, *, records: bool = False, **options: Unpack[StudyOptions]
 ) -> RunResult:
-    """Run replications of a scenario (what ``chakong run`` does). With ``out``, the results folder
-    is written there (and its report, unless ``report=False``); ``records=True`` also
-    returns every case and event as dicts."""
-    replications, seed = _counts(loaded, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    with _executor(workers, dask, progress) as ex, tempfile.TemporaryDirectory() as tmp:
-        write = out is not None or records
-        folder = Path(out) if out is not None else Path(tmp) / "run"
-        outcome = execute(
-            loaded,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            out=folder if write else None,
-            write=write,
-            keep_records=records,
-            show_progress=progress,
-            precision=rule,
-            executor=ex,
-            report=report and out is not None,
-        )
+    """Run replications of a scenario (what ``chakong run`` does; options:
+    :class:`StudyOptions`). With ``out``, the results folder is written there (and its
+    report, unless ``report=False``); ``records=True`` also returns every case and event
+    as dicts."""
+    settings = _settings(loaded, options)
+    folder = _folder(options)
+    with settings.executor() as ex, tempfile.TemporaryDirectory() as tmp:
+        if records and not folder.write:  # the records go through a folder of their own
+            folder = Folder(Path(tmp) / "run")
+        outcome = run_study(loaded, settings, ex, folder, keep_records=records)
         result = RunResult(
             outcome.scenario,
-            seed,
+            settings.seed,
             outcome.summary,
             [r.metrics for r in outcome.replications],
             precision=outcome.precision,
-            out_dir=folder if out is not None else None,
+            out_dir=outcome.out_dir if "out" in options else None,
             outcome=outcome,
         )
-        if records:
-            result.cases = _read_rows(folder / "cases.csv")
-            result.events = _read_rows(folder / "events.csv")
+        if records and outcome.out_dir is not None:
+            result.cases = read_rows(outcome.out_dir / CASES_CSV)
+            result.events = read_rows(outcome.out_dir / EVENTS_CSV)
     return result
 
 
@@ -280,38 +245,15 @@ def simulate(
 
 
 def compare(
-    base: LoadedScenario,
-    *others: LoadedScenario,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    base: LoadedScenario, *others: LoadedScenario, **options: Unpack[StudyOptions]
 ) -> Comparison:
-    """Run ``base`` and ``others`` under common random numbers (``chakong compare``);
-    ``.to_json()`` is the ``--json`` object, ``.differences[k][metric]`` the paired
-    difference of the k-th other scenario, ``.frame()`` a DataFrame."""
-    from sim.whatif import compare as run_compare
-
-    replications, seed = _counts(base, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    with _executor(workers, dask, progress) as ex:
-        return run_compare(
-            [base, *others],
-            seed=seed,
-            replications=replications,
-            executor=ex,
-            precision=rule,
-            out=Path(out) if out is not None else None,
-            write=out is not None,
-            report=report,
-            show_progress=progress,
-        )
+    """Run ``base`` and ``others`` under common random numbers (``chakong compare``;
+    options: :class:`StudyOptions`); ``.to_json()`` is the ``--json`` object,
+    ``.differences[k][metric]`` the paired difference of the k-th other scenario,
+    ``.frame()`` a DataFrame."""
+    settings = _settings(base, options)
+    with settings.executor() as ex:
+        return compare_study([base, *others], settings, ex, _folder(options))
 
 
 def sweep(
@@ -321,49 +263,30 @@ def sweep(
     design: str = "lhs",
     samples: int | None = None,
     metrics: Sequence[str] = DEFAULT_TARGETS,
-    replications: int | None = None,
-    seed: int | None = None,
-    workers: int = 1,
-    precision: float | None = None,
-    max_replications: int | None = None,
-    precision_metrics: Sequence[str] = (),
-    dask: str | None = None,
-    out: str | Path | None = None,
-    report: bool = True,
-    progress: bool = False,
+    **options: Unpack[StudyOptions],
 ) -> SweepOutcome:
-    """A designed sweep (``chakong sweep``): ``vary`` maps dotted paths to (low, high);
-    ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a sobol design) says which
-    inputs drive each metric; ``.frame()`` is the table of points."""
-    from sim.sweeps import make_design, resolve_varies
-    from sim.sweeps import sweep as run_sweep
-
+    """A designed sweep (``chakong sweep``; options: :class:`StudyOptions`): ``vary`` maps
+    dotted paths to (low, high); ``.sensitivity[metric]["src"]`` (and ``["sobol"]`` for a
+    sobol design) says which inputs drive each metric; ``.frame()`` is the table of
+    points."""
     texts = [f"{path}={low!r}:{high!r}" for path, (low, high) in vary.items()]
     varies = resolve_varies(loaded.path, loaded.overrides, texts)
-    replications, seed = _counts(loaded, replications, seed, precision)
-    rule = _rule(precision, replications, max_replications, precision_metrics)
-    plan = make_design(design, varies, samples, seed)
-    with _executor(workers, dask, progress) as ex:
-        return run_sweep(
+    settings = _settings(loaded, options)
+    plan = make_design(design, varies, samples, settings.seed)
+    with settings.executor() as ex:
+        return sweep_study(
             loaded.path,
             loaded.overrides,
             varies,
             plan,
-            seed=seed,
-            replications=replications,
-            executor=ex,
+            settings,
+            ex,
+            _folder(options),
             targets=metrics,
-            precision=rule,
             scale=loaded.scale,
-            out=Path(out) if out is not None else None,
-            write=out is not None,
-            report=report,
-            show_progress=progress,
         )
 
 
 def report(results_dir: str | Path, out: str | Path | None = None) -> Path:
     """Build the HTML report of a results folder; returns its path."""
-    from sim.reporting import build_report
-
     return build_report(Path(results_dir), Path(out) if out is not None else None)

@@ -1,4 +1,6 @@
-"""Shared fixtures: paths, a CLI runner that runs the real `chakong` console command."""
+"""What every test folder shares: the project's paths, and the real ``chakong`` console
+command for tests that need a process of their own (servers, signals, Locust, the console
+script itself). The simulation's tests run the command in-process (tests/sim/conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ def chakong_exe() -> list[str]:
 def run_cli(
     *args: str, cwd: Path | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess:
+    """``chakong ARGS`` as a real process (the console script)."""
     env = dict(os.environ, PYTHONWARNINGS="error::DeprecationWarning")
     return subprocess.run(
         [*chakong_exe(), *args],

@@ -10,8 +10,8 @@ from load.flows import CourtFlows, Holding
 from load.histograms import ALL, encode, merge, new_histogram, percentiles_ms, record_seconds
 from load.plan import POLLS, CourtPlan, Plan, RegionPlan, build_mix, segments_for
 from load.summary import summarize
-from sim.demand import CASES
 from sim.scenario.load_settings import Slo
+from sim.study.demand import CASES
 
 CAP = 5_000_000
 

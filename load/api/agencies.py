@@ -22,10 +22,10 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from sim.calendar import CalendarYears, WorkingTime
+from sim.model.calendar import CalendarYears, WorkingTime
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.topology import Topology
 from sim.scenario.schema import ChannelName, Link, Scenario
-from sim.streams import key_of, keyed_sample, keyed_uniform
-from sim.topology import Topology
 
 SECONDS_PER_DAY = 86_400.0
 

@@ -25,8 +25,8 @@ from load.api.audit import GENESIS_HASH
 from load.api.db import Database, accounts, assets, audit_head, courts, debtors, meta
 from load.api.ledger import debtor_account
 from sim.model.debtors import DebtorFactory
+from sim.model.streams import Streams
 from sim.scenario.schema import Scenario
-from sim.streams import Streams
 
 
 def day_fraction(clock: str) -> float:

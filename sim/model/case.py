@@ -1,200 +1,44 @@
-"""The life of one case, stringing the mechanisms together.
+"""A case: one matter (a new case, a restored one, or an objection) as it moves on.
 
-filed -> waits for an officer -> investigation stint (restrictions imposed: credit
-punishment starts; perhaps an objection) -> network query over the region's channels ->
-answers arrive -> freezes against what was found (in person where the channel cannot act
-online; a wrong record, or an asset hard to freeze, fails and is redone after an officer's
-rework and a fresh query; a waiting freeze 轮候 takes effect when the earlier one is
-released) -> realisation in time order (deductions, sales, provident-fund yearly steps,
-voluntary payment; renewals before expiry, lapses) -> case funds paid out -> closed as
-fully performed; or, with part of the claim still owed, no sooner than 3 months after
-filing, as partly performed or 终本 (terminated for now: nothing realisable found), and
-the debtor joins the 终本 pool for what is still owed.
+A plain record; the process that moves it is in :mod:`sim.model.lifecycle`, the world that
+files and closes it in :mod:`sim.model.world`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sim.model import deduction, freeze
 from sim.model.debtors import Asset
-from sim.model.network import LinkRuntime, QueryResult, preferred
-from sim.model.realisation import Realisation
-from sim.model.settlement import to_fen
-from sim.streams import key_of, keyed_uniform
-
-WRONG = key_of("wrong record")
+from sim.model.officers import Court
 
 if TYPE_CHECKING:
-    from sim.model.world import Case, World
+    from sim.model.region import RegionRuntime
 
 
-def handle(w: World, case: Case) -> Generator[Any, Any, None]:
-    env = w.env
-    region = case.region
-    court = case.court
+@dataclass(slots=True)
+class Case:
+    """One matter and what has happened to it so far."""
 
-    # an officer takes the case: notices, restrictions, and the investigation
-    start = yield from court.work(case.work)
-    case.officer_start = start
-    w.observer.on_officer_start(case.filed, start)
-    if w.keep_records:
-        w.log.add(start, case.case_id, region.name, "officer_start", debtor_id=case.debtor_id)
-    pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
-    if case.objects:
-        w.file(region, 0.0, (), "objection", case.debtor_id)
-
-    # network query over every channel the region uses
-    def wrong(via: LinkRuntime, asset: Asset) -> bool:  # keyed: same case, same records
-        return keyed_uniform(case.seed, WRONG, via.key, asset.index, case.reworks) < (
-            via.error_probability
-        )
-
-    result = w.network.query(region.name, case.assets, env.now, wrong, w.keep_records)
-    yield from _await_answers(w, case, result)
-    targets = preferred(result.findings, region.preference)
-    case.found = len(targets)
-
-    # controls, with rework rounds for failed ones
-    money = Realisation(w, case)
-    while targets:
-        started = env.now
-        in_person = [f for f in targets if freeze.needs_officer(f)]
-        if in_person:
-            yield from court.work(
-                region.travel() + sum(region.offline_control() for _ in in_person)
-            )
-        holds, failures = w.freezes.apply(
-            region.name, targets, started, env.now, case.seed, case.reworks
-        )
-        _log_freezes(w, case, holds, failures)
-        # deductions an officer does in person, in one trip, once the freezes hold
-        trip = [
-            h
-            for h in holds
-            if not h.waiting and not deduction.is_sold(h) and deduction.needs_officer(h)
-        ]
-        if trip:
-            ready = max(h.at for h in trip)
-            if ready > env.now:
-                yield env.timeout(ready - env.now)
-            yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
-        for h in holds:
-            money.add(h, env.now if h in trip else None)
-        if not failures or money.planned >= case.claim:
-            break
-        known = max(x.at for x in failures)
-        if known > env.now:
-            yield env.timeout(known - env.now)
-        yield from court.work(sum(region.rework() for _ in failures))
-        case.reworks += 1
-        if w.keep_records:
-            w.log.add(env.now, case.case_id, region.name, "rework", debtor_id=case.debtor_id)
-        result = w.network.requery([x.finding for x in failures], env.now, wrong, w.keep_records)
-        yield from _await_answers(w, case, result)
-        targets = result.findings
-
-    # money in time order, then closing
-    terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
-    money.add_voluntary(pays_at)
-    yield from money.run(terminate_at)
-    if to_fen(case.recovered) >= to_fen(case.claim):
-        case.outcome = "fully_performed"
-        close_at = max(money.end, env.now)
-    else:  # the rest is owed: closed no sooner than 3 months after filing, then pooled
-        case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
-        close_at = max(money.end, terminate_at)
-    money.release(close_at)
-    w.close(case, close_at)
-
-
-def objection(w: World, case: Case) -> Generator[Any, Any, None]:
-    """An objection (执行异议): a matter of its own, an officer's work, then a ruling."""
-    region = case.region
-    start = yield from case.court.work(region.objection_work())
-    case.officer_start = start
-    w.observer.on_officer_start(case.filed, start)
-    case.outcome = "objection"
-    w.close(case, max(w.env.now, case.filed + region.objection_days()))
-
-
-def _await_answers(w: World, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
-    """Count and log the requests and their answers, and wait for the last answer."""
-    env = w.env
-    w.observer.on_requests(result.sent, result.requests, result.with_deadline, result.late)
-    if result.answers is not None:
-        rid = case.region.name
-        for via, answered, found in result.answers:
-            w.log.add(
-                result.sent,
-                case.case_id,
-                rid,
-                "query_sent",
-                "",
-                via.channel,
-                None,
-                via.desk.name,
-                None,
-                None,
-                case.debtor_id,
-            )
-            w.log.add(
-                answered,
-                case.case_id,
-                rid,
-                "query_answered",
-                "",
-                via.channel,
-                found,
-                via.desk.name,
-                None,
-                None,
-                case.debtor_id,
-            )
-    case.queries += sum(result.requests.values())
-    if result.last > env.now:
-        yield env.timeout(result.last - env.now)
-
-
-def _log_freezes(
-    w: World, case: Case, holds: list[freeze.Hold], failures: list[freeze.Failure]
-) -> None:
-    obs = w.observer
-    for h in holds:
-        obs.on_freeze(h.at, True)
-    for x in failures:
-        obs.on_freeze(x.at, False)
-    if not w.keep_records:
-        return
-    rid = case.region.name
-    for h in holds:
-        f = h.finding
-        w.log.add(
-            h.at,
-            case.case_id,
-            rid,
-            "freeze_waiting" if h.waiting else "freeze",
-            f.asset.asset_type.value,
-            f.via.channel,
-            h.available,
-            f.via.desk.name,
-            f.asset.index,
-            h.expires,
-            case.debtor_id,
-        )
-    for x in failures:
-        f = x.finding
-        w.log.add(
-            x.at,
-            case.case_id,
-            rid,
-            "freeze_failed",
-            f.asset.asset_type.value,
-            f.via.channel,
-            f.asset.value_yuan,
-            f.via.desk.name,
-            f.asset.index,
-            None,
-            case.debtor_id,
-        )
+    case_id: int
+    region: RegionRuntime
+    court: Court
+    filed: float
+    claim: float
+    assets: tuple[Asset, ...]
+    matter: str = "new"  # "new", "restored" or "objection"
+    debtor_id: int = -1
+    work: float = 0.0  # the officer's first stint, in working days
+    pays_after: float = math.inf  # credit punishment: days from restrictions to payment
+    objects: bool = False  # draws an objection (a matter of its own)
+    seed: int = 0  # keys the case's own draws after its query (records, controls, sales,
+    # payouts, renewals), drawn at filing: the same case draws the same in every scenario
+    officer_start: float = math.nan
+    closed: float = math.nan
+    outcome: str = ""
+    recovered: float = 0.0
+    last_disbursed: float = math.nan
+    found: int = 0
+    queries: int = 0
+    reworks: int = 0

@@ -7,12 +7,11 @@ type independently with its ``hold_probability``, ``count`` items of it, each wo
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.model.streams import uniforms
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import AssetType, Debtors
 
@@ -35,7 +34,7 @@ class DebtorFactory:
         # draws of the others as they were (common random numbers)
         kinds = list(debtors.assets.items())
         children = iter(rng.spawn(1 + 2 * len(kinds)))
-        self._uniform = _uniforms(next(children))
+        self._uniform = uniforms(next(children), block=512)
         self._types = [
             (
                 asset,
@@ -61,11 +60,3 @@ class DebtorFactory:
                 for _ in range(max(1, round(count()))):
                     out.append(Asset(len(out), asset, round(value(), 2)))
         return tuple(out)
-
-
-def _uniforms(rng: np.random.Generator, block: int = 512) -> Callable[[], float]:
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield rng.random(block).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from sim.model.streams import key_of, keyed_sample
 from sim.scenario.stages import Disbursement
-from sim.streams import key_of, keyed_sample
 
 PAYOUT = key_of("payout")
 

@@ -14,16 +14,12 @@ effect only when the earlier freeze is released, on what that authority left.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from sim.model.network import Finding
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
 from sim.scenario.schema import AssetType, Scenario
-from sim.streams import key_of, keyed_sample, keyed_uniform
 
 DAYS_PER_YEAR = 365.0
 HARD, WAITING, FREEZE, STALE, RELEASE, SHARE = (
@@ -89,7 +85,7 @@ class FreezeDesk:
         """Outcomes of freezing every target: online ones from ``started`` plus the control
         latency, in-person ones when the officer's stint ended at ``officer_done``. Every
         draw is keyed by the case's ``seed``, the asset and the ``attempt`` (see
-        :func:`sim.streams.keyed_uniform`)."""
+        :func:`sim.model.streams.keyed_uniform`)."""
         holds: list[Hold] = []
         failures: list[Failure] = []
         for f in targets:
@@ -116,11 +112,3 @@ class FreezeDesk:
                 value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
             holds.append(Hold(f, at, effective, at + period, period, value, waiting))
         return holds, failures
-
-
-def _uniforms(rng: np.random.Generator) -> Callable[[], float]:
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield rng.random(256).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__

@@ -17,17 +17,17 @@ a wrong record fails and must be redone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calendar import WorkingTime
+from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
+from sim.model.streams import Streams, key_of, keyed_sample
+from sim.model.topology import Topology
 from sim.scenario.distributions import sampler
 from sim.scenario.schema import Agency, Link, Scenario
-from sim.streams import Streams, key_of, keyed_sample
-from sim.topology import Topology
 
 
 class AgencyDesk:
@@ -174,7 +174,7 @@ class Network:
 
     @staticmethod
     def _send(
-        pairs: list[tuple[LinkRuntime, list[Asset] | None]],
+        pairs: Sequence[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
         wrong: WrongRecord,
         detail: bool,

@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Generator
-from typing import Any
+from typing import Any, Protocol
 
 import simpy
 
-from sim.calendar import WorkingTime
-from sim.stats import Observer
+from sim.model.calendar import WorkingTime
+
+
+class WorkLog(Protocol):
+    """What a court reports: each officer stint as it is booked."""
+
+    def officer_worked(self, start: float, days: float) -> None: ...
 
 
 class Court:
@@ -33,7 +38,7 @@ class Court:
         region: str,
         officers: int,
         calendar: WorkingTime,
-        observer: Observer,
+        work_log: WorkLog,
     ) -> None:
         self.env = env
         self.name = name
@@ -41,7 +46,7 @@ class Court:
         self.officers = officers
         self.free_at = [0.0] * officers  # a heap: when each officer is next free
         self.calendar = calendar
-        self.observer = observer
+        self.work_log = work_log
         self._last_request = 0.0
 
     def book(self, now: float, work_days: float) -> tuple[float, float]:
@@ -53,7 +58,7 @@ class Court:
         start = self.calendar.next_open(now if now > free else free)
         end = self.calendar.advance(start, work_days)
         heapq.heapreplace(self.free_at, end)
-        self.observer.on_officer_work(start, work_days)
+        self.work_log.officer_worked(start, work_days)
         return start, end
 
     def work(self, work_days: float) -> Generator[Any, Any, float]:

@@ -16,15 +16,32 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import simpy
 
 from sim.model import deduction
+from sim.model.calendar import CalendarYears
+from sim.model.case import Case
+from sim.model.disbursement import CaseFunds
+from sim.model.events import EventKind, EventSink
 from sim.model.freeze import Hold
+from sim.model.sale import SaleStage
 from sim.model.settlement import FEN_PER_YUAN, Settlement, to_fen
-from sim.streams import key_of, keyed_uniform
+from sim.model.streams import key_of, keyed_uniform
+from sim.scenario.schema import Scenario
 
-if TYPE_CHECKING:
-    from sim.model.world import Case, World
+
+class Stages(Protocol):
+    """What a case's money timeline uses of the world it runs in."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    years: CalendarYears
+    sale: SaleStage
+    funds: CaseFunds
+    events: EventSink
+
 
 MISSED, DEDUCT, RENEW = key_of("renewal missed"), key_of("deduct"), key_of("renew")
 
@@ -35,7 +52,7 @@ CHECKPOINT, IN_PERSON, MONEY, VOLUNTARY = 0, 1, 2, 3
 class Realisation:
     """The money timeline of one case."""
 
-    def __init__(self, w: World, case: Case) -> None:
+    def __init__(self, w: Stages, case: Case) -> None:
         self.w = w
         self.case = case
         self.settlement = Settlement(case.claim, w.years, case.region.provident_fund_cap)
@@ -74,8 +91,8 @@ class Realisation:
             )
             if out.sold:
                 self._push(out.paid_at, MONEY, hold, to_fen(out.proceeds), out.transferred_at)
-            elif w.keep_records:
-                self._log(out.transferred_at, "sale_failed", hold, hold.available)
+            else:
+                w.events.sale_failed(self.case, hold, out.transferred_at)
         elif deducted_at is not None:
             self._push(deducted_at, MONEY, hold, hold_left)
         elif deduction.needs_officer(hold):
@@ -122,19 +139,19 @@ class Realisation:
             else:  # VOLUNTARY
                 ongoing = any(n > 0 for n in self.pending.values())
                 if ongoing or t <= terminate_at:
-                    self._pay(t, None, settlement.take_all(), "voluntary", 0.0)
+                    self._pay(t, None, settlement.take_all(), EventKind.voluntary, 0.0)
 
     def _money(self, t: float, hold: Hold, amount: int, transfer: float) -> None:
         fund = deduction.is_provident_fund(hold)
         taken = self.settlement.take(t, amount, provident_fund=fund)
-        kind = "sale" if deduction.is_sold(hold) else "deduct"
+        kind = EventKind.sale if deduction.is_sold(hold) else EventKind.deduct
         if taken > 0:
             self._pay(t, hold, taken, kind, transfer)
         left = amount - taken
         if fund and left > 0 and not self.settlement.paid_off:
             self._push(self.w.years.next_year_start(t), MONEY, hold, left)
 
-    def _pay(self, t: float, hold: Hold | None, fen: int, kind: str, transfer: float) -> None:
+    def _pay(self, t: float, hold: Hold | None, fen: int, kind: EventKind, transfer: float) -> None:
         w, case = self.w, self.case
         if fen <= 0:
             return
@@ -143,34 +160,7 @@ class Realisation:
         source = hold.asset.index if hold is not None else -1  # -1: voluntary payment
         self.payments[source] = step = self.payments.get(source, 0) + 1
         paid = w.funds.paid_out_at(t, case.seed, source, step)
-        w.observer.on_money(
-            t, paid, yuan, kind, hold is not None and deduction.is_provident_fund(hold)
-        )
-        if w.keep_records:
-            rid = case.region.name
-            asset = hold.asset if hold is not None else None
-            atype = asset.asset_type.value if asset is not None else ""
-            channel = hold.finding.via.channel if hold is not None else ""
-            aid = asset.index if asset is not None else None
-            w.log.add(
-                t, case.case_id, rid, kind, atype, channel, yuan, "", aid, None, case.debtor_id
-            )
-            w.log.add(
-                paid,
-                case.case_id,
-                rid,
-                "disbursed",
-                atype,
-                channel,
-                yuan,
-                "",
-                aid,
-                None,
-                case.debtor_id,
-            )
-            if case.paid_out is None:
-                case.paid_out = []
-            case.paid_out.append((paid, yuan))
+        w.events.paid(case, hold, t, paid, yuan, kind)
         case.recovered += yuan
         if math.isnan(case.last_disbursed) or paid > case.last_disbursed:
             case.last_disbursed = paid
@@ -197,37 +187,14 @@ class Realisation:
             _, done = self.case.court.book(env.now, region.travel() + region.offline_control())
         if done <= hold.expires:
             hold.expires += hold.period
-            w.observer.on_renewal(done, True)
-            self._log(done, "freeze_renewed", hold, hold.available, hold.expires)
+            w.events.renewal(self.case, hold, done, True)
             self._push(max(done, hold.expires - spec.renew_lead_days), CHECKPOINT, hold)
         else:
-            w.observer.on_renewal(hold.expires, False)
-            self._log(hold.expires, "freeze_lapsed", hold, hold.available, hold.expires)
+            w.events.renewal(self.case, hold, hold.expires, False)
 
     def release(self, at: float) -> None:
         """Unfreeze what is still held when the case closes."""
-        if not self.w.keep_records:
-            return
+        events = self.w.events
         for hold in self.holds:
             if hold.expires >= at:
-                self._log(at, "unfreeze", hold, None, hold.expires)
-
-    def _log(
-        self, t: float, event: str, hold: Hold, amount: float | None, expires: float | None = None
-    ) -> None:
-        w, case = self.w, self.case
-        if w.keep_records:
-            a = hold.asset
-            w.log.add(
-                t,
-                case.case_id,
-                case.region.name,
-                event,
-                a.asset_type.value,
-                hold.finding.via.channel,
-                amount,
-                hold.finding.via.desk.name,
-                a.index,
-                expires,
-                case.debtor_id,
-            )
+                events.unfrozen(self.case, hold, at)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
 from sim.scenario.schema import AssetType
 from sim.scenario.stages import Sale
-from sim.streams import key_of, keyed_sample, keyed_uniform
 
 SELLS, PREPARE, PREMIUM = key_of("sells"), key_of("prepare"), key_of("premium")
 

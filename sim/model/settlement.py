@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from sim.calendar import CalendarYears
+from sim.model.calendar import CalendarYears
 
 FEN_PER_YUAN = 100
 

@@ -17,17 +17,37 @@ checks; they are counted (``requery_pushes_per_year``) but do not queue at agenc
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Generator, Mapping
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+import simpy
 
 from sim.model.debtors import Asset
-from sim.scenario.schema import SOLD_ASSETS
-from sim.streams import Streams
+from sim.model.events import EventSink
+from sim.model.region import RegionRuntime
+from sim.model.streams import Streams
+from sim.model.topology import Topology
+from sim.scenario.schema import SOLD_ASSETS, Scenario
 
-if TYPE_CHECKING:
-    from sim.model.world import World
+
+class PoolWorld(Protocol):
+    """What the pool uses of the world it runs in (:class:`sim.model.world.World`)."""
+
+    env: simpy.Environment
+    scenario: Scenario
+    topology: Topology
+
+    @property
+    def regions(self) -> Mapping[str, RegionRuntime]: ...
+
+    events: EventSink
+
+    def new_debtor_id(self) -> int: ...
+
+    def restore(
+        self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]
+    ) -> object: ...
 
 
 class Member(NamedTuple):
@@ -39,7 +59,7 @@ class Member(NamedTuple):
 
 
 class TerminatedPool:
-    def __init__(self, w: World, streams: Streams) -> None:
+    def __init__(self, w: PoolWorld, streams: Streams) -> None:
         self.w = w
         spec = w.scenario.terminated_pool
         self.interval = spec.requery_interval_days
@@ -110,7 +130,7 @@ class TerminatedPool:
                 self._add(
                     m._replace(pushes_left=m.pushes_left - 1, next_push=m.next_push + self.interval)
                 )
-        w.observer.on_pushes(now, len(members), leads, restored)
+        w.events.pushed(now, len(members), leads, restored)
 
     def _realisable(self, assets: list[Asset]) -> float:
         return sum(

@@ -1,6 +1,9 @@
 """The report's plots, drawn with matplotlib from the files of a results folder and returned
 as PNG bytes (the report embeds them).
 
+Figures are built as :class:`matplotlib.figure.Figure` objects, never through pyplot, so
+no backend is selected or switched: a notebook that imports chakong keeps its own.
+
 The plots' own words are ASCII: matplotlib's default font has no CJK glyphs (the HTML
 around the plots carries the Chinese terms). Names from a scenario (agencies, regions) may
 be Chinese: a CJK font installed on the machine is used for them as a fallback; without
@@ -15,15 +18,14 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
+
+from sim.results.artifacts import Backlog
 
 P = ParamSpec("P")
 
@@ -56,18 +58,36 @@ def drawn(draw: Callable[P, bytes | None]) -> Callable[P, bytes | None]:
 
     @functools.wraps(draw)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> bytes | None:
-        with plt.rc_context({"font.family": _fonts()}), warnings.catch_warnings():
+        with matplotlib.rc_context({"font.family": _fonts()}), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
             return draw(*args, **kwargs)
 
     return wrapper
 
 
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any
+) -> tuple[Figure, Any]:
+    """A figure and its axes, as ``pyplot.subplots`` gives them, without pyplot: a bare
+    :class:`~matplotlib.figure.Figure`, drawn to PNG by :func:`png` (no backend involved)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+class _NoPyplot:
+    """``figures.plt.subplots``, for load/report.py written against pyplot (to be replaced
+    there by :func:`subplots`): the same figures, no backend switched."""
+
+    subplots = staticmethod(subplots)
+
+
+plt = _NoPyplot()
+
+
 def png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=DPI)
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -92,7 +112,7 @@ def distribution(
     for counts in shown.values():
         cdf = np.cumsum(counts) / counts.sum()
         cut = max(cut, int(np.searchsorted(cdf, 0.995)) + 1)
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = subplots(figsize=(8, 4.2))
     for k, (label, counts) in enumerate(shown.items()):
         share = counts[:cut] / counts.sum()
         days = np.arange(len(share))
@@ -130,13 +150,18 @@ class Series:
     open_hi: np.ndarray
     pool_mean: np.ndarray
 
+    @classmethod
+    def of(cls, b: Backlog) -> Series:
+        o = b.open_cases
+        return cls(b.t, o.mean(0), o.min(0), o.max(0), b.pool.mean(0))
+
 
 @drawn
 def backlog(series: Mapping[str, Series], warmup: float) -> bytes | None:
     """Open cases and the terminated-for-now pool over time."""
     if not series:
         return None
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.2), sharex=True)
+    fig, (top, bottom) = subplots(2, 1, figsize=(8, 6.2), sharex=True)
     for k, (label, s) in enumerate(series.items()):
         c = colour(k)
         top.fill_between(s.t, s.open_lo, s.open_hi, color=c, alpha=0.2, linewidth=0)
@@ -169,7 +194,7 @@ def queries_by_hour(
     first = next(iter(per_scenario.values()))
     by_agency = {k: v for k, v in first.items() if k[1]}
     ncols = 2 if by_agency and len(per_scenario) == 1 else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(8 if ncols == 1 else 12, 4.4), squeeze=False)
+    fig, axes = subplots(1, ncols, figsize=(8 if ncols == 1 else 12, 4.4), squeeze=False)
     ax = axes[0][0]
     styles = ("-", "--", ":", "-.")
     for k, (label, data) in enumerate(per_scenario.items()):
@@ -225,7 +250,7 @@ def forest(rows: Sequence[ForestRow], base: str) -> bytes | None:
     metrics = list(dict.fromkeys(r.metric for r in rows))
     scenarios = list(dict.fromkeys(r.scenario for r in rows))
     height = 1.2 + 0.32 * len(metrics) * max(1, len(scenarios))
-    fig, ax = plt.subplots(figsize=(9, max(3.5, height)))
+    fig, ax = subplots(figsize=(9, max(3.5, height)))
     step = 0.8 / max(1, len(scenarios))
     labelled: set[str] = set()
     for r in rows:
@@ -272,7 +297,7 @@ def sensitivity(bars: Sequence[Bar], method: str) -> bytes | None:
         return None
     metrics = list(dict.fromkeys(b.metric for b in bars))
     inputs = list(dict.fromkeys(b.input for b in bars))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         1,
         len(metrics),
         figsize=(4.6 * len(metrics), 0.9 + 0.55 * len(inputs) + 1.2),
@@ -314,7 +339,7 @@ def sweep_scatter(
     """Each target metric's point means (with 95% intervals) against each input."""
     if not inputs or not targets:
         return None
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(targets),
         len(inputs),
         figsize=(3.8 * len(inputs) + 0.6, 3.0 * len(targets) + 0.4),

@@ -7,21 +7,18 @@ so a report can be rebuilt at any time, on any machine, from the folder alone.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from sim import artifacts
-from sim.precision import RATE_FLOOR, is_rate
 from sim.reporting import figures
+from sim.reporting.data import RunData, load_run, load_scenario_only, read_json
 from sim.reporting.html import details, esc, image, page, pre, table
-from sim.run import format_value, metric_unit
-from sim.sensitivity import Sensitivity
+from sim.results.metrics import format_value, is_rate, unit
+from sim.results.statistics import from_json_number
+from sim.study.precision import RATE_FLOOR
+from sim.study.sensitivity import Sensitivity
 
 CRN_NOTE = (
     "Replication <i>i</i> of every scenario uses the same random streams (common random "
@@ -30,64 +27,6 @@ CRN_NOTE = (
     "t-interval is narrower than independent runs would give. A difference is significant "
     "when its interval excludes 0."
 )
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-# ---------------------------------------------------------------- a run folder's data
-
-
-@dataclass
-class RunData:
-    folder: Path
-    name: str
-    summary: dict[str, Any]
-    manifest: dict[str, Any]
-    distributions: dict[str, list[int]] = field(default_factory=dict)
-    backlog: figures.Series | None = None
-    queries: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    files: list[tuple[str, str]] = field(default_factory=list)
-    resolved: str = ""
-
-    @property
-    def warmup(self) -> float:
-        return float(self.manifest.get("scenario", {}).get("resolved", {}).get("warmup_days", 0))
-
-
-def load_run(folder: Path) -> RunData:
-    summary = read_json(folder / "summary.json")
-    data = RunData(folder, summary["scenario"], summary, read_json(folder / "manifest.json"))
-    if (folder / artifacts.DISTRIBUTIONS).is_file():
-        data.distributions = artifacts.read_distributions(folder / artifacts.DISTRIBUTIONS)
-    if (folder / "backlog.csv").is_file():
-        data.backlog = _read_backlog(folder / "backlog.csv")
-    if (folder / artifacts.QUERIES_BY_HOUR).is_file():
-        data.queries = artifacts.read_queries_by_hour(folder / artifacts.QUERIES_BY_HOUR)
-    data.files = artifacts.read_scenario_files(folder)
-    if (folder / artifacts.SCENARIO_TOML).is_file():
-        data.resolved = (folder / artifacts.SCENARIO_TOML).read_text(encoding="utf-8")
-    return data
-
-
-def _read_backlog(path: Path) -> figures.Series | None:
-    by_rep: dict[str, tuple[list[float], list[float], list[float]]] = {}
-    with path.open(encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            t, o, p = by_rep.setdefault(row["replication"], ([], [], []))
-            t.append(float(row["time_days"]))
-            o.append(float(row["open_cases"]))
-            p.append(float(row["terminated_pool"] or 0))
-    if not by_rep:
-        return None
-    n = min(len(v[0]) for v in by_rep.values())
-    first = next(iter(by_rep.values()))
-    opened = np.array([v[1][:n] for v in by_rep.values()])
-    pool = np.array([v[2][:n] for v in by_rep.values()])
-    return figures.Series(
-        np.array(first[0][:n]), opened.mean(0), opened.min(0), opened.max(0), pool.mean(0)
-    )
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -100,10 +39,6 @@ def _interval(m: dict[str, Any], name: str) -> str:
     return f"[{format_value(lo, name)}, {format_value(hi, name)}]"
 
 
-def _num(v: Any) -> float:
-    return math.nan if v is None else float(v)
-
-
 def _metrics_table(summary: dict[str, Any]) -> str:
     judged = {}
     if "precision" in summary:
@@ -113,8 +48,13 @@ def _metrics_table(summary: dict[str, Any]) -> str:
         headers.append("half-width / mean")
     rows, marks = [], {}
     for i, (name, m) in enumerate(summary["metrics"].items()):
-        unit, _ = metric_unit(name)
-        row = [name, format_value(_num(m["mean"]), name), _interval(m, name), unit, m["n"]]
+        row = [
+            name,
+            format_value(from_json_number(m["mean"]), name),
+            _interval(m, name),
+            unit(name),
+            m["n"],
+        ]
         if judged:
             j = judged.get(name)
             if j is None:
@@ -206,14 +146,14 @@ def _means(runs: dict[str, RunData], what: str) -> dict[str, float]:
     for label, run in runs.items():
         m = run.summary.get("metrics", {}).get(f"{what}_days_mean")
         if m is not None:
-            out[label] = _num(m["mean"])
+            out[label] = from_json_number(m["mean"])
     return out
 
 
 def _run_figures(runs: dict[str, RunData]) -> str:
     close = {k: r.distributions.get("time_to_close", []) for k, r in runs.items()}
     recovery = {k: r.distributions.get("time_to_recovery", []) for k, r in runs.items()}
-    backlogs = {k: r.backlog for k, r in runs.items() if r.backlog is not None}
+    backlogs = {k: figures.Series.of(r.backlog) for k, r in runs.items() if r.backlog is not None}
     queries = {k: r.queries for k, r in runs.items() if r.queries}
     warmup = next(iter(runs.values())).warmup
     agency_note = (
@@ -302,7 +242,7 @@ def compare_page(folder: Path) -> str:
         rows, classes = [], []
         for metric, d in other["metrics"].items():
             lo, hi = d["diff_ci95"]
-            base_mean, diff = _num(d["base_mean"]), _num(d["diff_mean"])
+            base_mean, diff = from_json_number(d["base_mean"]), from_json_number(d["diff_mean"])
             change = 100 * diff / base_mean if base_mean else math.nan
             interval = (
                 f"[{format_value(lo, metric, True)}, {format_value(hi, metric, True)}]"
@@ -313,7 +253,7 @@ def compare_page(folder: Path) -> str:
                 [
                     metric,
                     format_value(base_mean, metric),
-                    format_value(_num(d["mean"]), metric),
+                    format_value(from_json_number(d["mean"]), metric),
                     format_value(diff, metric, True),
                     interval,
                     f"{change:+.1f}%" if math.isfinite(change) else "-",
@@ -371,7 +311,9 @@ def compare_page(folder: Path) -> str:
         row = [metric]
         for n in names:
             mm = runs[n].summary["metrics"][metric]
-            row.append(f"{format_value(_num(mm['mean']), metric)} {_interval(mm, metric)}")
+            row.append(
+                f"{format_value(from_json_number(mm['mean']), metric)} {_interval(mm, metric)}"
+            )
         rows.append(row)
     sections.append(
         (
@@ -412,7 +354,12 @@ def sweep_page(folder: Path) -> str:
             lo, hi = e["ci95"]
             bars.append(
                 figures.Bar(
-                    metric, e["input"], e["value"], _num(lo), _num(hi), _num(e["first_order"])
+                    metric,
+                    e["input"],
+                    e["value"],
+                    from_json_number(lo),
+                    from_json_number(hi),
+                    from_json_number(e["first_order"]),
                 )
             )
     what = (
@@ -466,9 +413,9 @@ def sweep_page(folder: Path) -> str:
     for metric in sw["targets"]:
         ms = [pt["metrics"][metric] for pt in points]
         y[metric] = (
-            [_num(v["mean"]) for v in ms],
-            [_num(v["ci95"][0]) for v in ms],
-            [_num(v["ci95"][1]) for v in ms],
+            [from_json_number(v["mean"]) for v in ms],
+            [from_json_number(v["ci95"][0]) for v in ms],
+            [from_json_number(v["ci95"][1]) for v in ms],
         )
     scatter = image(
         figures.sweep_scatter(inputs, sw["targets"], x, y), "point means against inputs"
@@ -478,7 +425,9 @@ def sweep_page(folder: Path) -> str:
         row = [pt["point"], pt["block"], *(_fmt(pt["inputs"][p]) for p in inputs)]
         for metric in sw["targets"]:
             mm = pt["metrics"][metric]
-            row.append(f"{format_value(_num(mm['mean']), metric)} {_interval(mm, metric)}")
+            row.append(
+                f"{format_value(from_json_number(mm['mean']), metric)} {_interval(mm, metric)}"
+            )
         rows.append(row)
     headers = ["point", "block", *inputs, *sw["targets"]]
     design = table(headers, rows, numeric=tuple(range(2, len(headers))))
@@ -523,14 +472,6 @@ def _comparable(metric: str, base_mean: float) -> bool:
     if not math.isfinite(base_mean) or base_mean == 0:
         return False
     return not (is_rate(metric) and abs(base_mean) < RATE_FLOOR)
-
-
-def load_scenario_only(folder: Path) -> RunData:
-    run = RunData(folder, "", {}, {})
-    run.files = artifacts.read_scenario_files(folder)
-    if (folder / artifacts.SCENARIO_TOML).is_file():
-        run.resolved = (folder / artifacts.SCENARIO_TOML).read_text(encoding="utf-8")
-    return run
 
 
 def _verdict(s: dict[str, Any]) -> str:

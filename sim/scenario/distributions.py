@@ -48,7 +48,7 @@ class _Distribution(BaseModel):
         """The inverse distribution function: the value at probability ``u`` in [0, 1).
 
         ``ppf`` of a uniform draw is a draw of the distribution; the model uses it for
-        draws keyed by what they are about (see :func:`sim.streams.keyed_uniform`)."""
+        draws keyed by what they are about (see :func:`sim.model.streams.keyed_uniform`)."""
         raise NotImplementedError
 
 

@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +267,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(err: dict[str, Any], raw_loc: Sequence[Any]) -> str:
+def _message(err: Mapping[str, Any], raw_loc: Sequence[Any]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         parent = _schema_node(raw_loc[:-1])

@@ -25,9 +25,17 @@ class Scaled:
     volume_factor: float  # the fraction of filings actually kept (courts are whole)
 
 
-def scale_scenario(scenario: Scenario, scale: float) -> Scaled:
+def scale_problem(scale: float) -> str | None:
+    """What is wrong with a scale (a fraction of the volume), or None."""
     if not 0 < scale <= 1:
-        raise UserError(f"--scale: must be in (0, 1], got {scale:g}")
+        return f"must be in (0, 1], got {scale:g}"
+    return None
+
+
+def scale_scenario(scenario: Scenario, scale: float) -> Scaled:
+    problem = scale_problem(scale)
+    if problem:
+        raise UserError(f"--scale: {problem}")
     if scale == 1:
         return Scaled(scenario, 1.0, 1.0)
     regions = {}

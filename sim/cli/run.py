@@ -1,0 +1,135 @@
+"""``chakong run``, ``verify`` and ``calibrate``: replications of one scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sim.cli import options
+from sim.errors import UserError
+
+RUN_EPILOG = """\
+examples:
+  chakong run scenarios/baseline.toml
+  chakong run scenarios/baseline.toml --replications 20 --seed 7 --workers 2
+  chakong run scenarios/baseline.toml --set regions.hunan.officers=20 --out results/hunan20
+  chakong run scenarios/baseline.toml --json > summary.json
+  chakong run scenarios/baseline.toml --precision 0.02 --max-replications 60
+  chakong run scenarios/baseline.toml --dask tcp://10.0.0.5:8786
+
+The results folder (default results/<scenario>/<UTC time>/) holds summary.json,
+manifest.json, replications.csv, cases.csv, events.csv, backlog.csv, PNG plots and
+report.html (a self-contained HTML report; --no-report skips it).
+"""
+
+VERIFY_EPILOG = """\
+examples:
+  chakong verify scenarios/validation/mmc.toml
+  chakong verify scenarios/validation/mmc.toml --set regions.court.officers=8
+  chakong verify scenarios/validation/jackson.toml --replications 30
+
+The scenario's header names the fields carrying the closed-form parameters, e.g.
+  # erlang-c: lambda=PATH servers=PATH service_mean_days=PATH metric=officer_wait_days_mean
+Exit 0 when the closed form lies inside the 95% interval, 1 when it does not.
+"""
+
+CALIBRATE_EPILOG = """\
+examples:
+  chakong calibrate --check scenarios/national-2023.toml
+  chakong calibrate --check scenarios/national-2023.toml --scale 1 --replications 3
+  chakong calibrate scenarios/national-2023.toml --json
+
+Volume targets (cases a year) are scaled by the share of the volume kept with --scale.
+"""
+
+
+RUN_HELP = "run a scenario: replications, 95%% intervals, results folder"
+
+RUN_ABOUT = (
+    "Run replications of a scenario and report every headline metric as a "
+    "mean with a 95%% t-interval."
+)
+
+VERIFY_HELP = "check a validation scenario against its closed form (Erlang C, Jackson)"
+
+VERIFY_ABOUT = (
+    "Run a validation scenario and compare the metric its header names with "
+    "the queueing-theory closed form."
+)
+
+CALIBRATE_HELP = "check a scenario against its published targets ([[calibration]])"
+
+CALIBRATE_ABOUT = (
+    "Run a scenario and compare each [[calibration]] target (a published "
+    "figure) with the simulated mean and its 95%% interval."
+)
+
+
+def register(sub: Any, scen: argparse.ArgumentParser) -> None:
+    p = options.command(sub, "run", [scen], cmd_run, RUN_HELP, RUN_ABOUT, RUN_EPILOG)
+    options.add(p, *options.RUN, "out", "no_records", *options.PRECISION)
+
+    p = options.command(sub, "verify", [scen], cmd_verify, VERIFY_HELP, VERIFY_ABOUT, VERIFY_EPILOG)
+    options.add(p, *options.RUN)
+
+    p = options.command(
+        sub, "calibrate", [scen], cmd_calibrate, CALIBRATE_HELP, CALIBRATE_ABOUT, CALIBRATE_EPILOG
+    )
+    options.add(p, *options.RUN)
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.study.run import format_table, run
+
+    loaded = options.loaded_scenario(args)
+    return options.study(
+        args,
+        options.settings(args, loaded.scenario.run),
+        lambda settings, executor, folder: run(
+            loaded, settings, executor, folder, keep_records=not args.no_records
+        ),
+        format_table,
+    )
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from sim.study.theory import read_check
+    from sim.study.verify import verify
+
+    loaded = options.loaded_scenario(args)
+    settings = options.settings(args, loaded.scenario.run)
+    check = read_check(loaded.path)
+    if check is None:
+        raise UserError(
+            f"{args.file}: no '# erlang-c:' or '# jackson:' header line; see chakong verify --help"
+        )
+    result = verify(loaded, check, settings)
+    print(json.dumps(result, ensure_ascii=False) if args.json else _verify_text(result))
+    return 0 if result["inside_ci95"] else 1
+
+
+def _verify_text(r: dict[str, Any]) -> str:
+    lo, hi = r["ci95"]
+    return "\n".join(
+        [
+            f"{r['scenario']}: {r['check']} check of {r['metric']} "
+            f"({r['replications']} replications, seed {r['seed']})",
+            f"  parameters:   {r['parameters']}",
+            f"  closed form:  {r['expected']:.6g}",
+            f"  simulated:    {r['mean']:.6g}  95% interval [{lo:.6g}, {hi:.6g}]",
+            f"  error:        {100 * r['relative_error']:+.2f}%",
+            f"  result:       {'PASS' if r['inside_ci95'] else 'FAIL'}: closed form "
+            f"{'inside' if r['inside_ci95'] else 'outside'} the interval",
+        ]
+    )
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.study.calibrate import calibrate, format_calibration
+
+    loaded = options.loaded_scenario(args)
+    result = calibrate(loaded, options.settings(args, loaded.scenario.run))
+    print(json.dumps(result, ensure_ascii=False) if args.json else format_calibration(result))
+    return 1 if args.check and not result["passed"] else 0

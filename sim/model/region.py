@@ -1,0 +1,95 @@
+"""A region at run time: its courts and officers, and the random draws of its cases.
+
+Each region draws from streams of its own (arrivals, claims, debtors, officer work,
+conduct, courts per kind of matter, case seeds, the 终本 pool's draws), named by source and
+region, so a change elsewhere leaves its draws as they were (common random numbers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from sim.model.calendar import WorkingTime
+from sim.model.debtors import DebtorFactory
+from sim.model.filing import MonthlyRate, arrival_times
+from sim.model.officers import Court, WorkLog, split_officers
+from sim.model.streams import Streams, integers, uniforms
+from sim.scenario.distributions import sampler
+from sim.scenario.schema import Region, Scenario
+
+
+class RegionRuntime:
+    """A region's courts and the random draws of its cases."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: Region,
+        scenario: Scenario,
+        env: simpy.Environment,
+        streams: Streams,
+        work_log: WorkLog,
+    ) -> None:
+        self.name = name
+        calendar = WorkingTime(spec.calendar, scenario.start_date)
+        officers = spec.effective_officers
+        self.courts = [
+            Court(env, f"{name}-{i + 1}", name, n, calendar, work_log)
+            for i, n in enumerate(split_officers(officers, spec.courts))
+        ]
+        self.available_officer_days = officers * calendar.working_days_between(
+            scenario.warmup_days, scenario.horizon_days
+        )
+        work = spec.officer_work
+
+        def stream(*names: str) -> np.random.Generator:
+            return streams.rng(names[0], name, *names[1:])
+
+        self.investigate = sampler(work.investigate_days, stream("work", "investigate"))
+        self.offline_control = sampler(work.offline_control_days, stream("work", "offline"))
+        self.rework = sampler(work.rework_days, stream("work", "rework"))
+        self.travel = sampler(work.travel_days, stream("work", "travel"))
+        self.claim = sampler(spec.claim_yuan, stream("claims"))
+        self.debtors = DebtorFactory(scenario.debtors, stream("debtors"))
+        # one stream per sampler: block samplers sharing a generator would interleave their
+        # blocks in an order that depends on the scenario
+        self.conduct = uniforms(stream("conduct"))
+        credit = scenario.credit_punishment
+        self.pays_probability = credit.pays_probability
+        self.days_to_pay = sampler(credit.days_to_pay, stream("conduct", "days_to_pay"))
+        matters = scenario.matters
+        self.objection_probability = matters.objection_probability
+        self.objection_work = sampler(matters.objection_officer_days, stream("work", "objection"))
+        self.objection_days = sampler(matters.objection_days, stream("objection", "days"))
+        # each kind of matter picks courts from its own stream, so restored matters and
+        # objections do not shift the courts of new cases (common random numbers)
+        self._court_picks = {
+            kind: integers(stream("courts", kind), len(self.courts))
+            for kind in ("new", "restored", "objection")
+        }
+        # the 终本 pool draws what re-queried debtors owe and hold from streams of its own
+        self.pool_claim = sampler(spec.claim_yuan, stream("pool", "claims"))
+        self.pool_debtors = DebtorFactory(scenario.debtors, stream("pool", "debtors"))
+        self.case_seed = integers(stream("case_seeds"), 2**62)
+        self.preference = {c.value: i for i, c in enumerate(spec.control_preference)}
+        for c in ("central", "local"):
+            self.preference.setdefault(c, len(self.preference))
+        self.provident_fund_cap = spec.policy.provident_fund_annual_cap_yuan
+        self.rate = MonthlyRate(
+            spec.arrival_rate_per_day,
+            spec.arrival_monthly_factors,
+            scenario.start_date,
+            scenario.horizon_days,
+        )
+        self.next_arrival = arrival_times(self.rate, stream("arrivals"))
+        self.initial_pending = spec.initial_pending_cases
+
+    def draw_claim(self) -> float:
+        return round(self.claim(), 2)
+
+    def draw_pool_claim(self) -> float:
+        return round(self.pool_claim(), 2)
+
+    def pick_court(self, matter: str = "new") -> Court:
+        return self.courts[self._court_picks[matter]()]

@@ -1,0 +1,170 @@
+"""A study's settings, resolved in one place for the command line and the Python API.
+
+``chakong run --replications 5 --seed 7`` and ``sim.simulate(loaded, replications=5,
+seed=7)`` both come here, so they take the same defaults (the scenario's ``[run]`` table)
+and refuse the same things with the same words:
+
+- ``replications``: at least 2 (an interval needs two); default the scenario's, or, with a
+  precision target, where the replication algorithm starts (3);
+- ``seed``: a whole number, not negative; default the scenario's;
+- ``workers``: at least 1; default all cores here (the Python API passes 1);
+- ``scale``: in (0, 1]; default the scenario's;
+- ``precision``: in (0, 1); ``max_replications`` (default 100, or the initial number if
+  larger) and ``precision_metrics`` only with it (see :mod:`sim.study.precision`);
+- ``dask``: a scheduler address, instead of local processes.
+
+The single-value rules (``*_problem``) are also what the command line's argument types
+check, so a bad flag is refused by argparse with the same sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sim.engine.executors import Executor, make_executor
+from sim.engine.runner import default_workers
+from sim.errors import UserError
+from sim.scenario.loader import LoadedScenario
+from sim.scenario.scaling import scale_problem
+from sim.scenario.schema import RunDefaults
+from sim.study.precision import (
+    DEFAULT_CAP,
+    INITIAL_REPLICATIONS,
+    PrecisionRule,
+    Sequential,
+    target_problem,
+)
+
+MIN_REPLICATIONS = 2
+"""A confidence interval needs two replications."""
+
+__all__ = [
+    "MIN_REPLICATIONS",
+    "Settings",
+    "at_least_problem",
+    "resolve",
+    "resolve_given",
+    "scale_problem",
+    "scaled",
+    "target_problem",
+]
+
+
+def at_least_problem(value: int, minimum: int) -> str | None:
+    """What is wrong with a whole number that must be at least ``minimum``, or None."""
+    if value < minimum:
+        if minimum == 0:
+            return f"must not be negative, got {value}"
+        return f"must be at least {minimum}, got {value}"
+    return None
+
+
+def _check(flag: str, problem: str | None) -> None:
+    if problem:
+        raise UserError(f"{flag}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a study runs: how many replications, with which seed, where."""
+
+    replications: int  # or, with a precision rule, where the algorithm starts
+    seed: int
+    workers: int
+    precision: PrecisionRule | None = None
+    dask: str | None = None
+    progress: bool = True
+
+    def executor(self) -> Executor:
+        """Local processes, or the Dask cluster (use as a context manager)."""
+        return make_executor(self.workers, self.dask, self.progress)
+
+    def stopping(self) -> Sequential | None:
+        """The replication algorithm's state for one group run (None: a fixed number)."""
+        return Sequential(self.precision) if self.precision is not None else None
+
+
+def resolve(
+    defaults: RunDefaults,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int | None = None,
+    precision: float | None = None,
+    max_replications: int | None = None,
+    precision_metrics: Sequence[str] = (),
+    dask: str | None = None,
+    progress: bool = True,
+    default_replications: int | None = None,
+    min_replications: int = MIN_REPLICATIONS,
+) -> Settings:
+    """The settings of a study from what was given (None: the default). ``defaults`` is
+    the scenario's ``[run]`` table (the base scenario's, for several);
+    ``default_replications`` and ``min_replications`` let a study that is not about
+    intervals (the demand) keep its own."""
+    if precision is None:
+        if max_replications is not None:
+            raise UserError("--max-replications: only with --precision")
+        if precision_metrics:
+            raise UserError("--precision-metric: only with --precision")
+    else:
+        _check("--precision", target_problem(precision))
+    if replications is None:
+        if precision is not None:
+            replications = INITIAL_REPLICATIONS
+        elif default_replications is not None:
+            replications = default_replications
+        else:
+            replications = defaults.replications
+    if replications < min_replications:
+        if min_replications == MIN_REPLICATIONS:
+            raise UserError("--replications: at least 2 are needed for a confidence interval")
+        _check("--replications", at_least_problem(replications, min_replications))
+    if seed is not None:
+        _check("--seed", at_least_problem(seed, 0))
+    if workers is not None:
+        _check("--workers", at_least_problem(workers, 1))
+    if max_replications is not None:
+        _check("--max-replications", at_least_problem(max_replications, 1))
+    rule = None
+    if precision is not None:
+        cap = max_replications or max(DEFAULT_CAP, replications)
+        rule = PrecisionRule(precision, cap, replications, metrics=tuple(precision_metrics))
+    return Settings(
+        replications=replications,
+        seed=defaults.seed if seed is None else seed,
+        workers=workers or default_workers(),
+        precision=rule,
+        dask=dask,
+        progress=progress,
+    )
+
+
+SETTINGS = (
+    "replications",
+    "seed",
+    "workers",
+    "precision",
+    "max_replications",
+    "precision_metrics",
+    "dask",
+    "progress",
+)
+"""The names :func:`resolve` takes: the command's flags and the Python API's keywords."""
+
+
+def resolve_given(defaults: RunDefaults, given: Mapping[str, Any], **study: Any) -> Settings:
+    """:func:`resolve` with the settings named in ``given`` (a command's parsed flags, or
+    the Python API's keyword arguments); those absent or None take their defaults."""
+    named = {k: given[k] for k in SETTINGS if given.get(k) is not None}
+    return resolve(defaults, **named, **study)
+
+
+def scaled(loaded: LoadedScenario, scale: float | None) -> LoadedScenario:
+    """The scenario at ``scale`` of its volume (None: its ``[run] scale``), resources
+    scaled alike."""
+    if scale is not None:
+        _check("--scale", scale_problem(scale))
+    return loaded.scaled(loaded.scenario.run.scale if scale is None else scale)

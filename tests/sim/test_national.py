@@ -1,0 +1,245 @@
+"""The national 2023 scenario, its what-if library, --scale, calibration and invariants."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.engine.runner import run_replications
+from sim.results.invariants import check_results
+from sim.results.statistics import summarize
+from sim.scenario import load_scenario
+from tests.conftest import BASELINE, SCENARIOS
+
+NATIONAL = SCENARIOS / "national-2023.toml"
+WHATIFS = sorted(
+    p
+    for p in (SCENARIOS / "whatif").glob("*.toml")
+    if 'extends = "../national-2023.toml"' in p.read_text(encoding="utf-8")
+)
+SHORT = ["warmup_days=90", "horizon_days=240"]
+SCALE = 0.002
+REPS = 4
+
+
+def test_national_has_31_provinces_and_its_targets():
+    s = load_scenario(NATIONAL).scenario
+    assert len(s.regions) == 31
+    assert {t.metric for t in s.calibration} >= {
+        "throughput_cases_per_year",
+        "time_to_close_days_mean",
+        "requery_lead_rate",
+        "requery_restore_rate",
+        "case_to_matter_ratio",
+    }
+    assert s.regions["hunan"].policy.provident_fund_freeze_years == 3
+    assert s.regions["liaoning"].policy.provident_fund_freeze_years == 2
+    assert s.regions["chongqing"].policy.provident_fund_freeze_years == 1
+    text = NATIONAL.read_text(encoding="utf-8")
+    for line in text.splitlines():  # a fitted parameter says what it was fitted to
+        if "=" in line.split("#")[0] and "fitted" in line:
+            assert "fitted:" in line or "fitted to" in line, line
+
+
+def test_the_library_has_every_question():
+    names = {p.stem for p in WHATIFS}
+    assert names == {
+        "central-banks",
+        "local-only",
+        "e-assets",
+        "pf-cap-lifted",
+        "pf-freeze-3y",
+        "remote-real-estate",
+        "zhejiang-sales",
+        "more-officers",
+        "monthly-requery",
+    }
+    for path in WHATIFS:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# What if"), path
+        assert 'extends = "../national-2023.toml"' in text
+        assert len(text.splitlines()) < 25  # each states only what changes
+        loaded = load_scenario(path)
+        assert loaded.files[-1].resolve() == NATIONAL.resolve()
+
+
+def _summary(path: Path, scale: float, reps: int, seed: int = 5, *extra: str):
+    loaded = load_scenario(path, [*SHORT, *extra]).scaled(scale)
+    results = run_replications(loaded.scenario, seed, reps, workers=2, show_progress=False)
+    return [r.metrics for r in results]
+
+
+def _paired(base, other, metric):
+    return summarize(o[metric] - b[metric] for b, o in zip(base, other, strict=True))
+
+
+@pytest.fixture(scope="module")
+def base_runs():
+    return _summary(NATIONAL, SCALE, REPS)
+
+
+@pytest.mark.slow
+def test_lifting_the_cap_never_lowers_provident_fund_money_in_year_one(base_runs):
+    lifted = _summary(SCENARIOS / "whatif" / "pf-cap-lifted.toml", SCALE, REPS)
+    d = _paired(base_runs, lifted, "provident_fund_deducted_yuan_per_year")
+    assert d.ci95[0] > 0, d
+
+
+@pytest.mark.slow
+def test_connecting_e_assets_never_lowers_the_recovery_rate(base_runs):
+    connected = _summary(SCENARIOS / "whatif" / "e-assets.toml", SCALE, REPS)
+    d = _paired(base_runs, connected, "recovery_rate")
+    assert d.ci95[0] > 0, d
+
+
+@pytest.mark.slow
+def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
+    path = SCENARIOS / "whatif" / "more-officers.toml"
+    more = _summary(path, SCALE, REPS)
+    # officers wait less, certainly; the mean time to close is not longer. At 2023's
+    # utilisation (about 75%) most of the wait is for the court to open, so 20% more officers
+    # barely shorten it: the difference may be within noise, but never significantly longer.
+    wait = _paired(base_runs, more, "officer_wait_days_mean")
+    assert wait.ci95[1] < 0, wait
+    d = _paired(base_runs, more, "time_to_close_days_mean")
+    assert d.ci95[0] <= 0, d
+    # where officers are scarce (80% of today's), the same 20% more shortens it clearly
+    scarce = _summary(NATIONAL, SCALE, REPS, 5, "region_overrides.officer_factor=0.8")
+    relieved = _summary(path, SCALE, REPS, 5, "region_overrides.officer_factor=0.96")
+    d = _paired(scarce, relieved, "time_to_close_days_mean")
+    assert d.ci95[1] < 0, d
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", WHATIFS, ids=lambda p: p.stem)
+def test_every_whatif_runs_and_keeps_the_invariants(path, tmp_path):
+    loaded = load_scenario(path, ["warmup_days=30", "horizon_days=150"]).scaled(0.0005)
+    out = tmp_path / "run"
+    result = sim.simulate(loaded, replications=2, seed=3, workers=1, out=out, records=True)
+    assert result.summary["throughput_cases_per_year"].mean > 0
+    assert check_results(out) == []
+
+
+@pytest.fixture(scope="module")
+def mechanisms_run(tmp_path_factory):
+    """A national run with every mechanism on, long enough for renewals and restorations."""
+    loaded = load_scenario(
+        NATIONAL,
+        [
+            "warmup_days=60",
+            "horizon_days=700",
+            "freeze.renewal_miss_probability=0.3",
+            "terminated_pool.requery_interval_days=60",
+        ],
+    ).scaled(0.001)
+    out = tmp_path_factory.mktemp("mech") / "run"
+    sim.simulate(loaded, replications=2, seed=11, workers=2, out=out, records=True)
+    return out
+
+
+@pytest.mark.slow
+def test_the_event_log_shows_every_mechanism(mechanisms_run):
+    with (mechanisms_run / "events.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    kinds = {r["event"] for r in rows}
+    assert {
+        "freeze",
+        "freeze_waiting",
+        "freeze_renewed",
+        "freeze_lapsed",
+        "sale",
+        "restored",
+        "objection",
+        "voluntary",
+        "deduct",
+        "disbursed",
+        "unfreeze",
+    } <= kinds
+    for r in rows:
+        if r["event"] in ("freeze", "freeze_renewed"):
+            assert float(r["expires_days"]) > float(r["time_days"])
+        if r["event"] == "deduct":
+            assert r["amount_yuan"] and r["asset_type"]
+    assert check_results(mechanisms_run) == []
+
+
+@pytest.mark.slow
+def test_invariant_checks_have_teeth(mechanisms_run, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(mechanisms_run, bad)
+    with (bad / "events.csv").open(encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        rows, header = list(reader), reader.fieldnames
+    lapse = next(r for r in rows if r["event"] == "freeze_lapsed")
+    late = dict(
+        lapse, event="deduct", time_days=str(float(lapse["time_days"]) + 5), amount_yuan="1.00"
+    )
+    fund = next(r for r in rows if r["event"] == "deduct" and r["asset_type"] == "provident_fund")
+    # a cap the run did not have: the fund's deductions now exceed it
+    manifest = json.loads((bad / "manifest.json").read_text())
+    manifest["scenario"]["resolved"]["regions"][fund["region"]]["policy"][
+        "provident_fund_annual_cap_yuan"
+    ] = float(fund["amount_yuan"]) / 2
+    (bad / "manifest.json").write_text(json.dumps(manifest))
+    over = dict(lapse, event="disbursed", amount_yuan="1e12")
+    rows += [late, over]
+    with (bad / "events.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, header)
+        w.writeheader()
+        w.writerows(sorted(rows, key=lambda r: (int(r["replication"]), float(r["time_days"]))))
+    problems = check_results(bad, limit=100_000)
+    assert any("against a freeze held" in p for p in problems), problems
+    assert any("over the cap" in p for p in problems), problems
+    assert any("> claim" in p for p in problems), problems
+
+
+@pytest.mark.slow
+def test_a_scaled_run_estimates_the_full_scale_rates():
+    full = _summary(BASELINE, 1.0, 6, 21, "warmup_days=100", "horizon_days=400")
+    half = _summary(BASELINE, 0.5, 6, 21, "warmup_days=100", "horizon_days=400")
+    for metric in (
+        "time_to_close_days_mean",
+        "recovery_rate",
+        "terminated_for_now_rate",
+        "officer_utilization",
+        "fully_performed_rate",
+    ):
+        a = summarize(m[metric] for m in full)
+        b = summarize(m[metric] for m in half)
+        # the intervals overlap: neither excludes the other's estimate
+        assert a.ci95[0] <= b.ci95[1] and b.ci95[0] <= a.ci95[1], (metric, a, b)
+
+
+def test_calibrate_check_exit_codes(cli, tmp_path):
+    args = [
+        "calibrate",
+        "--check",
+        str(BASELINE),
+        "--replications",
+        "2",
+        "--no-progress",
+        "--set",
+        "horizon_days=200",
+        "--set",
+        "warmup_days=20",
+    ]
+    none = cli(*args)
+    assert none.returncode == 2 and "no [[calibration]] targets" in none.stderr
+    target = (
+        'calibration=[{metric="recovery_rate", target=0.3, tolerance=0.5, source="a wide target"}]'
+    )
+    ok = cli(*args, "--set", target, "--json")
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert result["passed"] and result["targets"][0]["metric"] == "recovery_rate"
+    miss = cli(
+        *args, "--set", target.replace("tolerance=0.5", "tolerance=0.001").replace("0.3", "0.9")
+    )
+    assert miss.returncode == 1 and "FAIL" in miss.stdout
+    bad = cli(*args, "--set", target.replace("recovery_rate", "happiness"))
+    assert bad.returncode == 2 and "unknown metric(s) happiness" in bad.stderr
