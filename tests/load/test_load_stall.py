@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import json
 
-from tests.load_stub import load_args, stub_api
+import pytest
+
+from tests.load.load_stub import load_args, stub_api
 
 RATE, SECONDS = 200, 15
 
 
-def test_stall_shows_in_corrected_latency_only(cli, tmp_path):
+@pytest.mark.slow
+def test_stall_shows_in_corrected_latency_only(chakong, tmp_path):
     stall = ("--delay", "0.05", "--stall-at", "5", "--stall-for", "2")
     run = ("--rate", str(RATE), "--duration", f"{SECONDS}s", "--seed", "7",
            "--set", "load.max_in_flight=20",
            "--set", 'load.slo.p99_ms={"POST /v1/queries" = 200}')  # fmt: skip
     with stub_api(tmp_path, *stall) as (url, fixtures):
-        r = cli(*load_args(url, fixtures, tmp_path / "out", *run))
+        r = chakong(*load_args(url, fixtures, tmp_path / "out", *run))
     s = json.loads(r.stdout)
     # the run holds the target: Poisson arrivals at 200/s (3,000 expected, sd 1.8%)
     assert abs(s["achieved_rate"] - RATE) / RATE <= 0.03, s["achieved_rate"]

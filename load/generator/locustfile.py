@@ -1,10 +1,10 @@
 """The Locust side of ``chakong load``: run only by Locust processes (it imports gevent).
 
 ``chakong load`` starts ``locust -f load/locustfile.py`` with the plan's path in
-``CHAKONG_LOAD_PLAN`` (see :mod:`load.plan`), one user per worker process. The user,
+``CHAKONG_LOAD_PLAN`` (see :mod:`load.harness.plan`), one user per worker process. The user,
 :class:`CourtNetwork`, does not loop on Locust's wait times: its single task runs the open
-clock (:mod:`load.open_clock`) at the worker's share of the target rate, sending the
-court flows' requests (:mod:`load.flows`) through Locust's fast HTTP client, so Locust's
+clock (:mod:`load.generator.open_clock`) at the worker's share of the target rate, sending the
+court flows' requests (:mod:`load.generator.flows`) through Locust's fast HTTP client, so Locust's
 own statistics, CSV and HTML still hold every request under its templated name
 (``GET /v1/queries/{id}``). At the end it reports its HDR histograms and counts:
 a worker sends them to the master (a Locust custom message), which writes
@@ -25,9 +25,9 @@ from locust import FastHttpUser, events, task
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.flows import CourtFlows
-from load.open_clock import OpenClock
-from load.plan import Plan
+from load.generator.flows import CourtFlows
+from load.generator.open_clock import OpenClock
+from load.generator.plan_file import Plan
 
 REPORT = "chakong_report"
 PLAN = Plan.from_env()

@@ -1,7 +1,7 @@
 """The summary of a load run: worker reports merged, SLOs checked, generator health judged.
 
 Worker reports (``worker-N.json``) carry encoded HDR histograms and counts; histograms are
-added (:mod:`load.histograms`), so every percentile is over all requests of all workers.
+added (:mod:`load.generator.histograms`), so every percentile is over all requests of all workers.
 Beside each measured figure stands what the simulation predicted for the same scenario
 (the mix of request kinds and their rates, scaled to the target).
 
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from load.histograms import ALL, merge, percentiles_ms
-from load.plan import POLLS, Plan
+from load.generator.histograms import ALL, merge, percentiles_ms
+from load.generator.plan_file import POLLS, Plan
 from sim.scenario.load_settings import Slo
 
 

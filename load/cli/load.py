@@ -1,8 +1,8 @@
 """``chakong load``: a Locust load test of the query API, driven by a scenario.
 
 Registered through the ``chakong.commands`` entry point. This process simulates the demand,
-builds the plan (:mod:`load.plan`), starts the reference API when no ``--host`` is given,
-runs Locust in child processes (:mod:`load.processes`; Locust and gevent are never
+builds the plan (:mod:`load.harness.plan`), starts the reference API when no ``--host`` is given,
+runs Locust in child processes (:mod:`load.harness.processes`; Locust and gevent are never
 imported here), checks reconcile and audit afterwards, writes the results folder and exits
 0 when every SLO holds, 1 when one fails (or a violation, or an unhealthy generator), 2 on
 bad input.
@@ -130,10 +130,10 @@ def cmd_load(args: argparse.Namespace) -> int:
         raise UserError("--fixtures: only with --host (without it the API is started here)")
     loaded = load_scenario(args.file, args.overrides)
     if args.fixtures:
-        from load.plan import read_fixtures
+        from load.harness.plan import read_fixtures
 
         read_fixtures(args.fixtures)  # bad fixtures: exit 2 before any work
-        from load.processes import check_reachable
+        from load.harness.processes import check_reachable
 
         check_reachable(args.host)
     out = args.out or default_results_dir(f"load-{loaded.scenario.name}")
@@ -147,9 +147,9 @@ def cmd_load(args: argparse.Namespace) -> int:
 def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
     from contextlib import ExitStack
 
-    from load import plan as planning
-    from load.processes import http_json, reference_api, run_locust
-    from load.summary import read_reports, summarize
+    from load.harness import plan as planning
+    from load.harness.processes import http_json, reference_api, run_locust
+    from load.harness.summary import read_reports, summarize
     from sim.demand import run_demand
     from sim.outputs import manifest, write_json
 
@@ -183,7 +183,7 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
         limit = length + plan.drain_s + 60  # Locust's own time limit: a safety net only
         port = args.master_port
         if args.remote_workers:
-            from load.processes import free_port, worker_command
+            from load.harness.processes import free_port, worker_command
 
             port = port or free_port()
             print(f"waiting for {args.remote_workers} remote worker(s); copy {plan_path} to "
@@ -219,7 +219,7 @@ def run_load(args: argparse.Namespace, loaded, folder: Path) -> dict[str, Any]:
             started=started, wall_seconds=time.perf_counter() - began,
         ),
     )  # fmt: skip
-    from load.report import write_report
+    from load.harness.report import write_report
 
     write_report(folder)
     return summary
@@ -259,7 +259,7 @@ def _progress(length: float, show: bool):
 
 
 def _print(args: argparse.Namespace, summary: dict[str, Any], out: Path) -> None:
-    from load.summary import format_summary
+    from load.harness.summary import format_summary
 
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))

@@ -11,7 +11,7 @@ server, for the violation checks).
 It is an asyncio server with plain HTTP/1.1 keep-alive (no framework: it must answer far
 faster than the generator can send, on one core), and writes fixtures like the real API::
 
-    python -m load.stub_server --port 0 --delay 0.05 --fixtures-out fixtures.json
+    python -m load.bench.stub_server --port 0 --delay 0.05 --fixtures-out fixtures.json
 
 It prints ``listening on http://127.0.0.1:PORT`` once ready. Loopback only.
 """
@@ -190,7 +190,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m load.stub_server", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m load.bench.stub_server", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")

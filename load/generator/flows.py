@@ -3,8 +3,8 @@
 A court files a case (``POST /v1/cases``), queries it over each channel its region uses
 (``POST /v1/queries``), polls each query until answered (``GET /v1/queries/{id}``), freezes
 what was found (``POST /v1/controls`` freeze), deducts from what it holds, renews and
-unfreezes. Arrivals come from the open clock (:mod:`load.open_clock`) already labelled with
-a request kind drawn from the mix; :meth:`CourtFlows.next_step` turns the kind into a
+unfreezes. Arrivals come from the open clock (:mod:`load.generator.open_clock`) already
+labelled with a request kind drawn from the mix; :meth:`CourtFlows.next_step` turns the kind into a
 concrete request on the state built so far, falling back along the flow when that state is
 missing (no frozen asset to deduct from: freeze one; nothing found to freeze: poll; no
 pending query: query; no case to query: file one), so the measured mix follows the
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from load.plan import DEDUCTIBLE, POLLS, Plan
+from load.generator.plan_file import DEDUCTIBLE, POLLS, Plan
 from sim.demand import CASES, CONTROLS, QUERIES, request_kind
 from sim.scenario.schema import AssetType
 

@@ -1,6 +1,6 @@
-"""Benchmark of the load generator (not a test): ``python -m load.bench_load``.
+"""Benchmark of the load generator (not a test): ``python -m load.bench.generator``.
 
-Against the stub API answering at once (:mod:`load.stub_server`, its own process), it
+Against the stub API answering at once (:mod:`load.bench.stub_server`, its own process), it
 raises the target rate step by step and reports the highest rate one Locust worker process
 *sustains* (achieved at least 98% of the target, the generator's send lag p99 at most
 10 ms, nothing dropped, no errors) with its send lag, and the same for two worker
@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from load.plan import make_plan, read_fixtures
-from load.processes import run_locust
-from load.summary import read_reports, summarize
+from load.harness.plan import make_plan, read_fixtures
+from load.harness.processes import run_locust
+from load.harness.summary import read_reports, summarize
 from sim.demand import run_demand
 from sim.scenario import load_scenario
 
@@ -91,7 +91,7 @@ def ladder(scenario, demand, fixtures, seconds: float, attempts: int = ATTEMPTS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m load.bench_load", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m load.bench.generator", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--seconds", type=float, default=6.0, help="length of each step (default 6)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="chakong-stub-") as tmp:
         fx = Path(tmp) / "fixtures.json"
         stub = subprocess.Popen(
-            [sys.executable, "-m", "load.stub_server", "--fixtures-out", str(fx)],
+            [sys.executable, "-m", "load.bench.stub_server", "--fixtures-out", str(fx)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:

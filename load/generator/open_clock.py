@@ -35,7 +35,7 @@ import numpy as np
 from gevent.lock import BoundedSemaphore
 from gevent.pool import Group
 
-from load.histograms import ALL, encode, new_histogram, record_seconds
+from load.generator.histograms import ALL, encode, new_histogram, record_seconds
 
 BLOCK = 4096  # random draws made at a time
 

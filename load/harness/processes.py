@@ -28,7 +28,7 @@ from typing import Any
 
 from sim.errors import UserError
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = Path(__file__).parents[1] / "generator" / "locustfile.py"
 API_START_SECONDS = 120
 
 

@@ -6,10 +6,18 @@ import json
 
 import pytest
 
-from load.flows import CourtFlows, Holding
-from load.histograms import ALL, encode, merge, new_histogram, percentiles_ms, record_seconds
-from load.plan import POLLS, CourtPlan, Plan, RegionPlan, build_mix, segments_for
-from load.summary import summarize
+from load.generator.flows import CourtFlows, Holding
+from load.generator.histograms import (
+    ALL,
+    encode,
+    merge,
+    new_histogram,
+    percentiles_ms,
+    record_seconds,
+)
+from load.generator.plan_file import POLLS, CourtPlan, Plan, RegionPlan
+from load.harness.plan import build_mix, segments_for
+from load.harness.summary import summarize
 from sim.demand import CASES
 from sim.scenario.load_settings import Slo
 
