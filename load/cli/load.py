@@ -13,13 +13,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from sim.cli import non_negative_int, positive_int
+from load.cli.options import (
+    duration,
+    non_negative_int,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from sim.errors import UserError
 
 LOAD_EPILOG = """\
@@ -51,24 +56,6 @@ class RunFailed(UserError):
     """The run itself broke (no Locust worker reported): said in one line, exit 1."""
 
     exit_code = 1
-
-
-def duration(text: str) -> float:
-    """``30s``, ``2m``, ``1h`` or plain seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not m or float(m.group(1)) <= 0:
-        raise argparse.ArgumentTypeError(f"expected a duration like 30s, 2m or 1h, got '{text}'")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got '{text}'") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
@@ -106,7 +93,7 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "--master-bind", default="127.0.0.1", metavar="HOST",
         help="address the Locust master listens on (remote workers: 0.0.0.0)",
     )  # fmt: skip
-    p.add_argument("--master-port", type=positive_int, metavar="P", help="Locust master port")
+    p.add_argument("--master-port", type=port_number, metavar="P", help="Locust master port")
     p.add_argument("--shape", choices=("flat", "daily"), help="flat rate, or the daily profile")
     p.add_argument("--seed", type=non_negative_int, metavar="S", help="seed of the arrivals")
     p.add_argument("--ui", action="store_true", help="serve Locust's web UI (127.0.0.1:8089)")
