@@ -32,3 +32,17 @@ def chakong(capsys):
 @pytest.fixture
 def chakong_process():
     return run_process
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _demand_cache(tmp_path_factory):
+    """One demand cache for the session's runs, never the user's own."""
+    import os
+
+    old = os.environ.get("CHAKONG_CACHE_DIR")
+    os.environ["CHAKONG_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("CHAKONG_CACHE_DIR", None)
+    else:
+        os.environ["CHAKONG_CACHE_DIR"] = old

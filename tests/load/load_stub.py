@@ -1,4 +1,5 @@
-"""The stub API (load.bench.stub_server) in its own process, for the load tests."""
+"""Servers for the load tests in their own processes (the stub API, the foreign API, a plain
+web server), the arguments of a short run, and running ``chakong`` as a real process."""
 
 from __future__ import annotations
 
@@ -21,14 +22,15 @@ QUICK = ["--set", "horizon_days=30", "--set", "warmup_days=0"]
 LENIENT = ("--set", "load.slo.send_lag_p99_max_ms=200")
 
 
+FOREIGN = Path(__file__).with_name("foreign")
+
+
 @contextmanager
-def stub_api(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
+def server(tmp_path: Path, cmd: list[str]) -> Iterator[tuple[str, Path]]:
+    """A server that writes fixtures and prints 'listening on URL'; (URL, fixtures)."""
     fixtures = tmp_path / "fixtures.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "load.bench.stub_server", "--fixtures-out", str(fixtures), *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    proc = subprocess.Popen([*cmd, "--fixtures-out", str(fixtures)], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("listening on "), line
@@ -38,6 +40,16 @@ def stub_api(tmp_path: Path, *args: str) -> Iterator[tuple[str, Path]]:
         proc.wait(10)
         if proc.stdout:
             proc.stdout.close()
+
+
+def stub_api(tmp_path: Path, *args: str):
+    """The stub of chakong's API (load.bench.stub_server)."""
+    return server(tmp_path, [sys.executable, "-m", "load.bench.stub_server", *args])
+
+
+def foreign_api(tmp_path: Path):
+    """The foreign API of tests/load/foreign (other paths, fields, units, auth)."""
+    return server(tmp_path, [sys.executable, str(FOREIGN / "server.py")])
 
 
 def load_args(url: str, fixtures: Path, out: Path, *more: str) -> list[str]:
