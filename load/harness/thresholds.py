@@ -11,8 +11,10 @@ gives one (``POST /v1/controls freeze``), or ``all``; ``METRIC`` is one of
 ``OP`` is ``<``, ``<=``, ``>`` or ``>=``; a trailing ``abort`` stops the run as soon as the
 threshold fails on the figures so far (after the warm-up). The scenario's ``[load.slo]``
 ``p99_ms`` entries are shorthand for ``NAME: corrected_p99 < MS``; ``error_rate_max`` for
-``all: error_rate <= X``. Every threshold is parsed and its name checked against the
-adapter before anything runs: a typo is exit 2 naming the flag or field.
+``all: error_rate <= X``. A request with nothing measured fails its thresholds, unless the
+plan expected fewer than five of it (then the check says it was not judged). Every
+threshold is parsed and its name checked against the adapter before anything runs: a typo
+is exit 2 naming the flag or field.
 """
 
 from __future__ import annotations

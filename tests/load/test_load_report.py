@@ -98,7 +98,8 @@ def test_chromium_renders_the_load_report(browser, server, load_dir):
         "i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
     )
     assert [alt for alt, *_ in images] == [
-        "requests per second by kind",
+        "time series",
+        "requests per second by logical request",
         "latency percentiles by request",
     ]
     for alt, complete, width, height in images:
@@ -108,10 +109,19 @@ def test_chromium_renders_the_load_report(browser, server, load_dir):
     )
     assert headings == [
         "Verdict",
+        "Time series",
+        "Generator health",
         "Simulated against measured",
         "Latency",
         "Correctness",
+        "The run",
         "Files and manifest",
     ]
+    # the Chinese terms are drawn with the embedded font, not the machine's
+    fonts = browser.execute_script(
+        "return document.fonts.check('16px \"chakong CJK\"', '冻结') && "
+        "Array.from(document.fonts).some(f => f.family.includes('chakong CJK'))"
+    )
+    assert fonts
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []
