@@ -416,3 +416,28 @@ def test_logical_names_are_the_simulations_and_the_adapters():
     assert all(REFERENCE.supports(k) for k in lr.LOGICAL)
     names = {REFERENCE.stat_name(k) for k in lr.CONTROLS}
     assert len(names) == 4  # every control action has a name of its own
+
+
+def test_the_demand_is_cached_by_the_scenarios_hash_and_scaled_back_up(tmp_path, monkeypatch):
+    from load.harness import demand_cache
+    from sim.scenario import load_scenario
+    from tests.conftest import BASELINE
+
+    monkeypatch.setenv("CHAKONG_CACHE_DIR", str(tmp_path))
+    quick = ["horizon_days=20", "warmup_days=0"]
+    loaded = load_scenario(BASELINE, quick)
+    first, source = demand_cache.demand_for(loaded, seed=1, replications=1, show_progress=False)
+    assert source == "simulated"
+    again, source = demand_cache.demand_for(loaded, seed=1, replications=1, show_progress=False)
+    assert source.startswith("cache") and again == first
+    other = load_scenario(BASELINE, [*quick, "regions.hunan.officers=30"])
+    assert demand_cache.cache_key(other, 1, 1) != demand_cache.cache_key(loaded, 1, 1)
+    half = demand_cache.scaled_up(first, 0.5)
+    kind = "POST /v1/cases"
+    assert half["requests"][kind]["per_second"]["mean"] == pytest.approx(
+        2 * first["requests"][kind]["per_second"]["mean"]
+    )
+    assert half["requests"][kind]["share"] == first["requests"][kind]["share"]
+    assert half["total"]["by_hour_per_second"][10] == pytest.approx(
+        2 * first["total"]["by_hour_per_second"][10]
+    )
