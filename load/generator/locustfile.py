@@ -146,12 +146,12 @@ class CourtNetwork(FastHttpUser):
             have = s["found"] + s["frozen"]
             if s["found"] and s["frozen"] < goal.found // 2:
                 kind = lr.FREEZE
-            elif s["pending"] and (have < goal.found or s["pending"] > goal.pending):
-                kind = lr.POLL_QUERY
             elif flows.unqueried():
                 kind = lr.SEND_QUERY
-            elif have < goal.found:
-                kind = lr.FILE_CASE
+            elif have + s["pending"] < goal.found + goal.pending:
+                kind = lr.FILE_CASE  # keep the pipeline full while answers come
+            elif s["pending"] and (have < goal.found or s["pending"] > goal.pending):
+                kind = lr.POLL_QUERY
             else:
                 kind = lr.SEND_QUERY  # queries to be polled once the clock starts
             step = flows.next_step(kind)
@@ -160,11 +160,12 @@ class CourtNetwork(FastHttpUser):
             if step.logical == lr.POLL_QUERY and flows.pending:
                 gevent.sleep(0.2)  # answers come on the target's clock: poll gently
 
-        while (goal.found or goal.pending) and not enough():
-            if time.monotonic() - began > goal.max_s:
-                break
-            jobs = [gevent.spawn(one) for _ in range(PRIME_CONCURRENCY)]
-            gevent.joinall(jobs)
+        def loop() -> None:
+            while not enough() and time.monotonic() - began < goal.max_s:
+                one()
+
+        if goal.found or goal.pending:
+            gevent.joinall([gevent.spawn(loop) for _ in range(PRIME_CONCURRENCY)])
         return {
             "seconds": round(time.monotonic() - began, 3),
             "complete": enough() or not (goal.found or goal.pending),
