@@ -106,9 +106,11 @@ def with_cjk_font(document: str) -> str:
         return document
     mime, data = found
     face = (
-        f'@font-face {{ font-family: "{FAMILY}"; src: url(data:{mime};base64,{data}); }}\n'
-        'body { font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans", '
-        f'"{FAMILY}", sans-serif; }}\n'
+        f'@font-face {{ font-family: "{FAMILY}"; font-display: block; '
+        f"src: url(data:{mime};base64,{data}); }}\n"
+        # first in the list: it has CJK glyphs only, so Latin text falls through to the rest
+        f'body {{ font-family: "{FAMILY}", system-ui, -apple-system, "Segoe UI", "Noto Sans", '
+        "sans-serif; }\n"
     )
     document = document.replace("</style>", face + "</style>", 1)
     return document.replace("default-src 'none';", "default-src 'none'; font-src data:;", 1)
