@@ -25,6 +25,7 @@ from typing import Any
 from load.harness.plan import make_plan, read_fixtures
 from load.harness.processes import run_locust
 from load.harness.summary import read_reports, summarize
+from load.target.adapter import load_adapter
 from sim.demand import run_demand
 from sim.scenario import load_scenario
 
@@ -38,11 +39,13 @@ def trial(scenario, demand, fixtures, rate: float, workers: int, seconds: float)
     with tempfile.TemporaryDirectory(prefix="chakong-bench-") as tmp:
         folder = Path(tmp)
         plan = make_plan(
-            scenario, demand, fixtures, host=fixtures["base_url"], rate=rate,
-            duration_s=seconds, shape="flat", workers=workers, seed=1, results_dir=folder,
+            scenario, demand, fixtures, load_adapter(), host=fixtures["base_url"], rate=rate,
+            segments=[(0.0, seconds, rate)], shape={"kind": "flat"}, duration_s=seconds,
+            warmup_s=0.0, workers=workers, seed=1, results_dir=folder,
         )  # fmt: skip
         plan.write(folder / "plan.json")
-        run_locust(folder / "plan.json", folder, workers, False, seconds + 60)
+        run_locust(folder / "plan.json", fixtures["path"], folder, workers,
+                   seconds + plan.prime.max_s + 60)  # fmt: skip
         reports = read_reports(folder)
         s = summarize(plan, reports, scenario.load.slo, {})
     lag = s["send_lag_ms"]["p99"]
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             assert stub.stdout is not None and stub.stdout.readline().startswith("listening")
-            fixtures = read_fixtures(fx)
+            fixtures = {**read_fixtures(fx), "path": fx}
             best, trials = ladder(loaded.scenario, demand, fixtures, args.seconds)
             one, two = best[1], best[2]
         finally:

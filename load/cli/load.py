@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import secrets
 import signal
 import sys
 import time
@@ -254,7 +255,9 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
     show = not args.no_progress
     with results_folder(out) as tmp, running.private_folder() as private:
         with running.target(loaded, args.file, args.host, args.fixtures, seed, tmp, private) as tgt:
-            checked = preflight(tgt.host, adapter, tgt.fixtures)
+            checked = preflight(
+                tgt.host, adapter, tgt.fixtures, run_id=f"preflight-{secrets.token_hex(6)}"
+            )
             write_json(tmp / "preflight.json", checked)
             demand, source = demand_for(
                 loaded,
