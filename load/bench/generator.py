@@ -29,7 +29,7 @@ from load.target.adapter import load_adapter
 from sim.demand import run_demand
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATES = (250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000)
 ATTEMPTS = 3  # other work may share the machine: a rate fails when 3 tries in a row do
 SEND_LAG_MAX_MS = 10.0
