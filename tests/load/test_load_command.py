@@ -79,6 +79,7 @@ def test_a_passing_run_writes_the_results_and_exits_0(chakong, tmp_path):
     assert "http://" not in report.replace(s["run"]["host"], "")  # nothing to fetch
 
 
+@pytest.mark.slow
 def test_keys_are_unique_per_run(chakong, tmp_path):
     """Two runs against one server never send the same idempotency key."""
     keys = []
@@ -91,6 +92,7 @@ def test_keys_are_unique_per_run(chakong, tmp_path):
     assert keys[0] != keys[1]
 
 
+@pytest.mark.slow
 def test_a_failing_threshold_exits_1(chakong, tmp_path):
     with stub_api(tmp_path, "--delay", "0.005") as (url, fixtures):
         r = chakong(
