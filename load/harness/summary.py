@@ -256,7 +256,8 @@ def time_series(plan: Plan, reports: Sequence[dict[str, Any]]) -> dict[str, Any]
     for r in rows:
         p99 = r["corrected_p99_ms"]
         slow = typical is not None and p99 is not None and p99 > max(STALL_FACTOR * typical, 50)
-        silent = r["offered"] > 0 and r["achieved"] == 0 and r["errors"] == 0
+        # nothing came back from an interval that offered a few: silence, not chance
+        silent = r["offered"] * width >= 5 and r["achieved"] == 0 and r["errors"] == 0
         r["stall"] = bool(slow or silent)
     return {
         "interval_s": width,
