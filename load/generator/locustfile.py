@@ -33,6 +33,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from load.generator.flows import CourtFlows, Outcome, Step
+from load.generator.histograms import ALL, encode
 from load.generator.open_clock import OpenClock
 from load.generator.plan_file import Plan, tokens_from_env
 from load.target import logical as lr
@@ -232,7 +233,7 @@ class CourtNetwork(FastHttpUser):
             interval_s=PLAN.interval_s,
         )
         CLOCKS.append(clock)
-        live = gevent.spawn(self._live, clock, worker)
+        live = gevent.spawn(self._live, clock, worker, tally)
         timing = None
         try:
             timing = clock.run(PLAN.drain_s)
@@ -255,8 +256,9 @@ class CourtNetwork(FastHttpUser):
                 _finish(self.environment)
         raise StopUser()
 
-    def _live(self, clock: OpenClock, worker: int) -> None:
-        """Every interval, the intervals completed so far (counts and corrected latency)."""
+    def _live(self, clock: OpenClock, worker: int, tally: dict[str, Counter]) -> None:
+        """Every interval, the intervals completed so far (counts and corrected latency),
+        and the figures after the warm-up so far by request (for abort thresholds)."""
         runner = self.environment.runner
         sent = 0
         while True:
@@ -267,10 +269,25 @@ class CourtNetwork(FastHttpUser):
             )
             if done <= sent:
                 continue
+            t = clock.timing
+            by_name = {
+                name: {
+                    "answered": tally["answered_by_name"][name] if name != ALL else t.completed,
+                    "errors": tally["errors_by_name"][name]
+                    if name != ALL
+                    else sum(tally["errors_by_name"].values()),
+                    "achieved": t.achieved_by_name.get(name, 0) if name != ALL else t.achieved,
+                    "latency": encode(t.latency[name]),
+                    "corrected": encode(t.corrected[name]),
+                }
+                for name in list(t.corrected)
+            }
             data = {
                 "worker": worker,
                 "first": sent,
-                "intervals": [i.to_json() for i in clock.timing.intervals[sent:done]],
+                "intervals": [i.to_json() for i in t.intervals[sent:done]],
+                "measured_s": max(0.0, time.perf_counter() - clock.t0 - PLAN.warmup_s),
+                "by_name": by_name,
             }
             sent = done
             if isinstance(runner, WorkerRunner):

@@ -4,7 +4,8 @@ The Locust processes append each worker's completed intervals to ``live.jsonl`` 
 results folder (:mod:`load.generator.locustfile`). :class:`LiveMonitor` reads what is new
 every tick, adds the workers' intervals up, prints one progress line on stderr (rewritten
 in place on a terminal, every ten seconds otherwise) and judges the thresholds marked
-``abort`` on the figures after the warm-up so far; when one fails it writes ``abort`` into
+``abort`` on each worker's latest figures after the warm-up by request (merged over the
+workers); when one fails it writes ``abort`` into
 the folder, which stops the clocks (the requests in flight still finish and are counted).
 """
 
@@ -16,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from load.generator.histograms import ALL, merge, new_histogram, percentiles_ms
-from load.harness.thresholds import Threshold
+from load.generator.histograms import merge, new_histogram, percentiles_ms
+from load.harness.thresholds import Threshold, measure
 
 PRINT_EVERY_S = 10.0  # when stderr is not a terminal
+MIN_COUNT = 20  # answers of a request before an abort threshold judges it
 
 
 class LiveMonitor:
@@ -42,6 +44,7 @@ class LiveMonitor:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.offset = 0
         self.rows: dict[int, dict[str, Any]] = {}  # interval -> summed counts, histogram
+        self.latest: dict[int, dict[str, Any]] = {}  # worker -> its figures by request so far
         self.aborted: dict[str, Any] | None = None
         self.last_print = 0.0
         self.width = 0
@@ -59,6 +62,8 @@ class LiveMonitor:
                 data = json.loads(line)
             except ValueError:
                 continue
+            if "by_name" in data:
+                self.latest[data["worker"]] = data
             for k, part in enumerate(data["intervals"]):
                 i = data["first"] + k
                 row = self.rows.setdefault(
@@ -104,15 +109,28 @@ class LiveMonitor:
         if self.show:
             self._print(elapsed, now)
 
-    @staticmethod
-    def _value(t: Threshold, now: dict[str, Any]) -> float | None:
-        if t.name != ALL:  # live figures are over every request: judge those at the end
+    def by_name(self, name: str) -> dict[str, Any] | None:
+        """A request's figures after the warm-up so far, over every worker that sent it."""
+        parts = [w["by_name"][name] for w in self.latest.values() if name in w["by_name"]]
+        if not parts:
             return None
-        if t.metric.startswith("corrected_"):
-            return now["corrected_latency_ms"].get(t.metric.removeprefix("corrected_"))
-        if t.metric in ("error_rate", "achieved_rate"):
-            return now[t.metric]
-        return None
+        seconds = max((w["measured_s"] for w in self.latest.values()), default=0.0)
+        answered = sum(p["answered"] for p in parts)
+        return {
+            "count": answered,
+            "latency_ms": percentiles_ms(merge(p["latency"] for p in parts)),
+            "corrected_latency_ms": percentiles_ms(merge(p["corrected"] for p in parts)),
+            "error_rate": sum(p["errors"] for p in parts) / answered if answered else 0.0,
+            "achieved_rate": sum(p["achieved"] for p in parts) / seconds if seconds else 0.0,
+        }
+
+    def _value(self, t: Threshold, now: dict[str, Any]) -> float | None:
+        figures = self.by_name(t.name)
+        if figures is None or figures["count"] < MIN_COUNT:
+            return None  # too few answers yet to judge
+        if t.metric == "achieved_rate" and t.op in (">", ">="):
+            return None  # a rate still growing toward its bound: judged at the end
+        return measure(t, {t.name: figures})
 
     def _print(self, elapsed: float | None, now: dict[str, Any] | None) -> None:
         if not self.tty and time.monotonic() - self.last_print < PRINT_EVERY_S:

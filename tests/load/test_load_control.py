@@ -129,3 +129,26 @@ def test_find_capacity_steps_up_until_a_check_fails(chakong, tmp_path):
         assert (out / st["folder"] / "summary.json").exists()
         assert (out / st["folder"] / "report.html").exists()
     assert "Capacity" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_an_abort_threshold_on_one_request_stops_the_run(chakong, tmp_path):
+    with stub_api(tmp_path, "--delay", "0.02") as (url, fixtures):
+        r = chakong(
+            *load_args(
+                url,
+                fixtures,
+                tmp_path / "out",
+                "--rate",
+                "80",
+                "--duration",
+                "40s",
+                "--threshold",
+                "freeze: corrected_p99 < 1 abort",
+                *LENIENT,
+            )
+        )
+    assert r.returncode == 1, r.stderr
+    s = json.loads(r.stdout)
+    assert s["run"]["abort"]["threshold"] == "freeze: corrected_p99 < 1 abort"
+    assert s["run"]["aborted_at_s"] < 25
