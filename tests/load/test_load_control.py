@@ -99,31 +99,21 @@ def test_ui_prints_its_url(chakong, tmp_path):
 @pytest.mark.slow
 def test_find_capacity_steps_up_until_a_check_fails(chakong, tmp_path):
     out = tmp_path / "out"
-    # two connections to a server answering in 20 ms carry about 100 requests/s
+    # one connection to a server answering in 50 ms carries 20 requests/s: 4 and 16 are
+    # 20% and 80% of it, 64 more than three times it (the queue then grows by seconds)
     run = (
-        "--rate",
-        "40",
-        "--find-capacity",
-        "--step-duration",
-        "3s",
-        "--capacity-factor",
-        "2",
-        "--max-steps",
-        "3",
-        "--threshold",
-        "all: corrected_p99 < 300",
-        "--set",
-        "load.max_in_flight=2",
-        "--set",
-        "load.prime_max_seconds=2",
-    )
-    with stub_api(tmp_path, "--delay", "0.02") as (url, fixtures):
+        "--rate", "4", "--find-capacity", "--step-duration", "3s", "--capacity-factor", "4",
+        "--max-steps", "3", "--threshold", "all: corrected_p99 < 1500",
+        "--set", "load.slo.p99_ms={}", "--set", "load.max_in_flight=1",
+        "--set", "load.prime_max_seconds=2",
+    )  # fmt: skip
+    with stub_api(tmp_path, "--delay", "0.05") as (url, fixtures):
         r = chakong(*load_args(url, fixtures, out, *run, *LENIENT))
     s = json.loads(r.stdout)
     steps = s["steps"]
-    assert [st["rate"] for st in steps] == [40, 80, 160][: len(steps)]
+    assert [st["rate"] for st in steps] == [4, 16, 64][: len(steps)]
     assert steps[0]["passed"] and not steps[-1]["passed"], steps
-    assert s["capacity_rate"] in (40, 80) and "carries" in s["verdict"]
+    assert s["capacity_rate"] in (4, 16) and "carries" in s["verdict"]
     assert r.returncode == 0
     for st in steps:
         assert (out / st["folder"] / "summary.json").exists()
