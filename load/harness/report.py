@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from load.harness.fonts import plot_fonts, with_cjk_font
 from load.target import logical as lr
@@ -69,6 +71,14 @@ def _png(draw) -> bytes | None:
 # ---------------------------------------------------------------- charts
 
 
+def _log_ms(ax: Axes) -> None:
+    """A log axis of milliseconds with plain numbers (2, 5, 10, 20), not powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
+
+
 def time_series_chart(ts: dict[str, Any]) -> bytes | None:
     """Offered, achieved and errors per second; corrected latency percentiles; the
     generator's worst send lag, per interval; warm-up shaded grey, stalls red."""
@@ -93,7 +103,7 @@ def time_series_chart(ts: dict[str, Any]) -> bytes | None:
                 color=COLOURS[k],
                 label=key.replace("corrected_", "corrected ").replace("_ms", ""),
             )
-        lat.set_yscale("log")
+        _log_ms(lat)
         lat.set_ylabel("latency (ms)")
         lat.legend(loc="upper left", fontsize=8)
         lag.plot(t, [r["send_lag_max_ms"] for r in rows], color=COLOURS[6])
@@ -169,7 +179,7 @@ def latency_chart(by_name: dict[str, dict[str, Any]]) -> bytes | None:
                 values = [by_name[name][key].get(p) or 0 for p, _ in PERCENTILES]
                 ax.plot(xs, values, marker="o", label=label, color=COLOURS[k])
             ax.set_xticks(xs, [label for _, label in PERCENTILES])
-            ax.set_yscale("log")
+            _log_ms(ax)
             ax.set_title(_label(name), fontsize=9)
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("latency (ms)")
