@@ -88,7 +88,7 @@ class Process:
         )
 
     def stop(self) -> None:
-        from load.processes import stop
+        from load.harness.processes import stop
 
         stop(self.proc, grace=15)
         self.log.close()

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from load.processes import stop as stop_process_group
+from load.harness.processes import stop as stop_process_group
 from tests.conftest import BASELINE, ROOT, chakong_exe
 
 PG_ADMIN_URL = os.environ.get("CHAKONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -74,16 +74,6 @@ def subplots(
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-class _NoPyplot:
-    """``figures.plt.subplots``, for load/report.py written against pyplot (to be replaced
-    there by :func:`subplots`): the same figures, no backend switched."""
-
-    subplots = staticmethod(subplots)
-
-
-plt = _NoPyplot()
-
-
 def png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()

@@ -3,7 +3,8 @@
 - the reference API (``chakong serve``) when no ``--host`` is given: on a free loopback
   port with an embedded database in the results folder, until its ``/healthz`` answers;
 - Locust: one headless process, or a master and N worker processes (``--workers N``),
-  all on loopback, with the plan's path in ``CHAKONG_LOAD_PLAN``.
+  all on loopback, with the plan's path in ``CHAKONG_LOAD_PLAN`` and the fixtures' (the
+  courts' tokens) in ``CHAKONG_LOAD_FIXTURES``.
 
 Each child runs in its own session; stopping it terminates (then kills) its whole process
 group, so no uvicorn or locust process outlives the run. This module imports neither Locust
@@ -28,7 +29,7 @@ from typing import Any
 
 from sim.errors import UserError
 
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+LOCUSTFILE = Path(__file__).parents[1] / "generator" / "locustfile.py"
 API_START_SECONDS = 120
 
 
@@ -89,21 +90,29 @@ def serve_available() -> bool:
 
 @contextlib.contextmanager
 def reference_api(
-    scenario_file: str, overrides: list[str], seed: int, folder: Path
+    scenario_file: str,
+    overrides: list[str],
+    seed: int,
+    folder: Path,
+    private: Path,
+    time_scale: float | None = None,
 ) -> Iterator[tuple[str, Path]]:
     """Start ``chakong serve`` on a free loopback port with a SQLite database in
-    ``folder``; yield (base URL, fixtures file); stop it afterwards."""
+    ``folder`` (its fixtures, which hold tokens, in the ``private`` folder, never in the
+    results), its agencies on ``time_scale`` seconds per simulated day; yield (base URL,
+    fixtures file); stop it afterwards."""
     if not serve_available():
         raise UserError(
             "the reference API (chakong serve) is not installed here; "
             "give --host URL --fixtures FILE of a running API"
         )
     port = free_port()
-    fixtures = folder / "fixtures.json"
+    fixtures = private / "fixtures.json"
     cmd = [
         sys.executable, "-m", "sim.cli", "serve", "--scenario", scenario_file,
         "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed),
         "--db", f"sqlite:///{folder / 'api.db'}", "--fixtures-out", str(fixtures),
+        *(("--time-scale", repr(time_scale)) if time_scale is not None else ()),
         *(a for o in overrides for a in ("--set", o)),
     ]  # fmt: skip
     proc = _popen(cmd, folder / "api.log")
@@ -130,14 +139,15 @@ def locust_commands(
     plan_path: Path,
     folder: Path,
     workers: int,
-    ui: bool,
+    ui_port: int | None,
     limit_s: float,
     remote_workers: int = 0,
     bind_host: str = "127.0.0.1",
     port: int | None = None,
 ) -> list[list[str]]:
     """The command lines: one standalone Locust, or a master expecting ``workers`` local
-    and ``remote_workers`` remote workers, and the local workers."""
+    and ``remote_workers`` remote workers, and the local workers; with ``ui_port``, Locust's
+    web UI on that loopback port."""
     total = workers + remote_workers
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
     common = [
@@ -145,7 +155,11 @@ def locust_commands(
         "--csv", str(folder / "locust"), "--html", str(folder / "locust.html"),
         "--stop-timeout", "5",
     ]  # fmt: skip
-    head = ["--web-host", "127.0.0.1", "--autostart", "--autoquit", "10"] if ui else ["--headless"]
+    head = (
+        ["--web-host", "127.0.0.1", "--web-port", str(ui_port), "--autostart", "--autoquit", "10"]
+        if ui_port
+        else ["--headless"]
+    )
     if total == 1:
         return [[*base, *head, *common]]
     port = port or free_port()
@@ -164,22 +178,25 @@ def worker_command(port: int, master_host: str = "127.0.0.1", python: str = "") 
 
 def run_locust(
     plan_path: Path,
+    fixtures_path: Path,
     folder: Path,
     workers: int,
-    ui: bool,
     limit_s: float,
     tick: Callable[[float], None] | None = None,
     remote_workers: int = 0,
     bind_host: str = "127.0.0.1",
     port: int | None = None,
+    ui_port: int | None = None,
 ) -> int:
     """Run Locust to the end (every worker reported, or ``limit_s`` plus a margin);
-    returns the master's (or standalone process's) exit code."""
-    env = dict(os.environ, CHAKONG_LOAD_PLAN=str(plan_path))
+    returns the master's (or standalone process's) exit code. The workers read the
+    courts' tokens from ``fixtures_path`` (``CHAKONG_LOAD_FIXTURES``), never the plan."""
+    env = dict(os.environ, CHAKONG_LOAD_PLAN=str(plan_path),
+               CHAKONG_LOAD_FIXTURES=str(fixtures_path))  # fmt: skip
     env.pop("PYTHONWARNINGS", None)  # Locust's dependencies warn; this is not our test run
     procs = []
-    cmds = locust_commands(plan_path, folder, workers, ui, limit_s, remote_workers, bind_host,
-                           port)  # fmt: skip
+    cmds = locust_commands(plan_path, folder, workers, ui_port, limit_s, remote_workers,
+                           bind_host, port)  # fmt: skip
     try:
         for i, cmd in enumerate(cmds):
             name = "locust.log" if i == 0 else f"locust-worker-{i}.log"

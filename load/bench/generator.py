@@ -1,6 +1,6 @@
-"""Benchmark of the load generator (not a test): ``python -m load.bench_load``.
+"""Benchmark of the load generator (not a test): ``python -m load.bench.generator``.
 
-Against the stub API answering at once (:mod:`load.stub_server`, its own process), it
+Against the stub API answering at once (:mod:`load.bench.stub_server`, its own process), it
 raises the target rate step by step and reports the highest rate one Locust worker process
 *sustains* (achieved at least 98% of the target, the generator's send lag p99 at most
 10 ms, nothing dropped, no errors) with its send lag, and the same for two worker
@@ -22,13 +22,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from load.plan import make_plan, read_fixtures
-from load.processes import run_locust
-from load.summary import read_reports, summarize
+from load.harness.plan import make_plan, read_fixtures
+from load.harness.processes import run_locust
+from load.harness.summary import read_reports, summarize
+from load.target.adapter import load_adapter
 from sim.scenario import load_scenario
 from sim.study.demand import run_demand
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATES = (250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000)
 ATTEMPTS = 3  # other work may share the machine: a rate fails when 3 tries in a row do
 SEND_LAG_MAX_MS = 10.0
@@ -38,11 +39,13 @@ def trial(scenario, demand, fixtures, rate: float, workers: int, seconds: float)
     with tempfile.TemporaryDirectory(prefix="chakong-bench-") as tmp:
         folder = Path(tmp)
         plan = make_plan(
-            scenario, demand, fixtures, host=fixtures["base_url"], rate=rate,
-            duration_s=seconds, shape="flat", workers=workers, seed=1, results_dir=folder,
+            scenario, demand, fixtures, load_adapter(), host=fixtures["base_url"], rate=rate,
+            segments=[(0.0, seconds, rate)], shape={"kind": "flat"}, duration_s=seconds,
+            warmup_s=0.0, workers=workers, seed=1, results_dir=folder,
         )  # fmt: skip
         plan.write(folder / "plan.json")
-        run_locust(folder / "plan.json", folder, workers, False, seconds + 60)
+        run_locust(folder / "plan.json", fixtures["path"], folder, workers,
+                   seconds + plan.prime.max_s + 60)  # fmt: skip
         reports = read_reports(folder)
         s = summarize(plan, reports, scenario.load.slo, {})
     lag = s["send_lag_ms"]["p99"]
@@ -91,7 +94,7 @@ def ladder(scenario, demand, fixtures, seconds: float, attempts: int = ATTEMPTS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m load.bench_load", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m load.bench.generator", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--seconds", type=float, default=6.0, help="length of each step (default 6)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -102,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="chakong-stub-") as tmp:
         fx = Path(tmp) / "fixtures.json"
         stub = subprocess.Popen(
-            [sys.executable, "-m", "load.stub_server", "--fixtures-out", str(fx)],
+            [sys.executable, "-m", "load.bench.stub_server", "--fixtures-out", str(fx)],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
             assert stub.stdout is not None and stub.stdout.readline().startswith("listening")
-            fixtures = read_fixtures(fx)
+            fixtures = {**read_fixtures(fx), "path": fx}
             best, trials = ladder(loaded.scenario, demand, fixtures, args.seconds)
             one, two = best[1], best[2]
         finally:

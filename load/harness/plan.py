@@ -1,105 +1,43 @@
 """The plan of a load run: everything the Locust processes need, as one JSON file.
 
 ``chakong load`` builds the plan in its own process (no Locust, no gevent there) from the
-scenario, the simulated demand (:mod:`sim.demand`) and the API's fixtures, and hands it to
-the Locust processes through the ``CHAKONG_LOAD_PLAN`` environment variable (a file path).
+scenario, the simulated demand (:mod:`sim.demand`), the API's fixtures and the target
+adapter, and writes it for the Locust processes (:mod:`load.generator.plan_file`).
 
 - **Rate and shape.** The target is ``--rate`` or the simulated peak-hour request rate times
-  the demand multiplier. ``flat`` offers the target throughout; ``daily`` compresses the
-  simulated 24-hour profile into the run (24 equal segments, the peak hour at the target).
-  The rate is split evenly over the worker processes.
-- **Mix.** Request kinds weighted by the simulated shares (``chakong demand``), plus
-  ``GET /v1/queries/{id}`` polls (``polls_per_query`` per query submitted, which the
-  simulation does not predict: it depends on the API's answer latency).
+  the demand multiplier; the shape (:mod:`load.harness.shapes`) turns it into constant-rate
+  segments, split evenly over the worker processes.
+- **Mix.** Logical requests weighted by the simulated shares (``chakong demand``), plus
+  ``poll_query`` (``polls_per_query`` per query sent, which the simulation does not
+  predict) and ``read_case`` (``reads_per_case``); what the adapter cannot send is left out,
+  with a note.
 - **Courts.** A court is picked with a weight proportional to its region's filing rate
   (``arrival_rate_per_day`` times the mean monthly factor) over the region's courts; a case
   goes to a debtor of the court's region, its claim drawn from the region's ``claim_yuan``.
+- **Priming.** How much state each worker builds before its clock starts
+  (:func:`prime_for`), so every logical request runs at its own rate from the start.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-from dataclasses import asdict, dataclass, field
+import secrets
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from load.generator.plan_file import CourtPlan, Plan, Prime, RegionPlan
+from load.target import logical as lr
+from load.target.adapter import Adapter
 from sim.errors import UserError
 from sim.scenario.distributions import sampler
-from sim.scenario.schema import AssetType, Scenario
-from sim.study.demand import CASES, QUERIES
+from sim.scenario.schema import Scenario
+from sim.study.demand import CASES, CONTROLS, QUERIES
 
-PLAN_ENV = "CHAKONG_LOAD_PLAN"
-POLLS = "GET /v1/queries/{id}"
 CLAIM_SAMPLES = 512  # claims drawn per region for the generator to cycle through
-
-
-@dataclass
-class CourtPlan:
-    court_id: str
-    token: str
-    region: str
-    weight: float
-
-
-@dataclass
-class RegionPlan:
-    debtors: list[str]
-    cap_fen: int | None  # provident-fund annual cap; None: no cap
-    channel_share: dict[str, float]  # query channel -> share (from the simulation)
-    claims_fen: list[int]
-
-
-@dataclass
-class Plan:
-    host: str
-    admin_token: str
-    target_rate: float  # requests per second over all workers (daily shape: at the peak)
-    segments: list[tuple[float, float, float]]  # (start s, end s, rate) over all workers
-    duration_s: float
-    drain_s: float
-    workers: int
-    seed: int
-    mix: dict[str, float]  # request kind -> weight (sums to 1)
-    predicted_mix: dict[str, float]  # the simulation's shares (no polls)
-    predicted_rates: dict[str, float]  # request kind -> requests/s the simulation predicts x M
-    courts: list[CourtPlan]
-    regions: dict[str, RegionPlan]
-    max_in_flight: int
-    max_waiting: int
-    over_cap_share: float
-    replay_share: float
-    request_timeout_s: float
-    results_dir: str
-    shape: str = "flat"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def offered_mean_rate(self) -> float:
-        """The mean rate the segments offer (the target, for a flat shape)."""
-        total = sum((b - a) * r for a, b, r in self.segments)
-        return total / self.duration_s
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1, ensure_ascii=False), encoding="utf-8")
-
-    @classmethod
-    def read(cls, path: str | Path) -> Plan:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-        raw["courts"] = [CourtPlan(**c) for c in raw["courts"]]
-        raw["regions"] = {k: RegionPlan(**v) for k, v in raw["regions"].items()}
-        raw["segments"] = [tuple(s) for s in raw["segments"]]
-        return cls(**raw)
-
-    @classmethod
-    def from_env(cls) -> Plan:
-        path = os.environ.get(PLAN_ENV)
-        if not path:
-            raise RuntimeError(f"{PLAN_ENV} is not set: run this locustfile through chakong load")
-        return cls.read(path)
 
 
 # ---------------------------------------------------------------- fixtures
@@ -116,9 +54,11 @@ def read_fixtures(path: Path) -> dict[str, Any]:
     problems = []
     if not isinstance(data, dict):
         raise UserError(f"--fixtures {path}: expected a JSON object")
-    for key, kind in (("admin_token", str), ("courts", dict), ("debtors", list)):
+    for key, kind in (("courts", dict), ("debtors", list)):
         if not isinstance(data.get(key), kind):
             problems.append(f"--fixtures {path}: '{key}' missing or not a {kind.__name__}")
+    if "admin_token" in data and not isinstance(data["admin_token"], str):
+        problems.append(f"--fixtures {path}: 'admin_token' is not a string")
     if problems:
         raise UserError(problems)
     for cid, court in data["courts"].items():
@@ -135,8 +75,9 @@ def read_fixtures(path: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- building
 
 
-def target_rate(scenario: Scenario, demand: dict[str, Any], rate: float | None,
-                multiplier: float | None) -> float:  # fmt: skip
+def target_rate(
+    scenario: Scenario, demand: dict[str, Any], rate: float | None, multiplier: float | None
+) -> float:
     """``rate`` if given, else the simulated peak-hour rate times the multiplier."""
     if rate is not None:
         return rate
@@ -151,31 +92,49 @@ def target_rate(scenario: Scenario, demand: dict[str, Any], rate: float | None,
     return peak * m
 
 
-def build_mix(demand: dict[str, Any], polls_per_query: float) -> dict[str, float]:
-    """Request kind -> weight: the simulated shares plus polls, normalised."""
-    shares = {k: (v["share"]["mean"] or 0.0) for k, v in demand["requests"].items()}
-    query_share = sum(s for k, s in shares.items() if k.startswith(QUERIES))
-    weights = {k: s for k, s in shares.items() if s > 0}
-    if polls_per_query > 0 and query_share > 0:
-        weights[POLLS] = polls_per_query * query_share
+def logical_shares(demand: dict[str, Any]) -> dict[str, float]:
+    """The simulation's shares by logical request (queries over every channel together)."""
+    out: dict[str, float] = {}
+    for kind, v in demand["requests"].items():
+        share = v["share"]["mean"] or 0.0
+        if kind == CASES:
+            name = lr.FILE_CASE
+        elif kind.startswith(QUERIES):
+            name = lr.SEND_QUERY
+        elif kind.startswith(CONTROLS):
+            name = kind.split()[-1]
+        else:
+            continue
+        out[name] = out.get(name, 0.0) + share
+    return out
+
+
+def build_mix(
+    predicted: dict[str, float],
+    polls_per_query: float,
+    reads_per_case: float = 0.0,
+    supported: Collection[str] = lr.LOGICAL,
+) -> tuple[dict[str, float], list[str]]:
+    """Logical request -> weight: the simulated shares plus polls (and reads), normalised,
+    without what the adapter cannot send; and a note for each request left out."""
+    weights = {k: s for k, s in predicted.items() if s > 0}
+    query = weights.get(lr.SEND_QUERY, 0.0)
+    if polls_per_query > 0 and query > 0:
+        weights[lr.POLL_QUERY] = polls_per_query * query
+    cases = weights.get(lr.FILE_CASE, 0.0)
+    if reads_per_case > 0 and cases > 0:
+        weights[lr.READ_CASE] = reads_per_case * cases
+    notes = []
+    total = sum(weights.values())
+    for k in [k for k in weights if k not in supported]:
+        notes.append(
+            f"the adapter has no {k}: its {100 * weights[k] / total:.1f}% of the mix is left out"
+        )
+        del weights[k]
     total = sum(weights.values())
     if total <= 0:
-        return {CASES: 1.0}
-    return {k: w / total for k, w in weights.items()}
-
-
-def segments_for(
-    shape: str, rate: float, duration: float, demand: dict[str, Any]
-) -> list[tuple[float, float, float]]:
-    """Piecewise-constant rates over the run: one segment (flat) or 24 (daily profile)."""
-    if shape == "flat":
-        return [(0.0, duration, rate)]
-    profile = demand["total"]["by_hour_per_second"]
-    peak = max(profile)
-    if peak <= 0:
-        return [(0.0, duration, rate)]
-    step = duration / 24
-    return [(h * step, (h + 1) * step, rate * profile[h] / peak) for h in range(24)]
+        return {lr.FILE_CASE: 1.0}, notes
+    return {k: w / total for k, w in weights.items()}, notes
 
 
 def courts_and_regions(
@@ -200,8 +159,7 @@ def courts_and_regions(
         spec = scenario.regions[region]
         rate = spec.arrival_rate_per_day * sum(spec.arrival_monthly_factors) / 12
         for cid in sorted(ids):
-            c = fixtures["courts"][cid]
-            courts.append(CourtPlan(cid, c["token"], region, rate / len(ids)))
+            courts.append(CourtPlan(cid, region, rate / len(ids)))
         cap = spec.policy.provident_fund_annual_cap_yuan
         draw = sampler(spec.claim_yuan, rng)
         regions[region] = RegionPlan(
@@ -225,43 +183,62 @@ def _overall_channel_share(demand: dict[str, Any]) -> dict[str, float]:
     return {c: n / total for c, n in counts.items()} or {"central": 1.0}
 
 
-def predicted(demand: dict[str, Any], rate: float) -> tuple[dict[str, float], dict[str, float]]:
-    """The simulation's mix (each kind's share of the requests over the window) and the
-    rates that mix gives at the target ``rate`` (requests/s; they add up to ``rate``)."""
-    mix = {k: v["share"]["mean"] or 0.0 for k, v in demand["requests"].items()}
-    return mix, {k: share * rate for k, share in mix.items()}
+def prime_for(mix: dict[str, float], peak_rate: float, workers: int, max_s: float) -> Prime:
+    """What each worker builds before the clock starts: a few seconds of what the controls
+    and polls of its share of the peak rate consume."""
+    per_worker = peak_rate / max(workers, 1)
+    controls = sum(mix.get(c, 0.0) for c in lr.CONTROLS)
+    polls = mix.get(lr.POLL_QUERY, 0.0)
+    found = 0 if controls <= 0 else min(400, max(8, math.ceil(per_worker * controls * 4)))
+    pending = 0 if polls <= 0 else min(200, max(4, math.ceil(per_worker * polls * 2)))
+    return Prime(found=found, pending=pending, max_s=max_s)
 
 
 def make_plan(
     scenario: Scenario,
     demand: dict[str, Any],
     fixtures: dict[str, Any],
+    adapter: Adapter,
     *,
     host: str,
     rate: float,
+    segments: list[tuple[float, float, float]],
+    shape: dict[str, Any],
     duration_s: float,
-    shape: str,
+    warmup_s: float,
     workers: int,
     seed: int,
     results_dir: Path,
+    run_id: str | None = None,
     drain_max_s: float = 10.0,
 ) -> Plan:
     """The whole plan of a run at ``rate`` requests/s, from the scenario's ``[load]``."""
     settings = scenario.load
     courts, regions = courts_and_regions(scenario, fixtures, demand, seed)
-    predicted_mix, predicted_rates = predicted(demand, rate)
+    predicted = logical_shares(demand)
+    mix, notes = build_mix(
+        predicted,
+        settings.polls_per_query,
+        settings.reads_per_case,
+        [k for k in lr.LOGICAL if adapter.supports(k)],
+    )
+    peak = max((r for _, _, r in segments), default=rate)
+    interval = settings.interval_seconds or max(1.0, round(duration_s / 120))
     return Plan(
         host=host,
-        admin_token=str(fixtures["admin_token"]),
+        run_id=run_id or secrets.token_hex(6),
+        adapter=adapter.to_json(),
         target_rate=rate,
-        segments=segments_for(shape, rate, duration_s, demand),
+        segments=segments,
         duration_s=duration_s,
+        warmup_s=warmup_s,
+        interval_s=float(interval),
         drain_s=min(drain_max_s, settings.request_timeout_seconds),
         workers=workers,
         seed=seed,
-        mix=build_mix(demand, settings.polls_per_query),
-        predicted_mix=predicted_mix,
-        predicted_rates=predicted_rates,
+        mix=mix,
+        predicted_mix=predicted,
+        predicted_rates={k: s * rate for k, s in predicted.items()},
         courts=courts,
         regions=regions,
         max_in_flight=settings.max_in_flight,
@@ -270,11 +247,7 @@ def make_plan(
         replay_share=settings.replay_share,
         request_timeout_s=settings.request_timeout_seconds,
         results_dir=str(results_dir),
+        prime=prime_for(mix, peak, workers, settings.prime_max_seconds),
         shape=shape,
+        notes=notes,
     )
-
-
-DEDUCTIBLE = frozenset(
-    {AssetType.bank_deposit, AssetType.securities, AssetType.insurance, AssetType.provident_fund}
-)
-"""Asset types realised by deduction (the rest are sold): the generator deducts only these."""

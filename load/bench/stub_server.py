@@ -6,12 +6,13 @@ reconcile and audit verify; every answer waits ``--delay`` seconds, and ``--stal
 --stall-at T`` holds *every* answer from T seconds after the first request until S seconds
 later (a global stall, such as a long garbage collection or a lock), so tests can see what
 the generator makes of it. ``--break-cap`` accepts over-cap deductions (a deliberately wrong
-server, for the violation checks).
+server, for the violation checks); ``--pending`` never answers a query (nothing to freeze:
+the mix cannot be kept).
 
 It is an asyncio server with plain HTTP/1.1 keep-alive (no framework: it must answer far
 faster than the generator can send, on one core), and writes fixtures like the real API::
 
-    python -m load.stub_server --port 0 --delay 0.05 --fixtures-out fixtures.json
+    python -m load.bench.stub_server --port 0 --delay 0.05 --fixtures-out fixtures.json
 
 It prints ``listening on http://127.0.0.1:PORT`` once ready. Loopback only.
 """
@@ -33,11 +34,19 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 401: "Unauthorized", 404:
 
 
 class StubApi:
-    def __init__(self, delay: float, stall_at: float | None, stall_for: float, break_cap: bool):
+    def __init__(
+        self,
+        delay: float,
+        stall_at: float | None,
+        stall_for: float,
+        break_cap: bool,
+        pending: bool = False,
+    ):
         self.delay = delay
         self.stall_at = stall_at
         self.stall_for = stall_for
         self.break_cap = break_cap
+        self.pending = pending  # queries are never answered
         self.first: float | None = None
         self.ids = itertools.count(1)
         self.cases: dict[str, dict[str, Any]] = {}
@@ -61,7 +70,7 @@ class StubApi:
 
     def route(self, method: str, path: str, body: dict[str, Any], key: str | None):
         if path == "/healthz":
-            return 200, {"ok": True}
+            return 200, {"status": "ok"}
         if path == "/v1/admin/reconcile":
             return 200, {"ok": True, "cases": len(self.cases)}
         if path == "/v1/admin/audit/verify":
@@ -78,6 +87,8 @@ class StubApi:
             case_id = self.queries.get(path.rsplit("/", 1)[-1])
             if case_id is None:
                 return 404, {"code": "not_found"}
+            if self.pending:
+                return 200, {"status": "pending", "findings": []}
             findings = [
                 {"asset_id": f"{case_id}-1", "asset_type": "bank_deposit", "agency": "bank",
                  "channel": "central", "balance_fen": 800_000},
@@ -177,7 +188,7 @@ def fixtures(base_url: str, regions: list[str], courts: int, debtors: int) -> di
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    api = StubApi(args.delay, args.stall_at, args.stall_for, args.break_cap)
+    api = StubApi(args.delay, args.stall_at, args.stall_for, args.break_cap, args.pending)
     server = await asyncio.start_server(api.serve_connection, "127.0.0.1", args.port, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
@@ -190,7 +201,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m load.stub_server", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m load.bench.stub_server", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
@@ -199,6 +210,7 @@ def main() -> None:
     )
     p.add_argument("--stall-for", type=float, default=2.0, help="length of the stall, seconds")
     p.add_argument("--break-cap", action="store_true", help="accept over-cap deductions")
+    p.add_argument("--pending", action="store_true", help="never answer a query")
     p.add_argument("--regions", default="liaoning,hunan,chongqing")
     p.add_argument("--fixtures-out", default=None)
     args = p.parse_args()

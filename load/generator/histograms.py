@@ -16,7 +16,7 @@ LOWEST_US = 1
 HIGHEST_US = 3_600 * 1_000_000  # one hour
 SIGNIFICANT_DIGITS = 3
 ALL = "all"  # the histogram of every request, beside one per request name
-PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9, "max": 100.0}
 
 
 def new_histogram() -> HdrHistogram:
@@ -42,9 +42,12 @@ def merge(encoded: Iterable[str]) -> HdrHistogram:
 
 
 def percentiles_ms(hist: HdrHistogram, names: Iterable[str] = PERCENTILES) -> dict[str, float]:
-    """The named percentiles (``p50`` .. ``p999``) in milliseconds, to the microsecond;
-    ``None`` for each when the histogram is empty."""
-    empty = hist.get_total_count() == 0
+    """The named percentiles (``p50`` .. ``p999``, ``max``) in milliseconds, to the
+    microsecond (HDR's equivalent value); ``None`` for each when the histogram is empty."""
+    if hist.get_total_count() == 0:
+        return dict.fromkeys(names)
     return {
-        n: None if empty else hist.get_value_at_percentile(PERCENTILES[n]) / 1000.0 for n in names
+        n: (hist.get_max_value() if n == "max" else hist.get_value_at_percentile(PERCENTILES[n]))
+        / 1000.0
+        for n in names
     }

@@ -1,0 +1,1 @@
+"""What runs inside the Locust processes: locustfile, court flows, open clock, histograms."""

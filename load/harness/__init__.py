@@ -1,0 +1,1 @@
+"""What ``chakong load`` runs around Locust: plan, child processes, summary, report."""

@@ -1,0 +1,98 @@
+"""The simulated demand of a load run, computed once per scenario and reused.
+
+``chakong load`` needs the scenario's demand (``chakong demand``: the mix of requests and
+their rates by hour), which takes a simulation. It is kept in a cache keyed by the hash of
+the scenario's files (with ``--set`` overrides), the seed, the replications and the scale,
+so a second run of the same scenario starts at once, and the national scenario can be
+load-tested after one simulation. ``--scale F`` simulates F of the volume; the rates are
+then scaled back up (divided by the volume factor), since a load test sizes the full
+deployment. The cache lives in ``$CHAKONG_CACHE_DIR`` (default ``~/.cache/chakong``)
+under ``demand/``; ``--no-demand-cache`` recomputes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.scenario.loader import LoadedScenario
+
+CACHE_ENV = "CHAKONG_CACHE_DIR"
+VERSION = 1  # bump when the demand's form changes
+
+
+def cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "chakong"
+    return Path(root) / "demand"
+
+
+def cache_key(loaded: LoadedScenario, seed: int, replications: int) -> str:
+    text = json.dumps(
+        [VERSION, loaded.sha256, list(loaded.overrides), seed, replications, loaded.scale]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def scaled_up(demand: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Every rate of ``demand`` divided by ``factor`` (the volume simulated): per day, per
+    second, by hour. Shares are unchanged."""
+    if factor == 1:
+        return demand
+
+    def up(node: Any, key: str = "") -> Any:
+        if isinstance(node, dict):
+            return {k: up(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [up(v, key) for v in node]
+        if isinstance(node, float) and ("per_" in key or key in ("mean", "ci95")):
+            return node / factor
+        return node
+
+    out = {
+        k: up(v)
+        if k
+        in ("total", "requests", "controls_per_day_by_asset", "in_person_controls_per_day_by_asset")
+        else v
+        for k, v in demand.items()
+    }
+    # shares are ratios: put them back as they were
+    for kind, entry in out["requests"].items():
+        entry["share"] = demand["requests"][kind]["share"]
+    out["volume_factor"] = factor
+    return out
+
+
+def demand_for(
+    loaded: LoadedScenario,
+    *,
+    seed: int,
+    replications: int,
+    show_progress: bool,
+    use_cache: bool = True,
+) -> tuple[dict[str, Any], str]:
+    """The demand (rates at full volume) and where it came from (``cache`` or ``simulated``)."""
+    from sim.study.demand import run_demand
+
+    path = cache_dir() / f"{cache_key(loaded, seed, replications)}.json"
+    if use_cache and path.exists():
+        try:
+            return json.loads(path.read_text(encoding="utf-8")), f"cache {path}"
+        except (OSError, ValueError):
+            pass  # a damaged entry: simulate again
+    demand = run_demand(loaded, seed=seed, replications=replications, show_progress=show_progress)
+    demand = scaled_up(demand, loaded.volume_factor)
+    demand["scale"] = loaded.scale
+    if use_cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".demand-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(demand, fh, ensure_ascii=False)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written is no reason to fail a run
+    return demand, "simulated"

@@ -1,0 +1,1 @@
+"""Targets: how chakong's logical requests map to a deployment's HTTP calls (adapters)."""
