@@ -1,6 +1,6 @@
 """Benchmark of the reference API against a hello-world on the same server stack.
 
-    python -m load.bench_api [--duration 10] [--connections 32] [--json] [--pg URL]
+    python -m load.bench.api [--duration 10] [--connections 32] [--json] [--pg URL]
 
 In one run:
 
@@ -42,7 +42,7 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 CASES = 24
 # every debtor holds a large bank deposit: 1-fen deductions never run dry; answers come
@@ -115,7 +115,7 @@ def start_hello(tmp: Path) -> tuple[Process, str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "load.bench_api:hello_app",
+            "load.bench.api:hello_app",
             "--factory",
             "--port",
             str(port),
@@ -404,7 +404,7 @@ def pg_database(admin_url: str) -> tuple[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m load.bench_api",
+        prog="python -m load.bench.api",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("bench_api: wrk not found (apt-get install wrk)", file=sys.stderr)
+        print("load.bench.api: wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
     result: dict[str, Any] = {
         "duration_s": args.duration,

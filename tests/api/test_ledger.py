@@ -20,17 +20,10 @@ from load.api.fixtures import create_world
 from load.api.reconcile import reconcile
 from load.api.world import Court, World
 from sim.scenario import load_scenario
-from tests.api_support import CAP_FEN, TEST_SETTINGS, PgDatabases, all_at_once, check_cap
+from tests.api.support import CAP_FEN, TEST_SETTINGS, PgDatabases, all_at_once, check_cap
 from tests.conftest import BASELINE
 
 STEP = 100_000  # fen per deduction: the cap allows exactly 50 of 64
-
-
-@pytest.fixture(scope="session")
-def pg() -> Any:
-    dbs = PgDatabases()
-    yield dbs
-    dbs.drop_all()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ import httpx
 import pytest
 
 from load.processes import stop as stop_process_group
-from tests.conftest import BASELINE, ROOT, chakong_exe
+from tests.conftest import BASELINE, ROOT
 
 PG_ADMIN_URL = os.environ.get("CHAKONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TIME_SCALE = 2.0  # seconds of wall time per simulated day in the tests
@@ -54,6 +55,12 @@ TEST_SETTINGS = [
     ),
 ]
 CAP_FEN = 50_000 * 100  # the baseline's provident-fund cap in every region
+
+
+def chakong_exe() -> list[str]:
+    """The installed ``chakong`` command (or the module, in a tree not installed)."""
+    exe = Path(sys.executable).with_name("chakong")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]
 
 
 def settings_args(extra: list[str] = ()) -> list[str]:  # type: ignore[assignment]

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.api_support import (
+from tests.api.support import (
     CAP_FEN,
     TIME_SCALE,
     PgDatabases,
@@ -27,13 +27,6 @@ from tests.api_support import (
 )
 
 BIG_CLAIM = 10**12  # fen: no claim limit gets in the way
-
-
-@pytest.fixture(scope="session")
-def pg() -> Any:
-    dbs = PgDatabases()
-    yield dbs
-    dbs.drop_all()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

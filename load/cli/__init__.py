@@ -1,0 +1,1 @@
+"""The ``chakong`` subcommands of the load half, registered through ``chakong.commands``."""
