@@ -14,33 +14,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Body, FastAPI, Header, Path, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Body, FastAPI, Header, Path
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Message, Receive, Scope, Send
 
-from load.api import audit, casework, controls, models
+from load.api import audit, casework, controls, models, paths
 from load.api.auth import AdminOnly, Auth, CourtOf
-from load.api.db import Database, DatabaseBusy
-from load.api.errors import ApiError, code_table
+from load.api.body import BodyLimit
+from load.api.db import Database
+from load.api.errors import code_table
 from load.api.fastpath import FastPath
+from load.api.handlers import Answers
 from load.api.metrics import Metrics, MetricsMiddleware
 from load.api.reconcile import reconcile
+from load.api.routing import AdminRoute, ApiRoute, CourtRoute
 from load.api.world import Court, World
 
 T = TypeVar("T")
 DB_ENV = "CHAKONG_API_DB"
-MAX_BODY_BYTES = 16 * 1024
-log = logging.getLogger("chakong.api")
+FAST_PATH_ENV = "CHAKONG_API_FAST_PATH"  # "0": every request through the routes (tests)
 
 DESCRIPTION = f"""\
 The chakong reference implementation of the court enforcement query-and-control network
@@ -63,32 +62,25 @@ Every error is `{{"code": CODE, "detail": MESSAGE}}`:
 """
 
 E = models.Error
-AUTH = {
+Responses = dict[int | str, dict[str, Any]]
+AUTH: Responses = {
     401: {"model": E, "description": "`unauthenticated`: no valid bearer token"},
     403: {"model": E, "description": "`forbidden`: wrong kind of token for this endpoint"},
 }
-READ = {
+READ: Responses = {
     **AUTH,
     404: {"model": E, "description": "`not_found` (or another court's)"},
     422: {"model": E, "description": "`invalid_request`: a bad id in the path"},
 }
-WRITE = {
+WRITE: Responses = {
     **READ,
     400: {"model": E, "description": "`malformed_json`"},
     413: {"model": E, "description": "`body_too_large`"},
+    415: {"model": E, "description": "`unsupported_media_type`: not application/json"},
     422: {"model": E, "description": "`invalid_request`: the body does not match the schema"},
 }
-PathId = Annotated[int, Path(ge=1, le=models.MAX_ID)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[!-~]+$",
-        description="A client-chosen key (printable ASCII, no spaces) naming this control.",
-    ),
-]
+PathId = Annotated[models.PathId, Path()]
+IdempotencyKey = Annotated[models.IdempotencyKey, Header(alias="Idempotency-Key")]
 
 
 def json_response(status: int, body: Any) -> Response:
@@ -99,49 +91,15 @@ def json_response(status: int, body: Any) -> Response:
     )
 
 
-class BodyLimit:
-    """Bodies over ``limit`` bytes get a JSON 413. A declared ``Content-Length`` over the limit
-    is answered before anything reads the body; a body sent without one (chunked) is counted
-    as it arrives, and the route reading it fails with the same 413. (FastAPI's own
-    ``max_body_size`` answers in plain text and adds three middleware layers to every
-    request.)"""
-
-    def __init__(self, app: FastAPI, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None:
-            if length.isdigit() and int(length) > self.limit:
-                body = {"code": "body_too_large", "detail": self._detail(int(length))}
-                await JSONResponse(body, status_code=413)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)  # the server reads no more than declared
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise StarletteHTTPException(413, self._detail(seen))
-            return message
-
-        await self.app(scope, counted, send)
-
-    def _detail(self, size: int) -> str:
-        return f"the body is {size} bytes or more; at most {self.limit} are taken"
-
-
-def create_app(db_url: str | None = None) -> BodyLimit:
+def create_app(db_url: str | None = None, fast_path: bool | None = None) -> BodyLimit:
+    """The application on the database ``db_url`` (default: ``$CHAKONG_API_DB``), with the
+    fast path for the two hot requests unless ``fast_path`` (default: ``$CHAKONG_API_FAST_PATH``
+    is not ``0``) is false."""
     db = Database(db_url or os.environ[DB_ENV])
     world = World.load(db)
     metrics = Metrics()
+    if fast_path is None:
+        fast_path = os.environ.get(FAST_PATH_ENV, "1") != "0"
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -153,10 +111,17 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        openapi_url=None,  # served by the routes below, named like every other route
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.world = world
-    app.state.auth = Auth(world)
-    _install_errors(app, world)
+    app.router.route_class = ApiRoute
+    courts = APIRouter(route_class=CourtRoute)
+    admin = APIRouter(route_class=AdminRoute)
+    auth = app.state.auth = Auth(world)
+    answers = Answers(world)
+    answers.install(app)
 
     async def write_sa(fn: Callable[[Connection], T]) -> T:
         """:meth:`Database.write` (SQLAlchemy statements) in the database's writer threads."""
@@ -178,17 +143,18 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         return Response(text, status_code=status, media_type="application/json")
 
     # the last added is the outermost: metrics see the fast path's answers too
-    app.add_middleware(
-        FastPath, fastapi=app, auth=app.state.auth, query=serve_query, control=serve_control
-    )
+    if fast_path:
+        app.add_middleware(
+            FastPath, auth=auth, answers=answers, query=serve_query, control=serve_control
+        )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.get("/healthz", response_model=models.Health, tags=["service"])
+    @app.get(paths.HEALTH, response_model=models.Health, tags=["service"])
     async def healthz() -> Response:
         return json_response(200, {"status": "ok", "sim_time": world.clock.iso(world.clock.now())})
 
     @app.get(
-        "/metrics",
+        paths.METRICS,
         tags=["service"],
         response_class=Response,
         responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
@@ -196,8 +162,20 @@ def create_app(db_url: str | None = None) -> BodyLimit:
     async def prometheus() -> Response:
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
 
-    @app.post(
-        "/v1/cases",
+    @app.get(paths.OPENAPI, include_in_schema=False)
+    async def openapi() -> Response:
+        return JSONResponse(app.openapi())
+
+    @app.get(paths.DOCS, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=paths.OPENAPI, title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=paths.OPENAPI, title=f"{app.title} - ReDoc")
+
+    @courts.post(
+        paths.CASES,
         status_code=201,
         response_model=models.CaseCreated,
         responses=WRITE,
@@ -210,13 +188,13 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         )
         return json_response(201, {"case_id": case_id})
 
-    @app.get("/v1/cases/{case_id}", response_model=models.CaseView, responses=READ, tags=["cases"])
+    @courts.get(paths.CASE, response_model=models.CaseView, responses=READ, tags=["cases"])
     async def get_case(case_id: PathId, court: CourtOf) -> Response:
         """The case, the money it recovered, its queries and every control (refusals too)."""
         return json_response(200, db.read(lambda c: casework.read_case(c, world, court, case_id)))
 
-    @app.post(
-        "/v1/queries",
+    @courts.post(
+        paths.QUERIES,
         status_code=202,
         response_model=models.QueryCreated,
         responses={**WRITE, 409: {"model": models.Refusal, "description": "`channel_unavailable`"}},
@@ -229,18 +207,13 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         )
         return json_response(202, {"query_id": query_id})
 
-    @app.get(
-        "/v1/queries/{query_id}",
-        response_model=models.QueryView,
-        responses=READ,
-        tags=["queries"],
-    )
+    @courts.get(paths.QUERY, response_model=models.QueryView, responses=READ, tags=["queries"])
     async def get_query(query_id: PathId, court: CourtOf) -> Response:
         """``pending`` until the last agency has answered; findings arrive one by one."""
         return await serve_query(court, query_id)
 
-    @app.post(
-        "/v1/controls",
+    @courts.post(
+        paths.CONTROLS,
         status_code=201,
         response_model=models.ControlDone,
         responses={
@@ -259,8 +232,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         is recorded too, and replayed under its key like a success."""
         return await serve_control(court, idempotency_key, body)
 
-    @app.get(
-        "/v1/admin/reconcile",
+    @admin.get(
+        paths.RECONCILE,
         response_model=models.ReconcileView,
         responses=AUTH,
         dependencies=[AdminOnly],
@@ -271,8 +244,8 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         result = await run_in_threadpool(db.snapshot, lambda c: reconcile(c, world))
         return json_response(200, result)
 
-    @app.get(
-        "/v1/admin/audit/verify",
+    @admin.get(
+        paths.AUDIT_VERIFY,
         response_model=models.AuditVerifyView,
         responses=AUTH,
         dependencies=[AdminOnly],
@@ -282,62 +255,6 @@ def create_app(db_url: str | None = None) -> BodyLimit:
         """Recompute the audit log's hash chain."""
         return json_response(200, await run_in_threadpool(db.snapshot, audit.verify))
 
-    return BodyLimit(app, MAX_BODY_BYTES)
-
-
-def _install_errors(app: FastAPI, world: World) -> None:
-    def record_denial(request: Request, exc: ApiError) -> None:
-        route = request.scope.get("route")
-        action = f"{request.method} {getattr(route, 'path', request.url.path)}"
-        court = getattr(request.state, "court", "-")
-        world.db.write(
-            lambda c: audit.append(c, court, action, request.url.path, f"denied:{exc.code}")
-        )
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Response:
-        if exc.audit:
-            await run_in_threadpool(record_denial, request, exc)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
-        if bad_json is not None:
-            why = (bad_json.get("ctx") or {}).get("error", "not JSON")
-            detail = f"the body is not valid JSON: {why} (at character {bad_json['loc'][-1]})"
-            return JSONResponse({"code": "malformed_json", "detail": detail}, status_code=400)
-        listed = [
-            {
-                "loc": [str(part) for part in e.get("loc", ())],
-                "msg": str(e.get("msg", "")),
-                "type": str(e.get("type", "")),
-            }
-            for e in errors[:10]
-        ]
-        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in listed)
-        body = {"code": "invalid_request", "detail": detail, "errors": listed}
-        return JSONResponse(body, status_code=422)
-
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = codes.get(exc.status_code, "http_error")
-        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return JSONResponse(
-            {"code": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(DatabaseBusy)
-    async def busy(request: Request, exc: DatabaseBusy) -> Response:
-        body = {"code": "busy", "detail": "the database stayed locked; retry"}
-        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
-
-    @app.exception_handler(Exception)
-    async def internal(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        body = {"code": "internal_error", "detail": f"{type(exc).__name__}"}
-        return JSONResponse(body, status_code=500)
+    app.include_router(courts)
+    app.include_router(admin)
+    return BodyLimit(app)

@@ -54,7 +54,7 @@ def append(conn: Connection | Tx, court: str, action: str, target: str, outcome:
     digest = entry_hash(prev, seq, at, court, action, target, outcome)
     tx.run(_APPEND, (seq, at, court, action, target, outcome, prev, digest))
     tx.run(_MOVE_HEAD, (seq, digest))
-    return seq
+    return int(seq)
 
 
 def verify(conn: Connection) -> dict[str, object]:

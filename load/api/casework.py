@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, insert, select, update
 
 from load.api import audit
 from load.api.agencies import HeldAsset
@@ -72,9 +72,15 @@ def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) 
         "claim_fen": claim_fen,
         "created_utc": audit.utc_now(),
     }
-    case_id = conn.execute(_NEW_CASE, new).inserted_primary_key[0]
+    case_id = _inserted_id(conn.execute(_NEW_CASE, new))
     open_account(conn, court_account(case_id), "court")
     return int(case_id)
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def case_of(conn: Connection | Tx, court: Court, case_id: int) -> Any:
@@ -99,12 +105,8 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
         for r in conn.execute(_HELD, {"debtor_id": case.debtor_id})
     ]
     now = world.clock.now()
-    query_id = int(
-        conn.execute(
-            _NEW_QUERY,
-            {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now},
-        ).inserted_primary_key[0]
-    )
+    new_query = {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now}
+    query_id = _inserted_id(conn.execute(_NEW_QUERY, new_query))
     answers = world.agencies.answer(court.region, channel, query_id, now, held)
     conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
     if answers.findings:

@@ -323,6 +323,7 @@ def _effects(tx: Tx, world: World, req: ControlRequest, d: Decision) -> tuple[in
 
     held, recovered = d.held_fen, d.recovered_fen
     amount = d.amount_fen or 0
+    assert freeze_id is not None
     if d.outcome == "frozen":
         move(tx, control_id, debtor_account(req.asset_id), frozen_account(freeze_id), amount, d.now)
         held = amount

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -324,7 +324,7 @@ class Database:
             finally:
                 self._lock.release()
             if done:
-                return result
+                return cast(T, result)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.writers, self.write_tx, fn)
 
@@ -467,7 +467,7 @@ class Checkpointer:
         self._thread.join(5)
 
 
-def _locked(exc: BaseException) -> bool:
+def _locked(exc: BaseException | None) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
 
 

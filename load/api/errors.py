@@ -29,7 +29,8 @@ OTHER_CODES: dict[str, str] = {
     "not_found": "404: no such object for this court (another court's objects look the same)",
     "invalid_request": "422: the request does not match the schema (unknown fields, wrong "
     "types, amounts out of bounds, missing Idempotency-Key)",
-    "malformed_json": "400: the body is not valid JSON",
+    "malformed_json": "400: the body is not valid JSON (or repeats a key, or nests too deep)",
+    "unsupported_media_type": "415: the body is not sent as application/json",
     "idempotency_key_reused": "422: this Idempotency-Key was used with a different body",
     "body_too_large": "413: the body is larger than the limit",
     "method_not_allowed": "405: the path does not take this method",

@@ -66,7 +66,9 @@ def create_world(
     weights = rates / rates.sum() if rates.sum() > 0 else np.full(len(names), 1 / len(names))
     region_rng = streams.rng("api", "regions")
     factory = DebtorFactory(scenario.debtors, streams.rng("api", "debtors"))
-    debtor_rows, asset_rows, account_rows = [], [], []
+    debtor_rows: list[dict[str, Any]] = []
+    asset_rows: list[dict[str, Any]] = []
+    account_rows: list[dict[str, Any]] = []
     for n in range(1, scenario.api.debtors + 1):
         debtor_id = f"D{n:06d}"
         region = names[int(region_rng.choice(len(names), p=weights))]

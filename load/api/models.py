@@ -4,15 +4,22 @@ Requests are strict: unknown fields are refused, types are not coerced (``"100"`
 number, ``true`` is not 1, ``99.5`` is not a whole number of fen), money is a whole number
 of fen between 1 and :data:`MAX_FEN`, ids are positive and bounded. A JSON number with a
 zero fraction (``100.0``, ``1e3``) is the integer it equals, as JSON Schema (and so the
-OpenAPI contract) says. Responses are documented by the models
-below; the routes write the same shapes.
+OpenAPI contract) says; bodies are parsed with exact decimals (:mod:`load.api.body`), so
+``99.99999999999999999`` is not 100. Responses are documented by the models below; the
+routes write the same shapes.
+
+The path ids and the ``Idempotency-Key`` header are typed here too (:data:`PathId`,
+:data:`IdempotencyKey`): the routes declare them and the fast path validates with the same
+types (:data:`path_id`, :data:`idempotency_key`), so there is one definition of each check.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 
 from load.api.errors import REFUSALS
 
@@ -20,14 +27,49 @@ MAX_FEN = 10**15  # 10 trillion yuan: more than any claim, well inside 64-bit in
 MAX_ID = 2**53  # ids stay exact in every JSON client
 
 
+MAX_DIGITS = 30  # a number with more digits than this is never a valid id or amount
+
+
 def _integral(value: object) -> object:
-    """A float with no fraction is the integer it equals (JSON Schema's view of numbers)."""
+    """A number with no fraction is the integer it equals (JSON Schema's view of numbers):
+    a float, or a Decimal as the body parser gives them. Anything longer than
+    :data:`MAX_DIGITS` digits stays as it is (and fails as not an integer): ``1e999999999``
+    is never expanded."""
     if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and value.adjusted() < MAX_DIGITS
+        and value == value.to_integral_value()
+    ):
         return int(value)
     return value
 
 
 Integral = BeforeValidator(_integral)
+_DECIMAL_ID = re.compile(f"[1-9][0-9]{{0,{len(str(MAX_ID)) - 1}}}")
+
+
+def _decimal_id(value: object) -> object:
+    """A path id is written in plain decimal digits: not ``1.0``, ``+1``, `` 1``, ``01``."""
+    if isinstance(value, str):
+        if _DECIMAL_ID.fullmatch(value) is None:
+            raise ValueError(f"an id is a whole number from 1 to {MAX_ID} in plain digits")
+        return int(value)
+    return value
+
+
+PathId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_decimal_id)]
+"""An id in a path (``/v1/queries/{query_id}``)."""
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=r"^[!-~]+$"),
+    Field(description="A client-chosen key (printable ASCII, no spaces) naming this control."),
+]
+"""The ``Idempotency-Key`` header of a control."""
+path_id: TypeAdapter[int] = TypeAdapter(PathId)
+idempotency_key: TypeAdapter[str] = TypeAdapter(IdempotencyKey)
 Fen = Annotated[
     int, Field(ge=1, le=MAX_FEN, description="Money in fen (1 yuan = 100 fen)."), Integral
 ]
@@ -36,7 +78,10 @@ AssetId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-
 DebtorId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Channel = Literal["central", "local"]
 Action = Literal["freeze", "renew", "unfreeze", "deduct"]
-RefusalCode = Literal[tuple(REFUSALS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    RefusalCode = str
+else:  # the refusal codes, listed in the OpenAPI
+    RefusalCode = Literal[tuple(REFUSALS)]
 
 
 class Strict(BaseModel):
@@ -94,6 +139,7 @@ class DeductControl(_Control):
 
 Control = FreezeControl | RenewControl | UnfreezeControl | DeductControl
 ControlCreate = Annotated[Control, Field(discriminator="action")]
+control_create: TypeAdapter[Control] = TypeAdapter(ControlCreate)
 
 
 # ---------------------------------------------------------------- responses

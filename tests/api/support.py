@@ -130,6 +130,8 @@ class Server:
         extra: list[str] = (),  # type: ignore[assignment]
         seed: int = 7,
         fixtures: Path | None = None,
+        env: dict[str, str] | None = None,
+        time_scale: float = TIME_SCALE,
     ) -> None:
         self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
         self.log_path = tmp / f"serve-{uuid.uuid4().hex[:6]}.log"
@@ -146,7 +148,7 @@ class Server:
             "--workers",
             str(workers),
             "--time-scale",
-            str(TIME_SCALE),
+            str(time_scale),
             "--seed",
             str(seed),
             "--fixtures-out",
@@ -155,7 +157,12 @@ class Server:
         ]
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         self.fixtures = self._wait_ready()
         self.url = self.fixtures["base_url"]

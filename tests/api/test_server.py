@@ -251,8 +251,8 @@ def bad_requests(debtor: str, case: int, asset: str) -> list[tuple[str, str, dic
         ("POST", "/v1/cases", {}, b"\xff\xfe not utf-8", 400),
         ("POST", "/v1/cases", {}, b"", 422),
         ("POST", "/v1/cases", {}, b"null", 422),
-        ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 422),
-        ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 422),
+        ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 400),
+        ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 415),
         ("POST", "/v1/cases", {}, {**ok_case, "pad": "x" * 20_000}, 413),  # oversized
         ("POST", "/v1/cases", {}, (b" " * 1000,) * 20 + (b"{}",), 413),  # and chunked
         ("POST", "/v1/queries", {}, {"case_id": case, "channel": "satellite"}, 422),

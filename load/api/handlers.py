@@ -1,0 +1,91 @@
+"""Error answers: one function per kind of error, installed as the application's exception
+handlers and called by the fast path for the errors its work raises (the same functions, so
+the same bytes, the same audit entry).
+
+Every error is JSON ``{"code", "detail"}`` (validation errors add ``errors``); a client's
+mistake is a 4xx with no traceback in the log; only a bug is a 500 (logged with its
+traceback, as the server logs every unhandled exception).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from load.api import audit
+from load.api.db import DatabaseBusy
+from load.api.errors import ApiError
+from load.api.routing import ROUTE
+from load.api.world import World
+
+log = logging.getLogger("chakong.api")
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+class Answers:
+    """The application's answers to errors (one instance per application)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def install(self, app: FastAPI) -> None:
+        app.add_exception_handler(ApiError, self.api_error)  # type: ignore[arg-type]
+        app.add_exception_handler(RequestValidationError, self.invalid)  # type: ignore[arg-type]
+        app.add_exception_handler(StarletteHTTPException, self.http_error)  # type: ignore[arg-type]
+        app.add_exception_handler(DatabaseBusy, self.busy)  # type: ignore[arg-type]
+        app.add_exception_handler(Exception, self.internal)
+
+    async def answer(self, request: Request, exc: Exception) -> Response | None:
+        """The answer to an error the work of a request raised; None for a bug."""
+        if isinstance(exc, ApiError):
+            return await self.api_error(request, exc)
+        if isinstance(exc, DatabaseBusy):
+            return await self.busy(request, exc)
+        return None
+
+    def record_denial(self, request: Request, exc: ApiError) -> None:
+        action = f"{request.method} {request.scope.get(ROUTE, request.url.path)}"
+        court = getattr(request.state, "court", "-")
+        self.world.db.write(
+            lambda c: audit.append(c, court, action, request.url.path, f"denied:{exc.code}")
+        )
+
+    async def api_error(self, request: Request, exc: ApiError) -> Response:
+        if exc.audit:
+            await run_in_threadpool(self.record_denial, request, exc)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    async def invalid(self, request: Request, exc: RequestValidationError) -> Response:
+        listed = [
+            {
+                "loc": [str(part) for part in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+            for e in exc.errors()[:10]
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in listed)
+        body = {"code": "invalid_request", "detail": detail, "errors": listed}
+        return JSONResponse(body, status_code=422)
+
+    async def http_error(self, request: Request, exc: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse(
+            {"code": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    async def busy(self, request: Request, exc: DatabaseBusy) -> Response:
+        body = {"code": "busy", "detail": "the database stayed locked; retry"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+    async def internal(self, request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        body = {"code": "internal_error", "detail": f"{type(exc).__name__}"}
+        return JSONResponse(body, status_code=500)
