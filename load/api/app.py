@@ -1,19 +1,25 @@
-"""The FastAPI application: routes, error answers, OpenAPI.
+"""The FastAPI application: routes, error answers, OpenAPI, and the work behind them.
 
 ``create_app()`` is the factory uvicorn's workers call (``--workers N`` needs an import
-string): it opens the database named by ``CHAKONG_API_DB``, reads the world from it, and
-returns the FastAPI application (``.app``) behind a limit on the body's size.
+string): it opens the database named by ``CHAKONG_API_DB`` and the state folder named by
+``CHAKONG_API_STATE`` (the audit key, checkpoints, the shared clock: :mod:`load.api.state`),
+reads the world, and returns the application behind the limits on bodies.
 
 Reads run on the event loop (short, never waiting for a lock: WAL readers and PostgreSQL
-MVCC do not block); writes run in the thread pool, where waiting for the write lock does not
-stall other requests. Every answer is JSON; every error is ``{"code", "detail"}`` with a
-4xx status for anything a client did wrong.
+MVCC do not block); writes run in the database's writer threads (or on the loop when
+SQLite's write lock is free at once: :meth:`load.api.db.Database.write_async`). Every
+answer is JSON; every error is ``{"code", "detail"}`` with a 4xx status for anything a
+client did wrong. Once a second each worker writes the refused requests it counted to the
+audit log (:mod:`load.api.denials`) and a signed checkpoint of the audit chains to the
+state folder (:mod:`load.api.checkpoint`); again when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,21 +31,27 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from load.api import audit, casework, controls, models, paths
+from load.api import admin, casework, controls, models, paths
 from load.api.auth import AdminOnly, Auth, CourtOf
-from load.api.body import BodyLimit
+from load.api.body import BODY_SECONDS, BodyLimit
+from load.api.checkpoint import CheckpointFile
 from load.api.db import Database
-from load.api.errors import code_table
+from load.api.denials import FLUSH_SECONDS, Denials
+from load.api.errors import code_table, not_found
 from load.api.fastpath import FastPath
 from load.api.handlers import Answers
 from load.api.metrics import Metrics, MetricsMiddleware
 from load.api.reconcile import reconcile
 from load.api.routing import AdminRoute, ApiRoute, CourtRoute
+from load.api.sql import Tx
+from load.api.state import SharedClock, StateDir
 from load.api.world import Court, World
 
 T = TypeVar("T")
 DB_ENV = "CHAKONG_API_DB"
 FAST_PATH_ENV = "CHAKONG_API_FAST_PATH"  # "0": every request through the routes (tests)
+BODY_SECONDS_ENV = "CHAKONG_API_BODY_SECONDS"
+log = logging.getLogger("chakong.api")
 
 DESCRIPTION = f"""\
 The chakong reference implementation of the court enforcement query-and-control network
@@ -55,6 +67,13 @@ does not exist.
 
 `POST /v1/controls` needs an `Idempotency-Key` header: the same key with the same body gives
 the same reply (byte for byte) and acts once; the same key with another body is refused.
+With `[api] controls = "instant"` (the default) a control is done (201) or refused (409) at
+once. With `"scenario"` it is accepted (202) and handed to the agency, which acts on the
+scaled clock with the scenario's control latencies, failures and waiting freezes (轮候):
+follow it at `GET /v1/controls/{{control_id}}` (accepted, processing, then done, failed with
+the agency's reason, or unknown while an answer is late or lost in fault mode; unknown is
+never failed). A retry of an unknown control with its key asks the agency again and never
+acts twice.
 
 Every error is `{{"code": CODE, "detail": MESSAGE}}`:
 
@@ -91,20 +110,49 @@ def json_response(status: int, body: Any) -> Response:
     )
 
 
-def create_app(db_url: str | None = None, fast_path: bool | None = None) -> BodyLimit:
-    """The application on the database ``db_url`` (default: ``$CHAKONG_API_DB``), with the
-    fast path for the two hot requests unless ``fast_path`` (default: ``$CHAKONG_API_FAST_PATH``
-    is not ``0``) is false."""
+def create_app(
+    db_url: str | None = None, fast_path: bool | None = None, state_dir: str | None = None
+) -> BodyLimit:
+    """The application on the database ``db_url`` (default: ``$CHAKONG_API_DB``) and the
+    state folder ``state_dir`` (default: ``$CHAKONG_API_STATE``), with the fast path for the
+    two hot requests unless ``fast_path`` (default: ``$CHAKONG_API_FAST_PATH`` is not ``0``)
+    is false."""
     db = Database(db_url or os.environ[DB_ENV])
-    world = World.load(db)
+    state = StateDir(state_dir) if state_dir is not None else StateDir.from_env()
+    shared = SharedClock(state.clock_file)
+    world = World.load(db, state.key(), offset=shared.get)
+    kept = CheckpointFile(state.checkpoint_file)
     metrics = Metrics()
+    denials = Denials(world)
     if fast_path is None:
         fast_path = os.environ.get(FAST_PATH_ENV, "1") != "0"
 
+    def seal() -> None:
+        """Write the refusals counted so far, then a checkpoint of the audit chains."""
+        denials.flush()
+        kept.write(db.snapshot(lambda c: admin.checkpoint_now(c, world)))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        db.dispose()
+        async def every_second() -> None:
+            while True:
+                await asyncio.sleep(FLUSH_SECONDS)
+                try:
+                    await run_in_threadpool(seal)
+                except Exception:  # the database is busy or gone: next time
+                    log.warning("could not write the audit's refusals or checkpoint", exc_info=True)
+
+        task = asyncio.create_task(every_second())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(seal)
+            db.dispose()
+            shared.close()
 
     app = FastAPI(
         title="chakong query-and-control API",
@@ -118,9 +166,9 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
     app.state.world = world
     app.router.route_class = ApiRoute
     courts = APIRouter(route_class=CourtRoute)
-    admin = APIRouter(route_class=AdminRoute)
+    admins = APIRouter(route_class=AdminRoute)
     auth = app.state.auth = Auth(world)
-    answers = Answers(world)
+    answers = Answers(denials)
     answers.install(app)
 
     async def write_sa(fn: Callable[[Connection], T]) -> T:
@@ -136,11 +184,20 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
         amount = getattr(body, "amount_fen", None)
         req = controls.ControlRequest(body.case_id, body.asset_id, body.action, amount)
         status, text, outcome = await db.write_async(
-            lambda c: controls.submit(c, world, court, key, req)
+            lambda tx: controls.submit(tx, world, court, key, req)
         )
         if outcome is not None:
             metrics.controls.labels(body.action, outcome).inc()
         return Response(text, status_code=status, media_type="application/json")
+
+    async def up_to_date(asset_ids: list[str]) -> None:
+        """Bring assets up to the clock (agencies' acts, lapses) before they are read."""
+        for asset_id in asset_ids:
+
+            def settle(tx: Tx, asset_id: str = asset_id) -> None:
+                controls.bring_up_to_date(tx, world, asset_id)
+
+            await db.write_async(settle)
 
     # the last added is the outermost: metrics see the fast path's answers too
     if fast_path:
@@ -191,6 +248,8 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
     @courts.get(paths.CASE, response_model=models.CaseView, responses=READ, tags=["cases"])
     async def get_case(case_id: PathId, court: CourtOf) -> Response:
         """The case, the money it recovered, its queries and every control (refusals too)."""
+        now = world.clock.now()
+        await up_to_date(db.read_tx(lambda tx: casework.due_assets(tx, court, case_id, now)))
         return json_response(200, db.read(lambda c: casework.read_case(c, world, court, case_id)))
 
     @courts.post(
@@ -209,7 +268,8 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
 
     @courts.get(paths.QUERY, response_model=models.QueryView, responses=READ, tags=["queries"])
     async def get_query(query_id: PathId, court: CourtOf) -> Response:
-        """``pending`` until the last agency has answered; findings arrive one by one."""
+        """How far each agency has got; findings arrive one by one; ``answered`` once every
+        agency has answered (or, in fault mode, been given up on)."""
         return await serve_query(court, query_id)
 
     @courts.post(
@@ -218,6 +278,8 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
         response_model=models.ControlDone,
         responses={
             **WRITE,
+            202: {"model": models.ControlAccepted, "description": "handed to the agency"},
+            408: {"model": E, "description": "`body_timeout`"},
             409: {"model": models.Refusal, "description": "refused: see `code`"},
             422: {"model": E, "description": "`invalid_request` or `idempotency_key_reused`"},
         },
@@ -228,11 +290,26 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
         court: CourtOf,
         idempotency_key: IdempotencyKey,
     ) -> Response:
-        """Freeze, renew, unfreeze or deduct an asset the case has found. A refusal (409)
-        is recorded too, and replayed under its key like a success."""
+        """Freeze, renew, unfreeze or deduct an asset the case has found: done at once (201)
+        or handed to the agency (202). A refusal (409) is recorded too, and replayed under
+        its key like a success."""
         return await serve_control(court, idempotency_key, body)
 
-    @admin.get(
+    @courts.get(
+        paths.CONTROL, response_model=models.ControlState, responses=READ, tags=["controls"]
+    )
+    async def get_control(control_id: PathId, court: CourtOf) -> Response:
+        """The control as it stands: accepted, processing, done, failed, unknown, refused."""
+        asset = db.read_tx(lambda tx: controls.asset_of(tx, court, control_id))
+        if asset is None:
+            raise not_found("control", control_id)
+        if db.read_tx(lambda tx: controls.due(tx, asset, world.clock.now())):
+            await up_to_date([asset])
+        return json_response(
+            200, db.read_tx(lambda tx: controls.view(tx, world, court, control_id))
+        )
+
+    @admins.get(
         paths.RECONCILE,
         response_model=models.ReconcileView,
         responses=AUTH,
@@ -240,11 +317,12 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
         tags=["admin"],
     )
     async def admin_reconcile() -> Response:
-        """Money conserved to the fen, no cap exceeded, no deduction outside a freeze."""
+        """Money conserved to the fen, per account and per case; every journal entry
+        checked against its cause; no cap exceeded; no deduction outside a freeze."""
         result = await run_in_threadpool(db.snapshot, lambda c: reconcile(c, world))
         return json_response(200, result)
 
-    @admin.get(
+    @admins.get(
         paths.AUDIT_VERIFY,
         response_model=models.AuditVerifyView,
         responses=AUTH,
@@ -252,9 +330,54 @@ def create_app(db_url: str | None = None, fast_path: bool | None = None) -> Body
         tags=["admin"],
     )
     async def admin_audit_verify() -> Response:
-        """Recompute the audit log's hash chain."""
-        return json_response(200, await run_in_threadpool(db.snapshot, audit.verify))
+        """Recompute the audit chains with the audit key and hold them against the server's
+        latest checkpoint (kept outside the database)."""
+        result = await run_in_threadpool(db.snapshot, lambda c: admin.verify_audit(c, world, kept))
+        return json_response(200, result)
+
+    @admins.post(
+        paths.AUDIT_VERIFY,
+        response_model=models.AuditVerifyView,
+        responses=WRITE,
+        dependencies=[AdminOnly],
+        tags=["admin"],
+    )
+    async def admin_audit_verify_against(body: models.Checkpoint) -> Response:
+        """The same, held against a checkpoint an auditor kept (as the GET of
+        ``/v1/admin/audit/checkpoint`` gave it)."""
+        given = body.model_dump(mode="json")
+        result = await run_in_threadpool(
+            db.snapshot, lambda c: admin.verify_audit(c, world, kept, given)
+        )
+        return json_response(200, result)
+
+    @admins.get(
+        paths.AUDIT_CHECKPOINT,
+        response_model=models.Checkpoint,
+        responses=AUTH,
+        dependencies=[AdminOnly],
+        tags=["admin"],
+    )
+    async def admin_audit_checkpoint() -> Response:
+        """The audit chains' heads now, signed: keep it, and verify against it later."""
+        return json_response(200, db.snapshot(lambda c: admin.checkpoint_now(c, world)))
+
+    @admins.post(
+        paths.CLOCK,
+        response_model=models.ClockView,
+        responses=WRITE,
+        dependencies=[AdminOnly],
+        tags=["admin"],
+    )
+    async def admin_clock(body: models.ClockAdvance) -> Response:
+        """Move the simulated clock forward by ``days`` (never back), for every worker."""
+        offset = await write_sa(lambda c: admin.advance_clock(c, world, body.days))
+        shared.set(offset)
+        return json_response(
+            200, {"sim_time": world.clock.iso(world.clock.now()), "offset_days": offset}
+        )
 
     app.include_router(courts)
-    app.include_router(admin)
-    return BodyLimit(app)
+    app.include_router(admins)
+    seconds = float(os.environ.get(BODY_SECONDS_ENV, BODY_SECONDS))
+    return BodyLimit(app, seconds=seconds)

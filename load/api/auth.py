@@ -23,8 +23,8 @@ from sqlalchemy import select
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
-from load.api.db import courts
 from load.api.errors import ApiError
+from load.api.schema import courts
 from load.api.world import Court, World
 
 ADMIN: Literal["admin"] = "admin"

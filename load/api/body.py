@@ -2,7 +2,9 @@
 
 - :class:`BodyLimit` wraps the whole application: a declared ``Content-Length`` over the
   limit is answered 413 before anything reads the body; a body sent without one (chunked)
-  is counted as it arrives and the reader fails with the same 413.
+  is counted as it arrives and the reader fails with the same 413; a body that has not
+  arrived whole :data:`BODY_SECONDS` after the request began fails its reader with
+  :class:`BodyTimeout` (408 ``body_timeout``): a slow client cannot hold a connection.
 - :func:`is_json`: the one content-type check (``application/json``, parameters allowed).
 - :func:`parse_json`: JSON as RFC 8259 writes it, stricter than :func:`json.loads`: no
   ``NaN`` or ``Infinity``, no duplicate keys, at most :data:`MAX_DEPTH` levels of nesting
@@ -17,6 +19,7 @@ these same functions.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,6 +33,14 @@ from load.api.models import MAX_DIGITS
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_DEPTH = 32  # levels of arrays and objects; every request body here has one
+BODY_SECONDS = 10.0
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive whole in time."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the body did not arrive within {seconds:g} s of the request")
 
 
 def is_json(content_type: str | bytes | None) -> bool:
@@ -121,9 +132,12 @@ class BodyLimit:
     ``max_body_size`` answers in plain text and adds three middleware layers to every
     request.)"""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY_BYTES, seconds: float = BODY_SECONDS
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,19 +149,29 @@ class BodyLimit:
                 body = {"code": "body_too_large", "detail": self._detail(int(length))}
                 await JSONResponse(body, status_code=413)(scope, receive, send)
                 return
-            await self.app(scope, receive, send)  # the server reads no more than declared
-            return
+            if length == b"0":
+                await self.app(scope, receive, send)
+                return
+        deadline = asyncio.get_running_loop().time() + self.seconds
         seen = 0
+        whole = False
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def limited() -> Message:
+            nonlocal seen, whole
+            if whole:  # afterwards: waiting for a disconnect, which takes its time
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(self.seconds) from None
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise StarletteHTTPException(413, self._detail(seen))
+            if seen > self.limit:  # only without a Content-Length: the server reads no
+                raise StarletteHTTPException(413, self._detail(seen))  # more than declared
+            whole = not message.get("more_body", False)
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, limited, send)
 
     def _detail(self, size: int) -> str:
         return f"the body is {size} bytes or more; at most {self.limit} are taken"

@@ -2,8 +2,9 @@
 
 A court sees only its own cases and their queries: another court's answers 404, like an id
 that does not exist (:func:`case_of`). A query goes to every agency the channel reaches
-from the court's region; its answers are fixed when it is sent and show up as the scaled
-clock passes them (:mod:`load.api.agencies`).
+from the court's region; each agency's timeline and answers are fixed when it is sent and
+show up as the scaled clock passes them (:mod:`load.api.agencies`); the query says how far
+each agency has got (:mod:`load.api.statuses`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from sqlalchemy import Connection, CursorResult, bindparam, insert, select, upda
 
 from load.api import audit
 from load.api.agencies import HeldAsset
-from load.api.db import accounts, assets, cases, controls, debtors, findings, queries
 from load.api.errors import ApiError, not_found
 from load.api.ledger import balance, court_account, open_account
+from load.api.schema import (
+    accounts,
+    assets,
+    cases,
+    controls,
+    debtors,
+    findings,
+    queries,
+    query_agencies,
+)
 from load.api.sql import Stmt, Tx, tx_of
+from load.api.statuses import agency_status, control_status, query_status
 from load.api.world import Court, World
 
 # Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
@@ -38,7 +49,8 @@ _ANSWERED_AT = (
     .values(answer_at_sim=bindparam("answer_at"))
 )
 _NEW_FINDINGS = insert(findings)
-# a query's answers: two statements on the DBAPI cursor (load.api.sql), the hottest read
+_NEW_AGENCIES = insert(query_agencies)
+# a query's answers: three statements on the DBAPI cursor (load.api.sql), the hottest read
 _QUERY = Stmt(
     """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim FROM queries q
        JOIN cases c ON c.case_id = q.case_id WHERE q.query_id = ? AND c.court_id = ?""",
@@ -50,6 +62,18 @@ _FOUND = Stmt(
        WHERE f.query_id = ? AND f.answer_at_sim <= ? ORDER BY f.asset_id"""
 )
 _FINDING_KEYS = ("asset_id", "asset_type", "agency", "channel", "balance_fen")
+_AGENCIES = Stmt(
+    "SELECT agency, pickup_sim, reply_sim, deadline_sim FROM query_agencies"
+    " WHERE query_id = ? ORDER BY agency"
+)
+# the assets of a case with something due on them (agencies' acts, lapses)
+_DUE_ASSETS = Stmt(
+    """SELECT asset_id FROM controls WHERE case_id = ?
+       AND ((acted = ? AND act_sim <= ?) OR (duplicate_seen = ? AND duplicate_sim <= ?))
+       UNION SELECT asset_id FROM freezes WHERE case_id = ?
+       AND ((status = 'active' AND expires_sim <= ?)
+            OR (status = 'waiting' AND external_release_sim <= ?))"""
+)
 _CONTROLS = (
     select(controls)
     .where(controls.c.case_id == bindparam("case_id"))
@@ -73,7 +97,7 @@ def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) 
         "created_utc": audit.utc_now(),
     }
     case_id = _inserted_id(conn.execute(_NEW_CASE, new))
-    open_account(conn, court_account(case_id), "court")
+    open_account(conn, court_account(case_id), "court", case_id)
     return int(case_id)
 
 
@@ -109,6 +133,19 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
     query_id = _inserted_id(conn.execute(_NEW_QUERY, new_query))
     answers = world.agencies.answer(court.region, channel, query_id, now, held)
     conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
+    conn.execute(
+        _NEW_AGENCIES,
+        [
+            {
+                "query_id": query_id,
+                "agency": agency,
+                "pickup_sim": r.pickup,
+                "reply_sim": r.reply,
+                "deadline_sim": r.deadline,
+            }
+            for agency, r in answers.replies.items()
+        ],
+    )
     if answers.findings:
         conn.execute(
             _NEW_FINDINGS,
@@ -138,14 +175,26 @@ def read_query(conn: Connection | Tx, world: World, court: Court, query_id: int)
         raise not_found("query", query_id)
     now = world.clock.now()
     found = tx.all(_FOUND, (query_id, now))
+    agencies = [
+        {"agency": agency, "status": agency_status(pickup, reply, deadline, now)}
+        for agency, pickup, reply, deadline in tx.all(_AGENCIES, (query_id,))
+    ]
     return {
         "query_id": query_id,
         "case_id": row.case_id,
         "channel": row.channel,
         "sent_at": world.clock.iso(row.sent_sim),
-        "status": "answered" if now >= row.answer_at_sim else "pending",
+        "status": query_status([a["status"] for a in agencies]),
+        "agencies": agencies,
         "findings": [dict(zip(_FINDING_KEYS, r, strict=True)) for r in found],
     }
+
+
+def due_assets(tx: Tx, court: Court, case_id: int, now: float) -> list[str]:
+    """The court's case's assets with something due on them (empty for another court's)."""
+    case_of(tx, court, case_id)
+    params = (case_id, False, now, False, now, case_id, now, now)
+    return sorted({str(r[0]) for r in tx.all(_DUE_ASSETS, params)})
 
 
 def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dict[str, Any]:
@@ -153,6 +202,7 @@ def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dic
     recovered = balance(conn, court_account(case_id))
     rows = conn.execute(_CONTROLS, {"case_id": case_id})
     query_ids = conn.execute(_QUERY_IDS, {"case_id": case_id}).scalars()
+    now = world.clock.now()
     return {
         "case_id": case_id,
         "court_id": case.court_id,
@@ -161,16 +211,20 @@ def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dic
         "recovered_fen": recovered,
         "created_at": case.created_utc,
         "queries": list(query_ids),
-        "controls": [
-            {
-                "control_id": r.control_id,
-                "asset_id": r.asset_id,
-                "action": r.action,
-                "outcome": r.outcome,
-                "amount_fen": r.amount_fen,
-                "freeze_id": r.freeze_id,
-                "sim_time": world.clock.iso(r.sim_time),
-            }
-            for r in rows
-        ],
+        "controls": [_control(world, r, now) for r in rows],
+    }
+
+
+def _control(world: World, r: Any, now: float) -> dict[str, Any]:
+    status = control_status(r, now)
+    final = status in ("done", "failed", "refused")
+    return {
+        "control_id": r.control_id,
+        "asset_id": r.asset_id,
+        "action": r.action,
+        "status": status,
+        "outcome": r.outcome if final else None,
+        "amount_fen": r.amount_fen if final else None,
+        "freeze_id": r.freeze_id,
+        "sim_time": world.clock.iso(r.sim_time),
     }

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from load.api import models, paths
 from load.api.auth import Auth, first_header
-from load.api.body import is_json, parse_json, read_body
+from load.api.body import BodyTimeout, is_json, parse_json, read_body
 from load.api.errors import ApiError
 from load.api.handlers import Answers
 from load.api.routing import ROUTE
@@ -106,7 +106,13 @@ class FastPath:
             key = models.idempotency_key.validate_python(key)
         except ValidationError:
             return False, receive
-        body, receive = await read_body(receive)
+        try:
+            body, receive = await read_body(receive)
+        except BodyTimeout as exc:
+            scope[ROUTE] = paths.CONTROLS
+            answer = await self.answers.slow_body(Request(scope, receive), exc)
+            await answer(scope, receive, send)
+            return True, receive
         try:
             request = models.control_create.validate_python(parse_json(body))
         except (ApiError, ValidationError):

@@ -14,14 +14,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from load.api import audit
+from load.api.body import BodyTimeout
 from load.api.db import DatabaseBusy
+from load.api.denials import Denials
 from load.api.errors import ApiError
 from load.api.routing import ROUTE
-from load.api.world import World
 
 log = logging.getLogger("chakong.api")
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
@@ -30,11 +29,12 @@ HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"
 class Answers:
     """The application's answers to errors (one instance per application)."""
 
-    def __init__(self, world: World) -> None:
-        self.world = world
+    def __init__(self, denials: Denials) -> None:
+        self.denials = denials
 
     def install(self, app: FastAPI) -> None:
         app.add_exception_handler(ApiError, self.api_error)  # type: ignore[arg-type]
+        app.add_exception_handler(BodyTimeout, self.slow_body)  # type: ignore[arg-type]
         app.add_exception_handler(RequestValidationError, self.invalid)  # type: ignore[arg-type]
         app.add_exception_handler(StarletteHTTPException, self.http_error)  # type: ignore[arg-type]
         app.add_exception_handler(DatabaseBusy, self.busy)  # type: ignore[arg-type]
@@ -46,18 +46,14 @@ class Answers:
             return await self.api_error(request, exc)
         if isinstance(exc, DatabaseBusy):
             return await self.busy(request, exc)
+        if isinstance(exc, BodyTimeout):
+            return await self.slow_body(request, exc)
         return None
 
-    def record_denial(self, request: Request, exc: ApiError) -> None:
-        action = f"{request.method} {request.scope.get(ROUTE, request.url.path)}"
-        court = getattr(request.state, "court", "-")
-        self.world.db.write(
-            lambda c: audit.append(c, court, action, request.url.path, f"denied:{exc.code}")
-        )
-
     async def api_error(self, request: Request, exc: ApiError) -> Response:
-        if exc.audit:
-            await run_in_threadpool(self.record_denial, request, exc)
+        if exc.audit:  # counted, written together (load.api.denials)
+            action = f"{request.method} {request.scope.get(ROUTE, request.url.path)}"
+            self.denials.count(getattr(request.state, "court", "-"), action, exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
@@ -80,6 +76,10 @@ class Answers:
         return JSONResponse(
             {"code": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
         )
+
+    async def slow_body(self, request: Request, exc: BodyTimeout) -> Response:
+        body = {"code": "body_timeout", "detail": str(exc)}
+        return JSONResponse(body, status_code=408, headers={"Connection": "close"})
 
     async def busy(self, request: Request, exc: DatabaseBusy) -> Response:
         body = {"code": "busy", "detail": "the database stayed locked; retry"}

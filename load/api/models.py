@@ -48,6 +48,13 @@ def _integral(value: object) -> object:
 
 
 Integral = BeforeValidator(_integral)
+
+
+def _number(value: object) -> object:
+    """A number as the body parser gives it (a Decimal) as a float; ints stay ints."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
 _DECIMAL_ID = re.compile(f"[1-9][0-9]{{0,{len(str(MAX_ID)) - 1}}}")
 
 
@@ -176,21 +183,42 @@ class FindingView(BaseModel):
     balance_fen: int = Field(description="As the agency's record says (a stale record is off).")
 
 
+AgencyStatus = Literal["accepted", "processing", "done", "unknown"]
+ControlStatus = Literal["accepted", "processing", "done", "failed", "unknown", "refused"]
+
+
+class AgencyAnswer(BaseModel):
+    agency: str
+    status: AgencyStatus = Field(
+        description="accepted (not picked up yet), processing, done (answered) or unknown "
+        "(fault mode: the API stopped waiting; a late answer may still arrive)."
+    )
+
+
 class QueryView(BaseModel):
     query_id: int
     case_id: int
     channel: Channel
     sent_at: str = Field(description="Simulated time the query was sent.")
-    status: Literal["pending", "answered"]
+    status: Literal["accepted", "processing", "answered"] = Field(
+        description="answered once every agency has answered or been given up on."
+    )
+    agencies: list[AgencyAnswer]
     findings: list[FindingView] = Field(description="Answers received so far.")
 
 
 class ControlDone(BaseModel):
+    """A control carried out at once (``[api] controls = "instant"``, the default)."""
+
     control_id: int
     case_id: int
     asset_id: str
     action: Action
-    outcome: Literal["frozen", "renewed", "unfrozen", "deducted"]
+    status: Literal["done"]
+    outcome: Literal["frozen", "waiting", "renewed", "unfrozen", "deducted"] = Field(
+        description="waiting: the asset is held by earlier freezes; this one waits in line "
+        "(轮候) and takes effect when they are released."
+    )
     amount_fen: int | None = Field(description="Money moved (None for a renewal).")
     freeze_id: int
     held_fen: int = Field(description="Held by the freeze after this control.")
@@ -201,11 +229,46 @@ class ControlDone(BaseModel):
     cap_used_fen: int | None = Field(default=None, description="Provident fund: used this year.")
 
 
+class ControlAccepted(BaseModel):
+    """A control handed to the agency (``[api] controls = "scenario"``): follow it at
+    ``GET /v1/controls/{control_id}``."""
+
+    control_id: int
+    case_id: int
+    asset_id: str
+    action: Action
+    status: Literal["accepted"]
+    amount_fen: int | None = Field(description="Money reserved for it (None: none).")
+    freeze_id: int | None
+    sim_time: str = Field(description="Simulated time the control was made.")
+
+
+class ControlState(BaseModel):
+    """A control as it stands (``GET /v1/controls/{control_id}``)."""
+
+    control_id: int
+    case_id: int
+    asset_id: str
+    action: Action
+    status: ControlStatus
+    outcome: str | None = Field(
+        description="Once done: frozen, waiting, renewed, unfrozen, deducted; once failed: "
+        "the agency's reason (agency_failed, freeze_expired, not_frozen); once refused: the "
+        "refusal's code; None while it is not known."
+    )
+    amount_fen: int | None = Field(description="Money it moved, once done.")
+    freeze_id: int | None
+    held_fen: int | None = Field(description="What its freeze holds now.")
+    expires_at: str | None = Field(description="Its freeze's expiry now, while it holds.")
+    sim_time: str = Field(description="Simulated time the control was made.")
+
+
 class ControlView(BaseModel):
     control_id: int
     asset_id: str
     action: Action
-    outcome: str
+    status: ControlStatus
+    outcome: str | None
     amount_fen: int | None
     freeze_id: int | None
     sim_time: str
@@ -227,16 +290,50 @@ class ReconcileView(BaseModel):
     initial_total_fen: int
     debtor_fen: int
     frozen_fen: int
+    pending_fen: int = Field(description="With agencies, on its way (controls = scenario).")
     court_fen: int
+    other_fen: int = Field(description="Taken by other authorities ahead of waiting freezes.")
     controls: int
+    journal_entries: int
     problem_count: int
     problems: list[str]
+
+
+class Checkpoint(BaseModel):
+    """The audit chains' heads, signed with the audit key: keep it, send it back to verify."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1]
+    at_utc: str = Field(max_length=40)
+    heads: dict[str, list[int | str]] = Field(
+        max_length=1000,
+        description="Chain (shard) -> [number of its last entry, that entry's MAC].",
+    )
+    signature: str = Field(max_length=128)
 
 
 class AuditVerifyView(BaseModel):
     ok: bool
     entries: int
-    first_bad: int | None
+    refused: int = Field(description="Refused requests the log counts (401, 403, 404).")
+    first_bad: str | None = Field(description="CHAIN:ENTRY of the first entry that fails.")
+    sealed: int = Field(description="Entries the checkpoint seals (all verified).")
+    unsealed: int = Field(description="Entries written after it (verified, not yet sealed).")
+    checkpoint: str = Field(description="When the checkpoint held against was made, or none.")
+    problem_count: int
+    problems: list[str]
+
+
+class ClockAdvance(Strict):
+    """Move the simulated clock forward (every worker at once; kept across restarts)."""
+
+    days: Annotated[float, Field(gt=0, le=3650, allow_inf_nan=False), BeforeValidator(_number)]
+
+
+class ClockView(BaseModel):
+    sim_time: str
+    offset_days: float
 
 
 class Health(BaseModel):

@@ -12,8 +12,11 @@ CASE = "/v1/cases/{case_id}"
 QUERIES = "/v1/queries"
 QUERY = "/v1/queries/{query_id}"
 CONTROLS = "/v1/controls"
+CONTROL = "/v1/controls/{control_id}"
 RECONCILE = "/v1/admin/reconcile"
 AUDIT_VERIFY = "/v1/admin/audit/verify"
+AUDIT_CHECKPOINT = "/v1/admin/audit/checkpoint"
+CLOCK = "/v1/admin/clock"
 
 
 def prefix(template: str) -> str:

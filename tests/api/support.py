@@ -43,6 +43,7 @@ TEST_SETTINGS = [
     "regions.chongqing.channels.local.per_agency.land_registry.error_probability=0.99",
     "regions.chongqing.policy.provident_fund_freeze_years=0.002",  # 0.73 days: lapses fast
     "regions.hunan.channels.local.use=false",  # Hunan has no local channel
+    "api.over_freeze_share=0.5",  # courts may freeze half as much again as a claim needs
     *(
         f"agencies.{a}.polling={ALWAYS}"
         for a in (
@@ -213,6 +214,12 @@ class Server:
     def audit(self) -> dict[str, Any]:
         r = httpx.get(self.url + "/v1/admin/audit/verify", headers=self.admin, timeout=30)
         return r.json()
+
+    def audit_settled(self) -> dict[str, Any]:
+        """The audit verified after every worker wrote the refusals it counted (each writes
+        them once a second) and sealed its chains in a checkpoint."""
+        time.sleep(2.2)
+        return self.audit()
 
 
 def open_case(c: httpx.Client, h: dict[str, str], debtor: str, claim_fen: int) -> int:
