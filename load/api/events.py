@@ -34,6 +34,7 @@ from load.api.ledger import (
     committed,
     court_account,
     debtor_account,
+    ensure_account,
     frozen_account,
     move,
     other_account,
@@ -246,6 +247,7 @@ def _carry_out(
             cause = Cause("refund", c.case_id, c.control_id, f.freeze_id)  # it holds the asset
             moved = _moved(tx, cause, pending, debtor_account(c.asset_id), reserved, t)
             held = balance(tx, debtor_account(c.asset_id))
+            ensure_account(tx, other_account(c.asset_id), "other")
             other = Cause("other", c.case_id, c.control_id, f.freeze_id)
             hold = _moved(tx, other, debtor_account(c.asset_id), other_account(c.asset_id), held, t)
             tx.run(_WAIT, (held, f.freeze_id))

@@ -58,6 +58,10 @@ class Cause:
 
 _BALANCE = Stmt("SELECT balance_fen FROM accounts WHERE account_id = ?")
 _OPEN = Stmt("INSERT INTO accounts (account_id, kind, case_id, balance_fen) VALUES (?, ?, ?, 0)")
+_ENSURE = Stmt(
+    "INSERT INTO accounts (account_id, kind, case_id, balance_fen) VALUES (?, ?, ?, 0)"
+    " ON CONFLICT (account_id) DO NOTHING"
+)
 # both sides of a move in one statement: the debit only if it can pay (two rows, or none move)
 _MOVE = Stmt(
     """UPDATE accounts SET balance_fen = balance_fen + CASE WHEN account_id = ? THEN -? ELSE ? END
@@ -89,6 +93,11 @@ def balance_or_zero(conn: Connection | Tx, account_id: str) -> int:
 
 def open_account(conn: Connection | Tx, account_id: str, kind: str, case_id: int | None) -> None:
     tx_of(conn).run(_OPEN, (account_id, kind, case_id))
+
+
+def ensure_account(conn: Connection | Tx, account_id: str, kind: str) -> None:
+    """Open an account of no case unless it is open already."""
+    tx_of(conn).run(_ENSURE, (account_id, kind, None))
 
 
 def committed(conn: Connection | Tx, case_id: int) -> dict[str, int]:
