@@ -37,7 +37,7 @@ def verify_audit(
     else:
         bad = checkpoint.problems_with(world.audit_key, cp)
         for problem in bad:
-            v.problem(None, problem)
+            v.problem(None, problem, first=True)
         if not bad:
             sealed = checkpoint.hold_against(v, cp)
         against = str(cp.get("at_utc")) if isinstance(cp, dict) else "?"

@@ -148,9 +148,12 @@ class Verification:
     first_bad: str | None = None
     chained: dict[int, list[str]] = field(default_factory=dict)  # shard -> macs by seq
 
-    def problem(self, where: str | None, text: str) -> None:
+    def problem(self, where: str | None, text: str, first: bool = False) -> None:
         self.problem_count += 1
-        if len(self.problems) < MAX_LISTED:
+        if first:
+            self.problems.insert(0, text)
+            del self.problems[MAX_LISTED:]
+        elif len(self.problems) < MAX_LISTED:
             self.problems.append(text)
         if self.first_bad is None and where is not None:
             self.first_bad = where

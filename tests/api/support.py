@@ -133,6 +133,7 @@ class Server:
         fixtures: Path | None = None,
         env: dict[str, str] | None = None,
         time_scale: float = TIME_SCALE,
+        state_dir: Path | None = None,
     ) -> None:
         self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
         self.log_path = tmp / f"serve-{uuid.uuid4().hex[:6]}.log"
@@ -154,6 +155,7 @@ class Server:
             str(seed),
             "--fixtures-out",
             str(self.fixtures_path),
+            *(["--state-dir", str(state_dir)] if state_dir is not None else []),
             *settings_args(list(extra)),
         ]
         self.log = self.log_path.open("w")
