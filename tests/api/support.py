@@ -134,8 +134,10 @@ class Server:
         env: dict[str, str] | None = None,
         time_scale: float = TIME_SCALE,
         state_dir: Path | None = None,
+        reset: bool = False,
     ) -> None:
         self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
+        self.fixtures_path.unlink(missing_ok=True)  # an earlier server's: not this one's
         self.log_path = tmp / f"serve-{uuid.uuid4().hex[:6]}.log"
         self.db_url = db_url
         self.used: set[str] = set()
@@ -156,6 +158,7 @@ class Server:
             "--fixtures-out",
             str(self.fixtures_path),
             *(["--state-dir", str(state_dir)] if state_dir is not None else []),
+            *(["--reset"] if reset else []),
             *settings_args(list(extra)),
         ]
         self.log = self.log_path.open("w")
