@@ -135,6 +135,7 @@ class Server:
         time_scale: float = TIME_SCALE,
         state_dir: Path | None = None,
         reset: bool = False,
+        body_timeout: float | None = None,
     ) -> None:
         self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
         self.fixtures_path.unlink(missing_ok=True)  # an earlier server's: not this one's
@@ -159,6 +160,7 @@ class Server:
             str(self.fixtures_path),
             *(["--state-dir", str(state_dir)] if state_dir is not None else []),
             *(["--reset"] if reset else []),
+            *(["--body-timeout", str(body_timeout)] if body_timeout else []),
             *settings_args(list(extra)),
         ]
         self.log = self.log_path.open("w")
