@@ -35,9 +35,19 @@ from load.api import admin, casework, controls, models, paths
 from load.api.auth import AdminOnly, Auth, CourtOf
 from load.api.body import BODY_SECONDS, BodyLimit
 from load.api.checkpoint import CheckpointFile
+from load.api.contract import (
+    AUTH,
+    CHECKPOINT,
+    CREATED_CASE,
+    CREATED_CONTROL,
+    CREATED_QUERY,
+    DESCRIPTION,
+    READ,
+    WRITE,
+)
 from load.api.db import Database
 from load.api.denials import FLUSH_SECONDS, Denials
-from load.api.errors import code_table, not_found
+from load.api.errors import not_found
 from load.api.fastpath import FastPath
 from load.api.handlers import Answers
 from load.api.metrics import Metrics, MetricsMiddleware
@@ -53,51 +63,6 @@ FAST_PATH_ENV = "CHAKONG_API_FAST_PATH"  # "0": every request through the routes
 BODY_SECONDS_ENV = "CHAKONG_API_BODY_SECONDS"
 log = logging.getLogger("chakong.api")
 
-DESCRIPTION = f"""\
-The chakong reference implementation of the court enforcement query-and-control network
-(网络执行查控系统), behaving as its scenario says: agencies answer queries on a scaled clock
-after their polling interval, working hours and the channel's latency; the local channel
-covers fewer agencies and returns wrong or stale records at the scenario's rates; freezes
-last the region's period; provident-fund deductions stop at the region's annual cap.
-
-Money is in integer fen (1 yuan = 100 fen). Authenticate with `Authorization: Bearer TOKEN`
-(tokens are in the fixtures file written by `chakong serve --fixtures-out`). The court is
-always the token's. Another court's case, query or asset answers 404, exactly as an id that
-does not exist.
-
-`POST /v1/controls` needs an `Idempotency-Key` header: the same key with the same body gives
-the same reply (byte for byte) and acts once; the same key with another body is refused.
-With `[api] controls = "instant"` (the default) a control is done (201) or refused (409) at
-once. With `"scenario"` it is accepted (202) and handed to the agency, which acts on the
-scaled clock with the scenario's control latencies, failures and waiting freezes (轮候):
-follow it at `GET /v1/controls/{{control_id}}` (accepted, processing, then done, failed with
-the agency's reason, or unknown while an answer is late or lost in fault mode; unknown is
-never failed). A retry of an unknown control with its key asks the agency again and never
-acts twice.
-
-Every error is `{{"code": CODE, "detail": MESSAGE}}`:
-
-{code_table()}
-"""
-
-E = models.Error
-Responses = dict[int | str, dict[str, Any]]
-AUTH: Responses = {
-    401: {"model": E, "description": "`unauthenticated`: no valid bearer token"},
-    403: {"model": E, "description": "`forbidden`: wrong kind of token for this endpoint"},
-}
-READ: Responses = {
-    **AUTH,
-    404: {"model": E, "description": "`not_found` (or another court's)"},
-    422: {"model": E, "description": "`invalid_request`: a bad id in the path"},
-}
-WRITE: Responses = {
-    **READ,
-    400: {"model": E, "description": "`malformed_json`"},
-    413: {"model": E, "description": "`body_too_large`"},
-    415: {"model": E, "description": "`unsupported_media_type`: not application/json"},
-    422: {"model": E, "description": "`invalid_request`: the body does not match the schema"},
-}
 PathId = Annotated[models.PathId, Path()]
 IdempotencyKey = Annotated[models.IdempotencyKey, Header(alias="Idempotency-Key")]
 
@@ -235,8 +200,9 @@ def create_app(
         paths.CASES,
         status_code=201,
         response_model=models.CaseCreated,
-        responses=WRITE,
+        responses=CREATED_CASE,
         tags=["cases"],
+        operation_id="createCase",
     )
     async def create_case(body: models.CaseCreate, court: CourtOf) -> Response:
         """Open a case against a debtor (a debtor unknown to the network: 404)."""
@@ -245,7 +211,13 @@ def create_app(
         )
         return json_response(201, {"case_id": case_id})
 
-    @courts.get(paths.CASE, response_model=models.CaseView, responses=READ, tags=["cases"])
+    @courts.get(
+        paths.CASE,
+        response_model=models.CaseView,
+        responses=READ,
+        tags=["cases"],
+        operation_id="getCase",
+    )
     async def get_case(case_id: PathId, court: CourtOf) -> Response:
         """The case, the money it recovered, its queries and every control (refusals too)."""
         now = world.clock.now()
@@ -256,8 +228,9 @@ def create_app(
         paths.QUERIES,
         status_code=202,
         response_model=models.QueryCreated,
-        responses={**WRITE, 409: {"model": models.Refusal, "description": "`channel_unavailable`"}},
+        responses=CREATED_QUERY,
         tags=["queries"],
+        operation_id="createQuery",
     )
     async def create_query(body: models.QueryCreate, court: CourtOf) -> Response:
         """Ask every agency the channel reaches from the court's region; they answer later."""
@@ -266,7 +239,13 @@ def create_app(
         )
         return json_response(202, {"query_id": query_id})
 
-    @courts.get(paths.QUERY, response_model=models.QueryView, responses=READ, tags=["queries"])
+    @courts.get(
+        paths.QUERY,
+        response_model=models.QueryView,
+        responses=READ,
+        tags=["queries"],
+        operation_id="getQuery",
+    )
     async def get_query(query_id: PathId, court: CourtOf) -> Response:
         """How far each agency has got; findings arrive one by one; ``answered`` once every
         agency has answered (or, in fault mode, been given up on)."""
@@ -276,14 +255,9 @@ def create_app(
         paths.CONTROLS,
         status_code=201,
         response_model=models.ControlDone,
-        responses={
-            **WRITE,
-            202: {"model": models.ControlAccepted, "description": "handed to the agency"},
-            408: {"model": E, "description": "`body_timeout`"},
-            409: {"model": models.Refusal, "description": "refused: see `code`"},
-            422: {"model": E, "description": "`invalid_request` or `idempotency_key_reused`"},
-        },
+        responses=CREATED_CONTROL,
         tags=["controls"],
+        operation_id="createControl",
     )
     async def create_control(
         body: Annotated[models.ControlCreate, Body()],
@@ -296,7 +270,11 @@ def create_app(
         return await serve_control(court, idempotency_key, body)
 
     @courts.get(
-        paths.CONTROL, response_model=models.ControlState, responses=READ, tags=["controls"]
+        paths.CONTROL,
+        response_model=models.ControlState,
+        responses=READ,
+        tags=["controls"],
+        operation_id="getControl",
     )
     async def get_control(control_id: PathId, court: CourtOf) -> Response:
         """The control as it stands: accepted, processing, done, failed, unknown, refused."""
@@ -341,6 +319,7 @@ def create_app(
         responses=WRITE,
         dependencies=[AdminOnly],
         tags=["admin"],
+        operation_id="verifyAuditAgainst",
     )
     async def admin_audit_verify_against(body: models.Checkpoint) -> Response:
         """The same, held against a checkpoint an auditor kept (as the GET of
@@ -354,9 +333,10 @@ def create_app(
     @admins.get(
         paths.AUDIT_CHECKPOINT,
         response_model=models.Checkpoint,
-        responses=AUTH,
+        responses=CHECKPOINT,
         dependencies=[AdminOnly],
         tags=["admin"],
+        operation_id="getCheckpoint",
     )
     async def admin_audit_checkpoint() -> Response:
         """The audit chains' heads now, signed: keep it, and verify against it later."""

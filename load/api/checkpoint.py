@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def problems_with(key: bytes, checkpoint: Any) -> list[str]:
         return ["the checkpoint lacks heads, at_utc or signature"]
     for shard, head in heads.items():
         ok = (
-            shard.isdigit()
+            re.fullmatch(r"[0-9]{1,3}", shard) is not None
             and int(shard) < SHARDS
             and isinstance(head, list)
             and len(head) == 2

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from load.api.body import BodyTimeout
 from load.api.db import DatabaseBusy
@@ -24,6 +25,17 @@ from load.api.routing import ROUTE
 
 log = logging.getLogger("chakong.api")
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
+
+
+def allowed(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's (Starlette's 405 names
+    only the first such route's)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path, not the method
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 class Answers:
@@ -73,9 +85,11 @@ class Answers:
     async def http_error(self, request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return JSONResponse(
-            {"code": code, "detail": detail}, status_code=exc.status_code, headers=exc.headers
-        )
+        headers = exc.headers
+        if exc.status_code == 405:  # every method the path takes, not the first route's only
+            headers = {**(headers or {}), "Allow": ", ".join(allowed(request))}
+        body = {"code": code, "detail": detail}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     async def slow_body(self, request: Request, exc: BodyTimeout) -> Response:
         body = {"code": "body_timeout", "detail": str(exc)}

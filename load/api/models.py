@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, TypeAdapter
 
+from load.api.audit import SHARDS
 from load.api.errors import REFUSALS
 
 MAX_FEN = 10**15  # 10 trillion yuan: more than any claim, well inside 64-bit integers
@@ -81,8 +82,13 @@ Fen = Annotated[
     int, Field(ge=1, le=MAX_FEN, description="Money in fen (1 yuan = 100 fen)."), Integral
 ]
 Id = Annotated[int, Field(ge=1, le=MAX_ID), Integral]
-AssetId = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.:-]+$")]
-DebtorId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
+AssetId = Annotated[
+    str,
+    Field(min_length=1, max_length=48, pattern=r"^[A-Za-z0-9_.:-]+$", examples=["D000001-0"]),
+]
+DebtorId = Annotated[
+    str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$", examples=["D000001"])
+]
 Channel = Literal["central", "local"]
 Action = Literal["freeze", "renew", "unfreeze", "deduct"]
 if TYPE_CHECKING:
@@ -302,12 +308,17 @@ class ReconcileView(BaseModel):
 class Checkpoint(BaseModel):
     """The audit chains' heads, signed with the audit key: keep it, send it back to verify."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     version: Literal[1]
     at_utc: str = Field(max_length=40)
-    heads: dict[str, list[int | str]] = Field(
-        max_length=1000,
+    heads: dict[
+        str,
+        list[
+            Annotated[int, Field(ge=0, le=MAX_ID), Integral] | Annotated[str, Field(max_length=64)]
+        ],
+    ] = Field(
+        max_length=SHARDS,
         description="Chain (shard) -> [number of its last entry, that entry's MAC].",
     )
     signature: str = Field(max_length=128)
