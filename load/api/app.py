@@ -67,12 +67,11 @@ PathId = Annotated[models.PathId, Path()]
 IdempotencyKey = Annotated[models.IdempotencyKey, Header(alias="Idempotency-Key")]
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def json_response(status: int, body: Any) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
-        status_code=status,
-        media_type="application/json",
-    )
+    return Response(_ENCODE(body), status_code=status, media_type="application/json")
 
 
 def create_app(

@@ -21,13 +21,12 @@ its entries in a :class:`Batch` and appends them last, shard by shard in ascendi
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -52,8 +51,7 @@ def shard_of(name: str) -> int:
     return zlib.crc32(name.encode()) % SHARDS
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One audit entry, before it is chained."""
 
     shard: int
@@ -65,16 +63,22 @@ class Entry:
     amount_fen: int | None = None
     debit_account: str | None = None
     credit_account: str | None = None
-    count: int = 1
+    times: int = 1  # the column "count": refused requests counted together
+
+
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def mac_of(key: bytes, prev_mac: str, seq: int, at_utc: str, e: Entry) -> str:
+    """HMAC-SHA256 under ``key`` of the entry's fields and the previous MAC, as the compact
+    JSON array ``[shard, seq, at_utc, sim_time, court, action, target, outcome, amount_fen,
+    debit_account, credit_account, count, prev_mac]`` (UTF-8): an auditor can recompute it
+    in any language."""
     fields = [
         e.shard, seq, at_utc, e.sim_time, e.court, e.action, e.target, e.outcome,
-        e.amount_fen, e.debit_account, e.credit_account, e.count, prev_mac,
+        e.amount_fen, e.debit_account, e.credit_account, e.times, prev_mac,
     ]  # fmt: skip
-    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, _PAYLOAD(fields).encode(), "sha256").hex()
 
 
 _HEAD = Stmt("SELECT seq, mac FROM audit_heads WHERE shard = ?", lock="FOR UPDATE")
@@ -91,6 +95,7 @@ class Batch:
     """The audit entries of one transaction, appended together at its end."""
 
     entries: list[Entry] = field(default_factory=list)
+    at_utc: str | None = None  # when they happened (default: when they are written)
 
     def add(self, entry: Entry) -> None:
         self.entries.append(entry)
@@ -98,9 +103,11 @@ class Batch:
     def write(self, conn: Connection | Tx, key: bytes) -> None:
         """Append every entry (inside the caller's write transaction), shard by shard."""
         tx = tx_of(conn)
-        entries = sorted(self.entries, key=lambda e: e.shard)  # stable: order kept per shard
+        entries = self.entries
+        if len(entries) > 1:
+            entries = sorted(entries, key=lambda e: e.shard)  # stable: order kept per shard
         self.entries = []
-        at = utc_now()
+        at = self.at_utc or utc_now()
         i = 0
         while i < len(entries):
             shard = entries[i].shard
@@ -112,7 +119,7 @@ class Batch:
                 mac = mac_of(key, prev, seq, at, e)
                 row = (
                     e.shard, seq, at, e.sim_time, e.court, e.action, e.target, e.outcome,
-                    e.amount_fen, e.debit_account, e.credit_account, e.count, prev, mac,
+                    e.amount_fen, e.debit_account, e.credit_account, e.times, prev, mac,
                 )  # fmt: skip
                 tx.run(_APPEND, row)
                 prev = mac
@@ -125,7 +132,7 @@ def _fit(e: Entry) -> Entry:
         return e
     return Entry(
         e.shard, e.sim_time, e.court, e.action[:64], e.target[:255], e.outcome[:64],
-        e.amount_fen, e.debit_account, e.credit_account, e.count,
+        e.amount_fen, e.debit_account, e.credit_account, e.times,
     )  # fmt: skip
 
 
@@ -160,9 +167,7 @@ class Verification:
 
 
 def _rows(conn: Connection) -> Iterator[Any]:
-    rows = conn.execution_options(yield_per=2000).execute(
-        select(audit).order_by(audit.c.shard, audit.c.seq)
-    )
+    rows = conn.execution_options(yield_per=2000).execute(select(audit).order_by(audit.c.entry_id))
     try:
         yield from rows
     finally:
@@ -174,17 +179,17 @@ def verify_chains(conn: Connection, key: bytes) -> Verification:
     chain's head row. Records the MACs by position for the checkpoint to be held against."""
     v = Verification()
     broken: set[int] = set()
-    shard, expected_seq, prev = -1, 0, GENESIS_MAC
+    last: dict[int, str] = {}  # each chain's MAC so far (the entries come in the order appended)
     for row in _rows(conn):
         v.entries += 1
         if row.outcome.startswith("denied:"):
             v.refused += row.count
-        if row.shard != shard:
-            shard, expected_seq, prev = row.shard, 0, GENESIS_MAC
-            v.chained[shard] = []
+        shard = row.shard
         if shard in broken:
             continue
-        expected_seq += 1
+        macs = v.chained.setdefault(shard, [])
+        expected_seq = len(macs) + 1
+        prev = last.get(shard, GENESIS_MAC)
         e = Entry(
             row.shard, row.sim_time, row.court, row.action, row.target, row.outcome,
             row.amount_fen, row.debit_account, row.credit_account, row.count,
@@ -202,14 +207,14 @@ def verify_chains(conn: Connection, key: bytes) -> Verification:
             v.problem(where, f"chain {shard}: entry {row.seq} was altered (its MAC is wrong)")
             broken.add(shard)
         else:
-            prev = row.mac
-            v.chained[shard].append(row.mac)
+            last[shard] = row.mac
+            macs.append(row.mac)
     for shard, (seq, mac) in sorted(heads(conn).items()):
         if shard in broken:
             continue
         macs = v.chained.get(shard, [])
-        last = macs[-1] if macs else GENESIS_MAC
-        if seq != len(macs) or mac != last:
+        end = macs[-1] if macs else GENESIS_MAC
+        if seq != len(macs) or mac != end:
             v.problem(
                 f"{shard}:{len(macs) + 1}",
                 f"chain {shard}: its head says entry {seq}, the chain ends at {len(macs)}",

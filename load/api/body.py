@@ -138,6 +138,23 @@ class BodyLimit:
         self.app = app
         self.limit = limit
         self.seconds = seconds
+        # The requests reading a body, with their deadlines: one watchdog timer for them all
+        # (a timeout around every read would cost more than the read).
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        self._late: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for task, deadline in list(self._reading.items()):
+            if now >= deadline:
+                del self._reading[task]
+                self._late.add(task)
+                task.cancel()  # the read it waits in ends in BodyTimeout (limited below)
+        self._watchdog = None
+        if self._reading:
+            self._watchdog = loop.call_later(min(0.25, self.seconds / 4), self._watch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,26 +169,44 @@ class BodyLimit:
             if length == b"0":
                 await self.app(scope, receive, send)
                 return
-        deadline = asyncio.get_running_loop().time() + self.seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.seconds
         seen = 0
         whole = False
+        reader: asyncio.Task[Any] | None = None
 
         async def limited() -> Message:
-            nonlocal seen, whole
+            nonlocal seen, whole, reader
             if whole:  # afterwards: waiting for a disconnect, which takes its time
                 return await receive()
+            if reader is None:
+                reader = asyncio.current_task()
+                assert reader is not None
+                self._reading[reader] = deadline
+                if self._watchdog is None:
+                    self._watchdog = loop.call_later(min(0.25, self.seconds / 4), self._watch)
             try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                raise BodyTimeout(self.seconds) from None
+                message = await receive()
+            except asyncio.CancelledError:
+                if reader in self._late:
+                    self._late.discard(reader)
+                    reader.uncancel()
+                    raise BodyTimeout(self.seconds) from None
+                raise
             seen += len(message.get("body", b""))
             if seen > self.limit:  # only without a Content-Length: the server reads no
                 raise StarletteHTTPException(413, self._detail(seen))  # more than declared
-            whole = not message.get("more_body", False)
+            if not message.get("more_body", False):
+                whole = True
+                self._reading.pop(reader, None)
             return message
 
-        await self.app(scope, limited, send)
+        try:
+            await self.app(scope, limited, send)
+        finally:
+            if reader is not None:
+                self._reading.pop(reader, None)
+                self._late.discard(reader)
 
     def _detail(self, size: int) -> str:
         return f"the body is {size} bytes or more; at most {self.limit} are taken"

@@ -9,12 +9,14 @@ each agency has got (:mod:`load.api.statuses`).
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, bindparam, insert, select, update
 
 from load.api import audit
-from load.api.agencies import HeldAsset
+from load.api.agencies import NEVER, HeldAsset
 from load.api.errors import ApiError, not_found
 from load.api.ledger import balance, court_account, open_account
 from load.api.schema import (
@@ -25,7 +27,6 @@ from load.api.schema import (
     debtors,
     findings,
     queries,
-    query_agencies,
 )
 from load.api.sql import Stmt, Tx, tx_of
 from load.api.statuses import agency_status, control_status, query_status
@@ -46,15 +47,14 @@ _NEW_QUERY = insert(queries)
 _ANSWERED_AT = (
     update(queries)
     .where(queries.c.query_id == bindparam("qid"))
-    .values(answer_at_sim=bindparam("answer_at"))
+    .values(answer_at_sim=bindparam("answer_at"), agencies=bindparam("agencies"))
 )
 _NEW_FINDINGS = insert(findings)
-_NEW_AGENCIES = insert(query_agencies)
-# a query's answers: three statements on the DBAPI cursor (load.api.sql), the hottest read
+# a query's answers: two statements on the DBAPI cursor (load.api.sql), the hottest read
 _QUERY = Stmt(
-    """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim FROM queries q
+    """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim, q.agencies FROM queries q
        JOIN cases c ON c.case_id = q.case_id WHERE q.query_id = ? AND c.court_id = ?""",
-    "case_id, channel, sent_sim, answer_at_sim",
+    "case_id, channel, sent_sim, answer_at_sim, agencies",
 )
 _FOUND = Stmt(
     """SELECT f.asset_id, a.asset_type, f.agency, f.channel, f.balance_fen FROM findings f
@@ -62,14 +62,10 @@ _FOUND = Stmt(
        WHERE f.query_id = ? AND f.answer_at_sim <= ? ORDER BY f.asset_id"""
 )
 _FINDING_KEYS = ("asset_id", "asset_type", "agency", "channel", "balance_fen")
-_AGENCIES = Stmt(
-    "SELECT agency, pickup_sim, reply_sim, deadline_sim FROM query_agencies"
-    " WHERE query_id = ? ORDER BY agency"
-)
 # the assets of a case with something due on them (agencies' acts, lapses)
 _DUE_ASSETS = Stmt(
     """SELECT asset_id FROM controls WHERE case_id = ?
-       AND ((acted = ? AND act_sim <= ?) OR (duplicate_seen = ? AND duplicate_sim <= ?))
+       AND ((NOT acted AND act_sim <= ?) OR (NOT duplicate_seen AND duplicate_sim <= ?))
        UNION SELECT asset_id FROM freezes WHERE case_id = ?
        AND ((status = 'active' AND expires_sim <= ?)
             OR (status = 'waiting' AND external_release_sim <= ?))"""
@@ -129,23 +125,18 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
         for r in conn.execute(_HELD, {"debtor_id": case.debtor_id})
     ]
     now = world.clock.now()
-    new_query = {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now}
+    new_query = {
+        "case_id": case_id,
+        "channel": channel,
+        "sent_sim": now,
+        "answer_at_sim": now,
+        "agencies": "[]",
+    }
     query_id = _inserted_id(conn.execute(_NEW_QUERY, new_query))
     answers = world.agencies.answer(court.region, channel, query_id, now, held)
-    conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
-    conn.execute(
-        _NEW_AGENCIES,
-        [
-            {
-                "query_id": query_id,
-                "agency": agency,
-                "pickup_sim": r.pickup,
-                "reply_sim": r.reply,
-                "deadline_sim": r.deadline,
-            }
-            for agency, r in answers.replies.items()
-        ],
-    )
+    agencies = [[a, r.pickup, r.reply, r.deadline] for a, r in sorted(answers.replies.items())]
+    timeline = {"qid": query_id, "answer_at": answers.answer_at, "agencies": json.dumps(agencies)}
+    conn.execute(_ANSWERED_AT, timeline)
     if answers.findings:
         conn.execute(
             _NEW_FINDINGS,
@@ -175,25 +166,50 @@ def read_query(conn: Connection | Tx, world: World, court: Court, query_id: int)
         raise not_found("query", query_id)
     now = world.clock.now()
     found = tx.all(_FOUND, (query_id, now))
-    agencies = [
-        {"agency": agency, "status": agency_status(pickup, reply, deadline, now)}
-        for agency, pickup, reply, deadline in tx.all(_AGENCIES, (query_id,))
-    ]
+    timeline, settled, final = _agencies(row.agencies)
+    if now >= settled:  # nothing changes any more: the view worked out once
+        agencies, status = final
+    else:
+        agencies = [
+            {"agency": agency, "status": agency_status(pickup, reply, deadline, now)}
+            for agency, pickup, reply, deadline in timeline
+        ]
+        status = query_status([a["status"] for a in agencies])
     return {
         "query_id": query_id,
         "case_id": row.case_id,
         "channel": row.channel,
         "sent_at": world.clock.iso(row.sent_sim),
-        "status": query_status([a["status"] for a in agencies]),
+        "status": status,
         "agencies": agencies,
         "findings": [dict(zip(_FINDING_KEYS, r, strict=True)) for r in found],
     }
 
 
+@functools.lru_cache(maxsize=8192)
+def _agencies(text: str) -> tuple[list[Any], float, tuple[list[dict[str, str]], str]]:
+    """A query's agencies (as stored), the moment after which their statuses no longer
+    change, and the view from then on (worked out once per query: it is read often)."""
+    timeline = json.loads(text)
+    settled = max(
+        (
+            max(t for t in (pickup, reply, deadline) if t is not None)
+            for _, pickup, reply, deadline in timeline
+        ),
+        default=0.0,
+    )
+    settled = min(settled, NEVER)
+    final = [
+        {"agency": agency, "status": agency_status(pickup, reply, deadline, settled)}
+        for agency, pickup, reply, deadline in timeline
+    ]
+    return timeline, settled, (final, query_status([a["status"] for a in final]))
+
+
 def due_assets(tx: Tx, court: Court, case_id: int, now: float) -> list[str]:
     """The court's case's assets with something due on them (empty for another court's)."""
     case_of(tx, court, case_id)
-    params = (case_id, False, now, False, now, case_id, now, now)
+    params = (case_id, now, now, case_id, now, now)
     return sorted({str(r[0]) for r in tx.all(_DUE_ASSETS, params)})
 
 

@@ -23,12 +23,13 @@ import hashlib
 import json
 from typing import Any
 
-from load.api.audit import Batch
+from load.api.audit import Batch, utc_now
 from load.api.casework import CASE_COLUMNS, case_of
 from load.api.effects import record
 from load.api.errors import ApiError, not_found
 from load.api.events import entry, settle, target
 from load.api.rules import ControlRequest, Decision, decide
+from load.api.schema import OPEN_CONTROL
 from load.api.sql import Stmt, Tx
 from load.api.statuses import control_status
 from load.api.world import Court, World
@@ -71,8 +72,8 @@ _CONTROL = Stmt(
     CONTROL_COLUMNS,
 )
 _DUE = Stmt(
-    """SELECT 1 FROM controls WHERE asset_id = ?
-       AND ((acted = ? AND act_sim <= ?) OR (duplicate_seen = ? AND duplicate_sim <= ?))
+    f"""SELECT 1 FROM controls WHERE asset_id = ? AND {OPEN_CONTROL}
+       AND ((NOT acted AND act_sim <= ?) OR (NOT duplicate_seen AND duplicate_sim <= ?))
        UNION ALL SELECT 1 FROM freezes WHERE asset_id = ?
        AND ((status = 'active' AND expires_sim <= ?)
             OR (status = 'waiting' AND external_release_sim <= ?))"""
@@ -83,6 +84,9 @@ _FREEZE_NOW = Stmt(
     "status, expires_sim, held_fen",
 )
 _INQUIRED = Stmt("UPDATE controls SET inquired_sim = ? WHERE control_id = ?")
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def lock_case_asset(tx: Tx, court: Court, case_id: int, asset_id: str) -> tuple[Any, Any]:
@@ -123,7 +127,7 @@ def submit(
     if tx.pg:
         tx.run(_KEY_LOCK, (key_lock_id(court.court_id, key),))
     stored = tx.one(_STORED, (court.court_id, key))
-    batch = Batch()
+    batch = Batch(at_utc=utc_now())
     if stored is not None:
         if stored.request_sha256 != digest:
             raise ApiError(
@@ -138,7 +142,7 @@ def submit(
     case, asset, now = prepare(tx, world, court, req, batch)
     decision = decide(tx, world, court, case, asset, req, now)
     status, body = record(tx, world, court, req, decision, asset, batch)
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODE(body)
     tx.run(_STORE, (court.court_id, key, digest, status, text, body["control_id"]))
     batch.write(tx, world.audit_key)
     return status, text, decision.outcome if status != 202 else "accepted"
@@ -158,7 +162,7 @@ def _ask_again(tx: Tx, world: World, court: Court, control_id: int, batch: Batch
 
 def due(tx: Tx, asset_id: str, now: float) -> bool:
     """Whether anything is due on the asset (a cheap read before a write)."""
-    return tx.one(_DUE, (asset_id, False, now, False, now, asset_id, now, now)) is not None
+    return tx.one(_DUE, (asset_id, now, now, asset_id, now, now)) is not None
 
 
 def view(tx: Tx, world: World, court: Court, control_id: int) -> dict[str, Any]:

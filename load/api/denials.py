@@ -39,7 +39,7 @@ class Denials:
         now = self.world.clock.now()
         batch = Batch()
         for (court, request, code), n in sorted(counts.items()):
-            batch.add(Entry(shard_of(request), now, court, request, "-", f"denied:{code}", count=n))
+            batch.add(Entry(shard_of(request), now, court, request, "-", f"denied:{code}", times=n))
         try:
             self.world.db.write_tx(lambda tx: batch.write(tx, self.world.audit_key))
         except Exception:

@@ -41,7 +41,8 @@ _NEW_CONTROL = Stmt(
 )
 _TIMELINE = Stmt(
     """UPDATE controls SET pickup_sim = ?, act_sim = ?, reply_sim = ?, deadline_sim = ?,
-                           duplicate_sim = ?, fate = ?, freeze_id = ? WHERE control_id = ?"""
+                           duplicate_sim = ?, duplicate_seen = ?, fate = ?, freeze_id = ?
+       WHERE control_id = ?"""
 )
 _NEW_FREEZE = Stmt(
     """INSERT INTO freezes (case_id, asset_id, control_id, channel, online_freeze, online_deduct,
@@ -79,14 +80,14 @@ def record(
         None if timed else d.expires,
         d.now,
         d.cap_year,
-        audit.utc_now(),
+        batch.at_utc or audit.utc_now(),
         not timed,
         True,
     )
     control_id = int(tx.value(_NEW_CONTROL, row))
-    where = target(req.case_id, req.asset_id)
-    sim_time = world.clock.iso(d.now)
     if d.refused:
+        where = target(req.case_id, req.asset_id)
+        sim_time = world.clock.iso(d.now)
         batch.add(
             entry(req.case_id, court.court_id, d.now, f"control.{req.action}", where, d.outcome)
         )
@@ -234,6 +235,7 @@ def _to_agency(
         reply.reply,
         reply.deadline,
         reply.duplicate,
+        reply.duplicate is None,
         "failed" if plan.fails else "done",
         freeze_id,
         control_id,

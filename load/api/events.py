@@ -40,22 +40,22 @@ from load.api.ledger import (
     other_account,
     pending_account,
 )
+from load.api.schema import OPEN_CONTROL
 from load.api.sql import Stmt, Tx
 from load.api.world import World
 
 ACT, DUPLICATE, LAPSE, EXTERNAL = 1, 2, 3, 4
 
-_NEXT_LAPSE = Stmt(
-    """SELECT expires_sim, 3, freeze_id FROM freezes
-       WHERE asset_id = ? AND status = 'active' AND expires_sim <= ?
-       ORDER BY expires_sim, freeze_id LIMIT 1"""
+_LAPSES = Stmt(
+    """SELECT expires_sim, freeze_id FROM freezes
+       WHERE asset_id = ? AND status = 'active' AND expires_sim <= ?"""
 )
 _NEXT_EVENT = Stmt(
-    """SELECT t, kind, ref FROM (
+    f"""SELECT t, kind, ref FROM (
          SELECT act_sim AS t, 1 AS kind, control_id AS ref FROM controls
-           WHERE asset_id = ? AND acted = ? AND act_sim <= ?
+           WHERE asset_id = ? AND {OPEN_CONTROL} AND NOT acted AND act_sim <= ?
          UNION ALL SELECT duplicate_sim, 2, control_id FROM controls
-           WHERE asset_id = ? AND duplicate_seen = ? AND duplicate_sim <= ?
+           WHERE asset_id = ? AND {OPEN_CONTROL} AND NOT duplicate_seen AND duplicate_sim <= ?
          UNION ALL SELECT expires_sim, 3, freeze_id FROM freezes
            WHERE asset_id = ? AND status = 'active' AND expires_sim <= ?
          UNION ALL SELECT external_release_sim, 4, freeze_id FROM freezes
@@ -96,10 +96,10 @@ _WAIT = Stmt("UPDATE freezes SET status = 'waiting', external_held_fen = ? WHERE
 _EXTERNAL_OVER = Stmt("UPDATE freezes SET external_release_sim = NULL WHERE freeze_id = ?")
 _RENEW = Stmt("UPDATE freezes SET expires_sim = ? WHERE freeze_id = ?")
 _ACTED = Stmt(
-    "UPDATE controls SET acted = ?, status = ?, outcome = ?, amount_fen = ?,"
+    "UPDATE controls SET acted = TRUE, status = ?, outcome = ?, amount_fen = ?,"
     " freeze_expires_sim = ? WHERE control_id = ?"
 )
-_DUPLICATE_SEEN = Stmt("UPDATE controls SET duplicate_seen = ? WHERE control_id = ?")
+_DUPLICATE_SEEN = Stmt("UPDATE controls SET duplicate_seen = TRUE WHERE control_id = ?")
 _CAP_BACK = Stmt(
     "UPDATE assets SET cap_used_fen = cap_used_fen - ? WHERE asset_id = ? AND cap_year = ?"
 )
@@ -127,12 +127,13 @@ def entry(
 def settle(tx: Tx, world: World, asset_id: str, now: float, batch: Batch) -> None:
     """Carry out every event due on ``asset_id`` by ``now``, in time order (the caller holds
     the asset's lock)."""
+    if not world.timed_controls:  # only lapses (each may let a waiting freeze take hold)
+        for t, freeze_id in sorted(tx.all(_LAPSES, (asset_id, now))):
+            lapse(tx, world, freeze_id, t, batch)
+        return
     while True:
-        if world.timed_controls:
-            params = (asset_id, False, now, asset_id, False, now, asset_id, now, asset_id, now)
-            due = tx.one(_NEXT_EVENT, params)
-        else:
-            due = tx.one(_NEXT_LAPSE, (asset_id, now))
+        params = (asset_id, now, asset_id, now, asset_id, now, asset_id, now)
+        due = tx.one(_NEXT_EVENT, params)
         if due is None:
             return
         t, kind, ref = float(due[0]), int(due[1]), int(due[2])
@@ -211,7 +212,7 @@ def serve_line(tx: Tx, world: World, asset_id: str, t: float, batch: Batch) -> N
 def duplicate(tx: Tx, control_id: int, t: float, batch: Batch) -> None:
     """A second copy of an agency's answer: recorded, and nothing done twice."""
     c = tx.one(_CONTROL, (control_id,))
-    tx.run(_DUPLICATE_SEEN, (True, control_id))
+    tx.run(_DUPLICATE_SEEN, (control_id,))
     where = f"{target(c.case_id, c.asset_id)}/control:{control_id}"
     batch.add(entry(c.case_id, c.court_id, t, "agency.reply", where, "duplicate_ignored"))
 
@@ -222,7 +223,7 @@ def act(tx: Tx, world: World, control_id: int, batch: Batch) -> None:
     t = float(c.act_sim)
     where = f"{target(c.case_id, c.asset_id)}/control:{control_id}"
     status, outcome, amount, expires, moved = _carry_out(tx, world, c, c.fate, t, batch)
-    tx.run(_ACTED, (True, status, outcome, amount, expires, control_id))
+    tx.run(_ACTED, (status, outcome, amount, expires, control_id))
     batch.add(entry(c.case_id, c.court_id, t, f"agency.{c.action}", where, outcome, moved))
     if c.action in ("unfreeze",) or outcome == "waiting":
         serve_line(tx, world, c.asset_id, t, batch)

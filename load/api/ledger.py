@@ -12,7 +12,7 @@ naming the event that moved it and the control or freeze it belongs to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Connection
 
@@ -46,8 +46,7 @@ def other_account(asset_id: str) -> str:
     return f"other:{asset_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Cause:
+class Cause(NamedTuple):
     """Why money moved: the event, the case it belongs to, and its control or freeze."""
 
     event: str

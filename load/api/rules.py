@@ -86,7 +86,7 @@ _OWN_FREEZES = Stmt(
     "freeze_id, channel, online_freeze, online_deduct, expires_sim, status, held_fen",
 )
 _IN_FLIGHT = Stmt(
-    "SELECT control_id FROM controls WHERE case_id = ? AND asset_id = ? AND acted = ? LIMIT 1"
+    "SELECT control_id FROM controls WHERE case_id = ? AND asset_id = ? AND NOT acted LIMIT 1"
 )
 _HELD_BY_OTHERS = Stmt(
     """SELECT freeze_id FROM freezes WHERE asset_id = ? AND case_id <> ?
@@ -95,7 +95,7 @@ _HELD_BY_OTHERS = Stmt(
 _DEDUCTIONS_ON_THE_WAY = Stmt(
     """SELECT COALESCE(SUM(a.balance_fen), 0) FROM controls c
        JOIN accounts a ON a.account_id = 'pending:' || c.control_id
-       WHERE c.case_id = ? AND c.action = 'deduct' AND c.acted = ?"""
+       WHERE c.case_id = ? AND c.action = 'deduct' AND NOT c.acted"""
 )
 
 
@@ -119,7 +119,7 @@ def decide(
     if not visible:  # the case has not found this asset: as if it did not exist
         raise not_found("asset", asset.asset_id)
     if world.timed_controls:
-        pending = tx.value(_IN_FLIGHT, (*keys, False))
+        pending = tx.value(_IN_FLIGHT, keys)
         if pending is not None:
             return refuse(now, "control_pending", f"control {pending} is still with the agency")
     own = tx.all(_OWN_FREEZES, keys)
@@ -224,7 +224,7 @@ def _deduct(
         return refuse(now, "insufficient_balance", f"{held} fen held by freeze")
     on_the_way = 0
     if world.timed_controls:
-        on_the_way = int(tx.value(_DEDUCTIONS_ON_THE_WAY, (case.case_id, False)))
+        on_the_way = int(tx.value(_DEDUCTIONS_ON_THE_WAY, (case.case_id,)))
     outstanding = case.claim_fen - recovered - on_the_way
     if amount > outstanding:
         return refuse(now, "exceeds_claim", f"{amount} fen > {outstanding} fen outstanding")

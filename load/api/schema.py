@@ -25,9 +25,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 SCHEMA_VERSION = 2  # 1: the layout before durable restarts (no version kept)
+OPEN_CONTROL = "(NOT acted OR NOT duplicate_seen)"
 
 # An id column: BIGINT on PostgreSQL, INTEGER PRIMARY KEY (the rowid, autoincrementing) on
 # SQLite, where only the exact type name INTEGER makes a column the rowid.
@@ -117,18 +119,9 @@ queries = Table(
     Column("channel", String(16), nullable=False),
     Column("sent_sim", Float, nullable=False),
     Column("answer_at_sim", Float, nullable=False),  # every agency answered (or gave up on)
-)
-
-# Each agency a query went to: when it picked the query up, when its answer arrives (None:
-# lost), and from when the API stops waiting (None: no fault mode, it waits for ever).
-query_agencies = Table(
-    "query_agencies",
-    metadata,
-    Column("query_id", BigInteger, ForeignKey("queries.query_id"), primary_key=True),
-    Column("agency", String(64), primary_key=True),
-    Column("pickup_sim", Float, nullable=False),
-    Column("reply_sim", Float),
-    Column("deadline_sim", Float),
+    # each agency it went to, as JSON: [[agency, picked up, its answer arrives (null: lost),
+    # the API stops waiting (null: no fault mode)], ...]; read with the query, in one row
+    Column("agencies", Text, nullable=False),
 )
 
 findings = Table(
@@ -198,7 +191,15 @@ controls = Table(
     Column("fate", String(8)),  # what the agency will do: done | failed (drawn when made)
     Column("acted", Boolean, nullable=False),
     Column("duplicate_seen", Boolean, nullable=False),
-    Index("controls_asset_acted", "asset_id", "acted"),
+    # the controls an agency still has something to do or say about (a partial index: a
+    # control done at once, the only kind with controls = "instant", costs no index write;
+    # a statement uses it by naming OPEN_CONTROL among its conditions, word for word)
+    Index(
+        "controls_open",
+        "asset_id",
+        sqlite_where=text(OPEN_CONTROL),
+        postgresql_where=text(OPEN_CONTROL),
+    ),
 )
 
 idempotency = Table(
@@ -218,8 +219,10 @@ idempotency = Table(
 audit = Table(
     "audit",
     metadata,
-    Column("shard", Integer, primary_key=True, autoincrement=False),
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # in the order appended: a chain's entries in order of seq (one index, written in order)
+    Column("entry_id", Id, primary_key=True, autoincrement=True),
+    Column("shard", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
     Column("at_utc", String(32), nullable=False),
     Column("sim_time", Float, nullable=False),
     Column("court", String(64), nullable=False),

@@ -83,6 +83,7 @@ def sqlite_engine(url: str, pool_size: int) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        pool_reset_on_return=None,  # every transaction ends in commit or rollback
     )
 
     @event.listens_for(engine, "connect")

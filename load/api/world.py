@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
@@ -42,11 +42,10 @@ class World:
     initial_total_fen: int
     admin_token_sha256: str
     audit_key: bytes
+    timed_controls: bool = field(init=False)  # [api] controls = "scenario": agencies' clock
 
-    @property
-    def timed_controls(self) -> bool:
-        """Controls go to agencies on the clock (``[api] controls = "scenario"``)."""
-        return self.scenario.api.controls == "scenario"
+    def __post_init__(self) -> None:
+        self.timed_controls = self.scenario.api.controls == "scenario"
 
     @classmethod
     def load(
