@@ -159,11 +159,18 @@ class Database:
         with no busy timeout). A short write then costs no thread hand-over (about 100 µs
         of CPU, more than the transaction), and blocks the loop no longer than its own CPU
         time: in WAL nothing after ``BEGIN IMMEDIATE`` waits, commits do not sync
-        (synchronous=NORMAL) and checkpoints run in their own thread. Otherwise (another
-        process or thread is writing), and always on PostgreSQL (network round trips, row
-        locks), the write waits in this database's writer threads: one for SQLite, one per
-        pooled connection for PostgreSQL."""
-        if not self.is_postgres and self._lock.acquire(blocking=False):
+        (synchronous=NORMAL) and checkpoints run in their own thread. While a thread of
+        this process holds the write lock (the checkpointer restarting the WAL, a write
+        waiting for another process), the loop waits for it, sleeping, rather than queue
+        behind it in a thread: a queue there would keep the lock taken and every later write
+        off the loop. When another process holds SQLite's lock, and always on PostgreSQL
+        (network round trips, row locks), the write waits in this database's writer
+        threads: one for SQLite, one per pooled connection for PostgreSQL."""
+        if not self.is_postgres:
+            pause = 0.0002
+            while not self._lock.acquire(blocking=False):
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.004)
             try:
                 done, result = self._write_now(fn)
             finally:
