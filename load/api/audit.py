@@ -10,12 +10,14 @@ not hold the key cannot write a ``mac`` that verifies, so editing an entry, or r
 and re-hashing the rest, is caught; deleting entries at the end is caught against a
 checkpoint of the heads kept outside the database (:mod:`load.api.checkpoint`).
 
-There is one chain per shard (:data:`SHARDS`): a case's entries go to shard ``case_id mod
-SHARDS``. Appending locks the shard's head row until commit (``FOR UPDATE``; SQLite's write
-transactions are serial already), so a chain holds its entries in commit order, and
-controls of cases in different shards never wait for each other. A transaction collects
-its entries in a :class:`Batch` and appends them last, shard by shard in ascending order
-(no two transactions wait for each other's heads in a circle).
+There are :data:`SHARDS` chains. A transaction collects its entries in a :class:`Batch` and
+appends them, last, to one chain: its process's own chain, or, when another transaction
+holds that one's head row, the next one nobody holds (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite's write transactions are serial already). The head row stays locked
+until commit, so a chain holds its entries in commit order; and no control waits for
+another's chain unless more transactions append at once than there are chains. A signed
+checkpoint of every chain's head, kept outside the database, seals them together
+(:mod:`load.api.checkpoint`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,19 +45,14 @@ def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def shard_of_case(case_id: int) -> int:
-    return case_id % SHARDS
-
-
-def shard_of(name: str) -> int:
-    """The shard of entries that belong to no case (refused requests, the clock)."""
-    return zlib.crc32(name.encode()) % SHARDS
+def home_chain() -> int:
+    """The chain this process appends to first (its process id's)."""
+    return zlib.crc32(str(os.getpid()).encode()) % SHARDS
 
 
 class Entry(NamedTuple):
-    """One audit entry, before it is chained."""
+    """One audit entry, before it is chained (its chain is chosen when it is written)."""
 
-    shard: int
     sim_time: float
     court: str
     action: str
@@ -64,6 +62,7 @@ class Entry(NamedTuple):
     debit_account: str | None = None
     credit_account: str | None = None
     times: int = 1  # the column "count": refused requests counted together
+    shard: int = -1  # the chain, once written
 
 
 _PAYLOAD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -81,7 +80,12 @@ def mac_of(key: bytes, prev_mac: str, seq: int, at_utc: str, e: Entry) -> str:
     return hmac.digest(key, _PAYLOAD(fields).encode(), "sha256").hex()
 
 
-_HEAD = Stmt("SELECT seq, mac FROM audit_heads WHERE shard = ?", lock="FOR UPDATE")
+# the first chain from a starting point whose head no other transaction holds (then from 0)
+_FREE_HEAD = Stmt(
+    "SELECT shard, seq, mac FROM audit_heads WHERE shard >= ? ORDER BY shard LIMIT 1",
+    lock="FOR UPDATE SKIP LOCKED",
+)
+_HEAD = Stmt("SELECT shard, seq, mac FROM audit_heads WHERE shard = ?", lock="FOR UPDATE")
 _APPEND = Stmt(
     """INSERT INTO audit (shard, seq, at_utc, sim_time, court, action, target, outcome,
                           amount_fen, debit_account, credit_account, count, prev_mac, mac)
@@ -101,39 +105,34 @@ class Batch:
         self.entries.append(entry)
 
     def write(self, conn: Connection | Tx, key: bytes) -> None:
-        """Append every entry (inside the caller's write transaction), shard by shard."""
+        """Append every entry to one chain (inside the caller's write transaction)."""
+        if not self.entries:
+            return
         tx = tx_of(conn)
-        entries = self.entries
-        if len(entries) > 1:
-            entries = sorted(entries, key=lambda e: e.shard)  # stable: order kept per shard
-        self.entries = []
+        start = home_chain()
+        head = tx.one(_FREE_HEAD, (start,)) or tx.one(_FREE_HEAD, (0,))
+        if head is None:  # every chain is being appended to: wait for this one
+            head = tx.one(_HEAD, (start,))
+        shard, seq, prev = head
         at = self.at_utc or utc_now()
-        i = 0
-        while i < len(entries):
-            shard = entries[i].shard
-            seq, prev = tx.one(_HEAD, (shard,))
-            while i < len(entries) and entries[i].shard == shard:
-                e = entries[i]
-                seq += 1
-                e = _fit(e)
-                mac = mac_of(key, prev, seq, at, e)
-                row = (
-                    e.shard, seq, at, e.sim_time, e.court, e.action, e.target, e.outcome,
-                    e.amount_fen, e.debit_account, e.credit_account, e.times, prev, mac,
-                )  # fmt: skip
-                tx.run(_APPEND, row)
-                prev = mac
-                i += 1
-            tx.run(_MOVE_HEAD, (seq, prev, shard))
+        for e in self.entries:
+            seq += 1
+            e = _fit(e)._replace(shard=shard)
+            mac = mac_of(key, prev, seq, at, e)
+            row = (
+                shard, seq, at, e.sim_time, e.court, e.action, e.target, e.outcome,
+                e.amount_fen, e.debit_account, e.credit_account, e.times, prev, mac,
+            )  # fmt: skip
+            tx.run(_APPEND, row)
+            prev = mac
+        tx.run(_MOVE_HEAD, (seq, prev, shard))
+        self.entries = []
 
 
 def _fit(e: Entry) -> Entry:
     if len(e.target) <= 255 and len(e.action) <= 64 and len(e.outcome) <= 64:
         return e
-    return Entry(
-        e.shard, e.sim_time, e.court, e.action[:64], e.target[:255], e.outcome[:64],
-        e.amount_fen, e.debit_account, e.credit_account, e.times,
-    )  # fmt: skip
+    return e._replace(action=e.action[:64], target=e.target[:255], outcome=e.outcome[:64])
 
 
 def initial_heads() -> list[dict[str, Any]]:
@@ -191,8 +190,8 @@ def verify_chains(conn: Connection, key: bytes) -> Verification:
         expected_seq = len(macs) + 1
         prev = last.get(shard, GENESIS_MAC)
         e = Entry(
-            row.shard, row.sim_time, row.court, row.action, row.target, row.outcome,
-            row.amount_fen, row.debit_account, row.credit_account, row.count,
+            row.sim_time, row.court, row.action, row.target, row.outcome,
+            row.amount_fen, row.debit_account, row.credit_account, row.count, row.shard,
         )  # fmt: skip
         where = f"{shard}:{row.seq}"
         if row.seq != expected_seq:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from load.api.audit import Batch, Entry, shard_of
+from load.api.audit import Batch, Entry
 from load.api.world import World
 
 FLUSH_SECONDS = 1.0
@@ -39,7 +39,7 @@ class Denials:
         now = self.world.clock.now()
         batch = Batch()
         for (court, request, code), n in sorted(counts.items()):
-            batch.add(Entry(shard_of(request), now, court, request, "-", f"denied:{code}", times=n))
+            batch.add(Entry(now, court, request, "-", f"denied:{code}", times=n))
         try:
             self.world.db.write_tx(lambda tx: batch.write(tx, self.world.audit_key))
         except Exception:

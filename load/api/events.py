@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from load.api import audit
 from load.api.audit import Batch, Entry
 from load.api.ledger import (
     Cause,
@@ -119,9 +118,7 @@ def entry(
     moved: tuple[str, str, int] | None = None,
 ) -> Entry:
     debit, credit, amount = moved if moved is not None else (None, None, None)
-    return Entry(
-        audit.shard_of_case(case_id), t, court, action, where, outcome, amount, debit, credit
-    )
+    return Entry(t, court, action, where, outcome, amount, debit, credit)
 
 
 def settle(tx: Tx, world: World, asset_id: str, now: float, batch: Batch) -> None:

@@ -198,8 +198,8 @@ def test_editing_and_rehashing_the_rest_is_caught(logged: Any, guessed: bytes | 
         for r in saved:
             r = {**r, "outcome": "renewed"} if r["seq"] == 2 else dict(r)
             e = audit.Entry(
-                r["shard"], r["sim_time"], r["court"], r["action"], r["target"], r["outcome"],
-                r["amount_fen"], r["debit_account"], r["credit_account"], r["count"],
+                r["sim_time"], r["court"], r["action"], r["target"], r["outcome"],
+                r["amount_fen"], r["debit_account"], r["credit_account"], r["count"], r["shard"],
             )  # fmt: skip
             if guessed is None:
                 import hashlib
@@ -240,7 +240,7 @@ def test_a_whole_new_log_forged_without_the_key_is_caught(logged: Any) -> None:
         c.execute(text("DELETE FROM audit"))
         heads = {}
         for shard in range(audit.SHARDS):
-            e = audit.Entry(shard, 1.0, "hunan-1", "control.freeze", "case:1", "frozen", 1)
+            e = audit.Entry(1.0, "hunan-1", "control.freeze", "case:1", "frozen", 1, shard=shard)
             mac = audit.mac_of(forger, audit.GENESIS_MAC, 1, "2023-01-01T00:00:00Z", e)
             c.execute(
                 text(
