@@ -31,6 +31,8 @@ SCENARIO_MODE = [
 ]
 LOST = ["api.faults.lost_reply_probability=0.5", "api.faults.deadline_days=1"]
 
+pytestmark = pytest.mark.slow  # real servers, many requests: the default run, not the quick loop
+
 
 def backend(request: pytest.FixtureRequest, pg: PgDatabases, tmp: Any) -> str:
     return f"sqlite:///{tmp / 'api.sqlite3'}" if request.param == "sqlite" else pg.new()

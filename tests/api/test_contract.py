@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 
 EXAMPLES = 25  # per operation and phase: bounded, with a fixed seed
 
+pytestmark = pytest.mark.slow  # real servers, many requests: the default run, not the quick loop
+
 
 FAULTS = [
     "api.controls=scenario",

@@ -38,7 +38,9 @@ HOSTILE = [  # (name, the body from the endpoint's template, status, code)
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+)
 def server(
     request: pytest.FixtureRequest, pg: PgDatabases, tmp_path_factory: Any
 ) -> Iterator[Server]:

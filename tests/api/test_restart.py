@@ -11,6 +11,7 @@ a missing audit key, each a clear line and exit 2; ``--reset`` starts afresh.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -54,6 +55,7 @@ def frozen_banks(srv: Server) -> list[dict[str, Any]]:
     return out
 
 
+@pytest.mark.slow
 def test_a_crash_in_flight_loses_and_doubles_nothing(tmp_path: Path, url: str) -> None:
     start = same_command(tmp_path, url)
     srv = start()
@@ -115,6 +117,7 @@ def test_a_crash_in_flight_loses_and_doubles_nothing(tmp_path: Path, url: str) -
         srv.stop()
 
 
+@pytest.mark.slow
 def test_a_clean_restart_resumes_and_reset_starts_afresh(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     start = same_command(tmp_path, url)
@@ -151,12 +154,22 @@ def test_a_clean_restart_resumes_and_reset_starts_afresh(tmp_path: Path) -> None
         srv.stop()
 
 
+@pytest.fixture(scope="module")
+def left_behind(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database and state folder an earlier server left behind (made once)."""
+    tmp = tmp_path_factory.mktemp("left")
+    same_command(tmp, f"sqlite:///{tmp / 'api.sqlite3'}")().stop()
+    return tmp
+
+
 @pytest.fixture
-def resumable(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A database and state folder an earlier server left behind."""
-    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
-    same_command(tmp_path, url)().stop()
-    yield url, tmp_path / "state"
+def resumable(left_behind: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A copy of it, for a test to spoil."""
+    for name in ("api.sqlite3", "api.sqlite3-wal", "api.sqlite3-shm"):
+        if (left_behind / name).exists():
+            shutil.copy2(left_behind / name, tmp_path / name)
+    shutil.copytree(left_behind / "state", tmp_path / "state")
+    yield f"sqlite:///{tmp_path / 'api.sqlite3'}", tmp_path / "state"
 
 
 def serve_args(url: str, state: Path, *extra: str) -> list[str]:

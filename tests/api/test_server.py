@@ -26,7 +26,9 @@ from tests.api.support import (
 BIG_CLAIM = 10**12  # fen: no claim limit gets in the way
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+)
 def server(request: pytest.FixtureRequest, pg: PgDatabases, tmp_path_factory: Any) -> Any:
     tmp = tmp_path_factory.mktemp("api")
     url = f"sqlite:///{tmp / 'api.sqlite3'}" if request.param == "sqlite" else pg.new()

@@ -34,6 +34,8 @@ from tests.api.support import CAP_FEN, PgDatabases, Server, find, open_case
 ASSETS = ("bank_deposit", "provident_fund")
 EXAMPLES, STEPS = 6, 20
 
+pytestmark = pytest.mark.slow  # real servers, many requests: the default run, not the quick loop
+
 
 def machine(start: Any, year_of: Any) -> type[RuleBasedStateMachine]:
     class Ledger(RuleBasedStateMachine):

@@ -26,7 +26,9 @@ from load.api.state import CHECKPOINT_FILE
 from tests.api.support import PgDatabases, Server, control, find, open_case
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+)
 def logged(
     request: pytest.FixtureRequest, pg: PgDatabases, tmp_path_factory: Any
 ) -> Iterator[tuple[Server, Database, Path]]:
