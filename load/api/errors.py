@@ -38,6 +38,8 @@ OTHER_CODES: dict[str, str] = {
     "body_timeout": "408: the body did not arrive whole in time (the connection is closed)",
     "method_not_allowed": "405: the path does not take this method",
     "busy": "503: the database stayed locked; retry",
+    "http_error": "any other HTTP error the framework raises (none is known to reach a client)",
+    "internal_error": "500: a bug, never a client's mistake (logged with its traceback)",
 }
 
 
