@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from load.api.db import Database
 from tests.api.support import PgDatabases, Server, control, find, open_case
 
 BIG_CLAIM = 10**12
@@ -280,3 +283,35 @@ def test_instant_freezes_wait_in_line_and_take_effect_on_release_or_lapse(
         time.sleep(0.73 * 2 + 0.3)
         assert state(c, h, behind)["held_fen"] == 200_000 * 100
     assert instant.reconcile()["ok"]
+
+
+def test_an_answer_sent_twice_is_recorded_and_acts_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
+    twice = [*SCENARIO_MODE, "api.faults.duplicate_reply_probability=1"]
+    srv = Server(tmp_path, url, extra=twice)
+    try:
+        _, h = srv.court("hunan")
+        with srv.client() as c:
+            case = open_case(c, h, srv.debtor("hunan"), BIG_CLAIM)
+            bank = find(c, h, case, "central", "bank_deposit")
+            body = {"case_id": case, "asset_id": bank["asset_id"], "action": "freeze"}
+            freeze = accepted(control(c, h, **body))
+            assert wait_for(c, h, freeze, "done")["held_fen"] == bank["balance_fen"]
+            time.sleep(0.1)  # the second copy arrives a hundredth of a day (0.02 s) later
+            assert state(c, h, freeze)["held_fen"] == bank["balance_fen"]
+        db = Database(url, pool_size=1)
+        try:
+            seen = db.read(
+                lambda conn: conn.execute(
+                    text("SELECT count(*) FROM audit WHERE outcome = 'duplicate_ignored'")
+                ).scalar_one()
+            )
+        finally:
+            db.dispose()
+        assert seen >= 1
+        reconciled = srv.reconcile()
+        assert reconciled["ok"] and reconciled["journal_entries"] == 2, (
+            reconciled
+        )  # reserve, settle
+    finally:
+        srv.stop()
