@@ -70,7 +70,8 @@ def schemathesis_run(srv: Server, token: str, paths: list[str], tmp: Path) -> st
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks"}
     env["CHAKONG_TEST_TOKEN"] = token
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    res = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    # its own cache goes to the current folder: the test's, not the repository
+    res = subprocess.run(args, capture_output=True, text=True, cwd=tmp, env=env, timeout=900)
     assert res.returncode == 0, res.stdout[-6000:] + res.stderr[-2000:]
     assert "No issues found" in res.stdout, res.stdout[-3000:]
     return res.stdout
