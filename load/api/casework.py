@@ -2,22 +2,34 @@
 
 A court sees only its own cases and their queries: another court's answers 404, like an id
 that does not exist (:func:`case_of`). A query goes to every agency the channel reaches
-from the court's region; its answers are fixed when it is sent and show up as the scaled
-clock passes them (:mod:`load.api.agencies`).
+from the court's region; each agency's timeline and answers are fixed when it is sent and
+show up as the scaled clock passes them (:mod:`load.api.agencies`); the query says how far
+each agency has got (:mod:`load.api.statuses`).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, CursorResult, bindparam, insert, select, update
 
 from load.api import audit
-from load.api.agencies import HeldAsset
-from load.api.db import accounts, assets, cases, controls, debtors, findings, queries
+from load.api.agencies import NEVER, HeldAsset
 from load.api.errors import ApiError, not_found
 from load.api.ledger import balance, court_account, open_account
+from load.api.schema import (
+    accounts,
+    assets,
+    cases,
+    controls,
+    debtors,
+    findings,
+    queries,
+)
 from load.api.sql import Stmt, Tx, tx_of
+from load.api.statuses import agency_status, control_status, query_status
 from load.api.world import Court, World
 
 # Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
@@ -35,14 +47,14 @@ _NEW_QUERY = insert(queries)
 _ANSWERED_AT = (
     update(queries)
     .where(queries.c.query_id == bindparam("qid"))
-    .values(answer_at_sim=bindparam("answer_at"))
+    .values(answer_at_sim=bindparam("answer_at"), agencies=bindparam("agencies"))
 )
 _NEW_FINDINGS = insert(findings)
 # a query's answers: two statements on the DBAPI cursor (load.api.sql), the hottest read
 _QUERY = Stmt(
-    """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim FROM queries q
+    """SELECT q.case_id, q.channel, q.sent_sim, q.answer_at_sim, q.agencies FROM queries q
        JOIN cases c ON c.case_id = q.case_id WHERE q.query_id = ? AND c.court_id = ?""",
-    "case_id, channel, sent_sim, answer_at_sim",
+    "case_id, channel, sent_sim, answer_at_sim, agencies",
 )
 _FOUND = Stmt(
     """SELECT f.asset_id, a.asset_type, f.agency, f.channel, f.balance_fen FROM findings f
@@ -50,6 +62,14 @@ _FOUND = Stmt(
        WHERE f.query_id = ? AND f.answer_at_sim <= ? ORDER BY f.asset_id"""
 )
 _FINDING_KEYS = ("asset_id", "asset_type", "agency", "channel", "balance_fen")
+# the assets of a case with something due on them (agencies' acts, lapses)
+_DUE_ASSETS = Stmt(
+    """SELECT asset_id FROM controls WHERE case_id = ?
+       AND ((NOT acted AND act_sim <= ?) OR (NOT duplicate_seen AND duplicate_sim <= ?))
+       UNION SELECT asset_id FROM freezes WHERE case_id = ?
+       AND ((status = 'active' AND expires_sim <= ?)
+            OR (status = 'waiting' AND external_release_sim <= ?))"""
+)
 _CONTROLS = (
     select(controls)
     .where(controls.c.case_id == bindparam("case_id"))
@@ -72,9 +92,15 @@ def create_case(conn: Connection, court: Court, debtor_id: str, claim_fen: int) 
         "claim_fen": claim_fen,
         "created_utc": audit.utc_now(),
     }
-    case_id = conn.execute(_NEW_CASE, new).inserted_primary_key[0]
-    open_account(conn, court_account(case_id), "court")
+    case_id = _inserted_id(conn.execute(_NEW_CASE, new))
+    open_account(conn, court_account(case_id), "court", case_id)
     return int(case_id)
+
+
+def _inserted_id(result: CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def case_of(conn: Connection | Tx, court: Court, case_id: int) -> Any:
@@ -99,14 +125,18 @@ def send_query(conn: Connection, world: World, court: Court, case_id: int, chann
         for r in conn.execute(_HELD, {"debtor_id": case.debtor_id})
     ]
     now = world.clock.now()
-    query_id = int(
-        conn.execute(
-            _NEW_QUERY,
-            {"case_id": case_id, "channel": channel, "sent_sim": now, "answer_at_sim": now},
-        ).inserted_primary_key[0]
-    )
+    new_query = {
+        "case_id": case_id,
+        "channel": channel,
+        "sent_sim": now,
+        "answer_at_sim": now,
+        "agencies": "[]",
+    }
+    query_id = _inserted_id(conn.execute(_NEW_QUERY, new_query))
     answers = world.agencies.answer(court.region, channel, query_id, now, held)
-    conn.execute(_ANSWERED_AT, {"qid": query_id, "answer_at": answers.answer_at})
+    agencies = [[a, r.pickup, r.reply, r.deadline] for a, r in sorted(answers.replies.items())]
+    timeline = {"qid": query_id, "answer_at": answers.answer_at, "agencies": json.dumps(agencies)}
+    conn.execute(_ANSWERED_AT, timeline)
     if answers.findings:
         conn.execute(
             _NEW_FINDINGS,
@@ -136,14 +166,51 @@ def read_query(conn: Connection | Tx, world: World, court: Court, query_id: int)
         raise not_found("query", query_id)
     now = world.clock.now()
     found = tx.all(_FOUND, (query_id, now))
+    timeline, settled, final = _agencies(row.agencies)
+    if now >= settled:  # nothing changes any more: the view worked out once
+        agencies, status = final
+    else:
+        agencies = [
+            {"agency": agency, "status": agency_status(pickup, reply, deadline, now)}
+            for agency, pickup, reply, deadline in timeline
+        ]
+        status = query_status([a["status"] for a in agencies])
     return {
         "query_id": query_id,
         "case_id": row.case_id,
         "channel": row.channel,
         "sent_at": world.clock.iso(row.sent_sim),
-        "status": "answered" if now >= row.answer_at_sim else "pending",
+        "status": status,
+        "agencies": agencies,
         "findings": [dict(zip(_FINDING_KEYS, r, strict=True)) for r in found],
     }
+
+
+@functools.lru_cache(maxsize=8192)
+def _agencies(text: str) -> tuple[list[Any], float, tuple[list[dict[str, str]], str]]:
+    """A query's agencies (as stored), the moment after which their statuses no longer
+    change, and the view from then on (worked out once per query: it is read often)."""
+    timeline = json.loads(text)
+    settled = max(
+        (
+            max(t for t in (pickup, reply, deadline) if t is not None)
+            for _, pickup, reply, deadline in timeline
+        ),
+        default=0.0,
+    )
+    settled = min(settled, NEVER)
+    final = [
+        {"agency": agency, "status": agency_status(pickup, reply, deadline, settled)}
+        for agency, pickup, reply, deadline in timeline
+    ]
+    return timeline, settled, (final, query_status([a["status"] for a in final]))
+
+
+def due_assets(tx: Tx, court: Court, case_id: int, now: float) -> list[str]:
+    """The court's case's assets with something due on them (empty for another court's)."""
+    case_of(tx, court, case_id)
+    params = (case_id, now, now, case_id, now, now)
+    return sorted({str(r[0]) for r in tx.all(_DUE_ASSETS, params)})
 
 
 def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dict[str, Any]:
@@ -151,6 +218,7 @@ def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dic
     recovered = balance(conn, court_account(case_id))
     rows = conn.execute(_CONTROLS, {"case_id": case_id})
     query_ids = conn.execute(_QUERY_IDS, {"case_id": case_id}).scalars()
+    now = world.clock.now()
     return {
         "case_id": case_id,
         "court_id": case.court_id,
@@ -159,16 +227,20 @@ def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dic
         "recovered_fen": recovered,
         "created_at": case.created_utc,
         "queries": list(query_ids),
-        "controls": [
-            {
-                "control_id": r.control_id,
-                "asset_id": r.asset_id,
-                "action": r.action,
-                "outcome": r.outcome,
-                "amount_fen": r.amount_fen,
-                "freeze_id": r.freeze_id,
-                "sim_time": world.clock.iso(r.sim_time),
-            }
-            for r in rows
-        ],
+        "controls": [_control(world, r, now) for r in rows],
+    }
+
+
+def _control(world: World, r: Any, now: float) -> dict[str, Any]:
+    status = control_status(r, now)
+    final = status in ("done", "failed", "refused")
+    return {
+        "control_id": r.control_id,
+        "asset_id": r.asset_id,
+        "action": r.action,
+        "status": status,
+        "outcome": r.outcome if final else None,
+        "amount_fen": r.amount_fen if final else None,
+        "freeze_id": r.freeze_id,
+        "sim_time": world.clock.iso(r.sim_time),
     }

@@ -1,4 +1,4 @@
-"""The database: tables, the engine for SQLite or PostgreSQL, and transactions that cannot race.
+"""The database: the engine for SQLite or PostgreSQL, and transactions that cannot race.
 
 One code path serves both databases (SQLAlchemy 2 Core; psycopg 3 for PostgreSQL). The
 database is the single source of truth: every uvicorn worker reads and writes it, and none
@@ -11,11 +11,14 @@ Write transactions cannot race:
   writer in between; waiting writers queue on ``busy_timeout``. Reads use a deferred
   ``BEGIN`` and never block (WAL).
 - PostgreSQL (READ COMMITTED): a write locks what it decides on before reading it
-  (``SELECT ... FOR UPDATE`` of the case and asset rows, a transaction-scoped advisory lock on an
-  idempotency key, the audit chain's head row). In READ COMMITTED each statement sees what
-  was committed before it began, so a read made after the lock is granted sees the previous
-  holder's writes. Serialisation failures and deadlocks (which the lock order avoids) are
-  retried.
+  (``SELECT ... FOR UPDATE`` of the case and asset rows, a transaction-scoped advisory lock
+  on an idempotency key, the head rows of the audit chains it appends to, last and in
+  order). In READ COMMITTED each statement sees what was committed before it began, so a
+  read made after the lock is granted sees the previous holder's writes. Serialisation
+  failures and deadlocks are retried.
+
+The tables are in :mod:`load.api.schema`; SQLite's pragmas and checkpoints in
+:mod:`load.api.sqlite`.
 """
 
 from __future__ import annotations
@@ -28,202 +31,21 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    Column,
-    Connection,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-)
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Connection, create_engine, inspect, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from load.api.schema import metadata
 from load.api.sql import Tx, pooled_tx
+from load.api.sqlite import Checkpointer, locked, pragmas, sqlite_engine
 from sim.errors import UserError
 
 T = TypeVar("T")
 
-# An id column: BIGINT on PostgreSQL, INTEGER PRIMARY KEY (the rowid, autoincrementing) on
-# SQLite, where only the exact type name INTEGER makes a column the rowid.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-
-metadata = MetaData()
-
-meta = Table(
-    "meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-
-courts = Table(
-    "courts",
-    metadata,
-    Column("court_id", String(64), primary_key=True),
-    Column("region", String(64), nullable=False),
-    Column("token_sha256", String(64), nullable=False, unique=True),
-)
-
-debtors = Table(
-    "debtors",
-    metadata,
-    Column("debtor_id", String(32), primary_key=True),
-    Column("region", String(64), nullable=False),
-)
-
-assets = Table(
-    "assets",
-    metadata,
-    Column("asset_id", String(48), primary_key=True),
-    Column("debtor_id", String(32), ForeignKey("debtors.debtor_id"), nullable=False, index=True),
-    Column("asset_type", String(32), nullable=False),
-    Column("agency", String(64)),  # None: no agency holds records of this type
-    Column("initial_fen", BigInteger, nullable=False),
-    # provident-fund annual cap: deducted so far in cap_year (a calendar year)
-    Column("cap_year", Integer, nullable=False, default=0),
-    Column("cap_used_fen", BigInteger, nullable=False, default=0),
-)
-
-# Every fen lives in exactly one account: an asset's free balance (kind "debtor"), a freeze's
-# hold ("frozen"), or a case's court account ("court"). Money moves only between accounts,
-# each move one journal entry (see ledger.py).
-accounts = Table(
-    "accounts",
-    metadata,
-    Column("account_id", String(64), primary_key=True),
-    Column("kind", String(8), nullable=False),
-    Column("balance_fen", BigInteger, nullable=False),
-    CheckConstraint("balance_fen >= 0", name="balance_not_negative"),
-)
-
-journal = Table(
-    "journal",
-    metadata,
-    Column("entry_id", Id, primary_key=True, autoincrement=True),
-    Column("control_id", BigInteger),  # None for a freeze that lapsed
-    Column("debit_account", String(64), nullable=False),  # money leaves this account
-    Column("credit_account", String(64), nullable=False),  # and arrives here
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("sim_time", Float, nullable=False),
-    CheckConstraint("amount_fen > 0", name="amount_positive"),
-)
-
-cases = Table(
-    "cases",
-    metadata,
-    Column("case_id", Id, primary_key=True, autoincrement=True),
-    Column("court_id", String(64), ForeignKey("courts.court_id"), nullable=False),
-    Column("debtor_id", String(32), ForeignKey("debtors.debtor_id"), nullable=False),
-    Column("claim_fen", BigInteger, nullable=False),
-    Column("created_utc", String(32), nullable=False),
-)
-
-queries = Table(
-    "queries",
-    metadata,
-    Column("query_id", Id, primary_key=True, autoincrement=True),
-    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False, index=True),
-    Column("channel", String(16), nullable=False),
-    Column("sent_sim", Float, nullable=False),
-    Column("answer_at_sim", Float, nullable=False),  # the last agency's answer
-)
-
-findings = Table(
-    "findings",
-    metadata,
-    Column("query_id", BigInteger, ForeignKey("queries.query_id"), primary_key=True),
-    Column("asset_id", String(48), ForeignKey("assets.asset_id"), primary_key=True),
-    Column("case_id", BigInteger, nullable=False),
-    Column("agency", String(64), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("answer_at_sim", Float, nullable=False),
-    Column("balance_fen", BigInteger, nullable=False),  # as the record says
-    Column("wrong", Boolean, nullable=False),  # a wrong or stale record
-    Column("online_freeze", Boolean, nullable=False),
-    Column("online_deduct", Boolean, nullable=False),
-    Index("findings_case_asset", "case_id", "asset_id"),
-)
-
-freezes = Table(
-    "freezes",
-    metadata,
-    Column("freeze_id", Id, primary_key=True, autoincrement=True),
-    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False),
-    Column("asset_id", String(48), ForeignKey("assets.asset_id"), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("online_freeze", Boolean, nullable=False),
-    Column("online_deduct", Boolean, nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),  # held when frozen
-    Column("frozen_sim", Float, nullable=False),
-    Column("expires_sim", Float, nullable=False),
-    Column("status", String(16), nullable=False),  # active | released | lapsed
-    Column("ended_sim", Float),
-    Index("freezes_case_asset", "case_id", "asset_id"),
-)
-
-controls = Table(
-    "controls",
-    metadata,
-    Column("control_id", Id, primary_key=True, autoincrement=True),
-    Column("case_id", BigInteger, ForeignKey("cases.case_id"), nullable=False, index=True),
-    Column("asset_id", String(48), nullable=False),
-    Column("action", String(16), nullable=False),
-    Column("amount_fen", BigInteger),  # money moved (None for a refusal, a renewal)
-    Column("outcome", String(32), nullable=False),  # frozen|renewed|unfrozen|deducted|<code>
-    Column("freeze_id", BigInteger),
-    Column("freeze_expires_sim", Float),  # the freeze's expiry when this control acted
-    Column("sim_time", Float, nullable=False),
-    Column("cap_year", Integer),
-    Column("created_utc", String(32), nullable=False),
-)
-
-idempotency = Table(
-    "idempotency",
-    metadata,
-    Column("court_id", String(64), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("request_sha256", String(64), nullable=False),
-    Column("status_code", Integer, nullable=False),
-    Column("body", Text, nullable=False),
-)
-
-audit = Table(
-    "audit",
-    metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at_utc", String(32), nullable=False),
-    Column("court", String(64), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(255), nullable=False),
-    Column("outcome", String(64), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
-    Column("hash", String(64), nullable=False),
-)
-
-audit_head = Table(
-    "audit_head",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("seq", BigInteger, nullable=False),
-    Column("hash", String(64), nullable=False),
-)
-
-
 # ---------------------------------------------------------------- engines
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
@@ -264,7 +86,7 @@ class Database:
         self.backend = make_url(self.url).get_backend_name()
         self._checkpointer: Checkpointer | None = None
         if self.backend == "sqlite":
-            self.engine = _sqlite_engine(self.url, pool_size)
+            self.engine = sqlite_engine(self.url, pool_size)
             # One writer at a time in this process: the others wait on a lock that wakes
             # them at once, not in SQLite's busy handler, which sleeps in steps of up to
             # 100 ms. Other processes (workers) still queue on BEGIN IMMEDIATE.
@@ -279,9 +101,14 @@ class Database:
             # at most 10 connections a worker: PostgreSQL allows 100 by default, and
             # --workers 4 plus the load test's own checks must fit
             self.engine = create_engine(
-                self.url, pool_size=min(pool_size, 8), max_overflow=2, pool_pre_ping=False
+                self.url,
+                pool_size=min(pool_size, 8),
+                max_overflow=2,
+                pool_pre_ping=False,
+                pool_reset_on_return=None,  # every transaction ends in commit or rollback
             )
             self.writers = ThreadPoolExecutor(10, thread_name_prefix="pg-writer")
+        self._loop_reader: Any = None  # see read_tx
 
     @property
     def is_postgres(self) -> bool:
@@ -302,9 +129,27 @@ class Database:
                 return fn(conn)
 
     def read_tx(self, fn: Callable[[Tx], T]) -> T:
-        """:meth:`read` straight on the DBAPI connection (the hot reads: load.api.sql)."""
-        with self._raw(write=False) as tx:
-            return fn(tx)
+        """:meth:`read` straight on the DBAPI connection (the hot reads: load.api.sql).
+
+        On the event loop, on a connection the loop keeps for its reads (they never overlap
+        there: nothing in them awaits), sparing the pool's check-out and check-in."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a thread: a connection from the pool
+            with self._raw(write=False) as tx:
+                return fn(tx)
+        if self._loop_reader is None:
+            self._loop_reader = self.engine.raw_connection()  # kept until dispose
+        tx = pooled_tx(self._loop_reader, self.is_postgres)
+        if not tx.pg:
+            tx.dbapi.execute("BEGIN")
+        try:
+            result = fn(tx)
+        except BaseException:
+            tx.dbapi.rollback()
+            raise
+        tx.dbapi.commit()
+        return result
 
     async def write_async(self, fn: Callable[[Tx], T]) -> T:
         """:meth:`write_tx` from the event loop.
@@ -314,17 +159,24 @@ class Database:
         with no busy timeout). A short write then costs no thread hand-over (about 100 µs
         of CPU, more than the transaction), and blocks the loop no longer than its own CPU
         time: in WAL nothing after ``BEGIN IMMEDIATE`` waits, commits do not sync
-        (synchronous=NORMAL) and checkpoints run in their own thread. Otherwise (another
-        process or thread is writing), and always on PostgreSQL (network round trips, row
-        locks), the write waits in this database's writer threads: one for SQLite, one per
-        pooled connection for PostgreSQL."""
-        if not self.is_postgres and self._lock.acquire(blocking=False):
+        (synchronous=NORMAL) and checkpoints run in their own thread. While a thread of
+        this process holds the write lock (the checkpointer restarting the WAL, a write
+        waiting for another process), the loop waits for it, sleeping, rather than queue
+        behind it in a thread: a queue there would keep the lock taken and every later write
+        off the loop. When another process holds SQLite's lock, and always on PostgreSQL
+        (network round trips, row locks), the write waits in this database's writer
+        threads: one for SQLite, one per pooled connection for PostgreSQL."""
+        if not self.is_postgres:
+            pause = 0.0002
+            while not self._lock.acquire(blocking=False):
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.004)
             try:
                 done, result = self._write_now(fn)
             finally:
                 self._lock.release()
             if done:
-                return result
+                return cast(T, result)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.writers, self.write_tx, fn)
 
@@ -333,20 +185,20 @@ class Database:
         if self._loop_tx is None:
             path = make_url(self.url).database or ""
             conn = sqlite3.connect(path, check_same_thread=False)
-            _sqlite_pragmas(conn, 0)  # never wait: the caller is the event loop
+            pragmas(conn, 0)  # never wait: the caller is the event loop
             self._loop_tx = Tx(conn, pg=False)
         dbapi = self._loop_tx.dbapi
         try:
             dbapi.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            if _locked(exc):
+            if locked(exc):
                 return False, None
             raise
         try:
             result = fn(self._loop_tx)
         except BaseException as exc:
             dbapi.rollback()
-            if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+            if isinstance(exc, sqlite3.OperationalError) and locked(exc):
                 raise DatabaseBusy(str(exc)) from exc
             raise
         dbapi.commit()
@@ -380,7 +232,7 @@ class Database:
                 return once()
             except Exception as exc:
                 orig = exc.orig if isinstance(exc, DBAPIError) else exc
-                if _locked(orig):  # SQLite waited busy_timeout for the write lock
+                if locked(orig):  # SQLite waited busy_timeout for the write lock
                     raise DatabaseBusy(str(orig)) from exc
                 if getattr(orig, "sqlstate", None) not in RETRY_SQLSTATES:
                     raise
@@ -408,10 +260,26 @@ class Database:
             pooled.close()  # back to the pool
 
     def create(self) -> None:
-        """Drop and create every table: a fresh world."""
+        """Drop and create every table: a fresh world (every chakong table of an earlier
+        version too)."""
         with self.engine.begin() as conn:
+            names = set(inspect(conn).get_table_names())
+            old = [t for t in ("audit_head",) if t in names]  # tables of earlier versions
+            for name in old:
+                conn.exec_driver_sql(f"DROP TABLE {name}")
             metadata.drop_all(conn)
             metadata.create_all(conn)
+
+    def stored_version(self) -> int | None:
+        """The version of the chakong tables here: None if there are none (an empty
+        database), 1 for the first layout (which kept no version)."""
+        with self.engine.connect() as conn:
+            names = set(inspect(conn).get_table_names())
+            if "meta" not in names:
+                return None
+            meta = metadata.tables["meta"]
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            return 1 if row is None else int(row[0])
 
     def dispose(self) -> None:
         if self._checkpointer is not None:
@@ -419,92 +287,6 @@ class Database:
         self.writers.shutdown(wait=True)
         if self._loop_tx is not None:
             self._loop_tx.dbapi.close()
+        if self._loop_reader is not None:
+            self._loop_reader.close()
         self.engine.dispose()
-
-
-class Checkpointer:
-    """Copies SQLite's WAL back into the database file in a thread of its own, so that no
-    write transaction pays for it. (SQLite's automatic checkpoint, turned off on the
-    serving connections, runs inside the commit that crosses 1000 pages of WAL, with two
-    fsyncs, while the write lock is held: about 90 µs per control on average, and the
-    writes queue behind it.) A PASSIVE checkpoint never blocks readers or writers; it is
-    the same work, as durable (synchronous=NORMAL syncs the WAL before it is copied).
-
-    A writer starts the WAL afresh only when it finds it wholly copied, which never happens
-    while other writers keep adding to it: when the WAL is past ``RESTART_FRAMES``, the
-    checkpointer copies the last few frames holding this process's write lock (a few
-    milliseconds, about once a second under full load), and the next writer restarts it."""
-
-    INTERVAL_S = 0.05
-    RESTART_FRAMES = 4096  # 16 MiB of WAL
-
-    def __init__(self, path: str, writer: AbstractContextManager[Any]) -> None:
-        self.path = path
-        self.writer = writer
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        conn = None
-        try:
-            while not self._stopped.wait(self.INTERVAL_S):
-                try:
-                    if conn is None:
-                        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None)
-                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames > self.RESTART_FRAMES:
-                        with self.writer:
-                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error:  # the file is not there yet, or busy: try again later
-                    pass
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(5)
-
-
-def _locked(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
-
-
-def _sqlite_pragmas(dbapi_conn: Any, busy_timeout_ms: int) -> None:
-    # Let the "begin" event (or the caller) issue BEGIN (pysqlite would defer it).
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays consistent
-    cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-    cur.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's thread does it
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _sqlite_engine(url: str, pool_size: int) -> Engine:
-    # Several processes share the file: a pool per process, connections used by one thread
-    # at a time (SQLAlchemy's pool); check_same_thread off for the pool's hand-overs.
-    engine = create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-    )
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_conn: Any, _record: Any) -> None:
-        _sqlite_pragmas(dbapi_conn, SQLITE_BUSY_TIMEOUT_MS)
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        # straight on the DBAPI connection: SQLAlchemy's execution layer would double the cost
-        # of a short transaction (see load.api.sql)
-        dbapi: Any = conn.connection.driver_connection
-        if conn.get_execution_options().get("chakong_write"):
-            dbapi.execute("BEGIN IMMEDIATE")
-        else:
-            dbapi.execute("BEGIN")
-
-    return engine

@@ -21,6 +21,8 @@ REFUSALS: dict[str, str] = {
     "exceeds_claim": "the amount is more than the case's claim still outstanding",
     "sale_required": "real estate and vehicles are realised by a sale (auction), not deducted",
     "channel_unavailable": "the channel reaches no agency from the court's region",
+    "control_pending": "another control of the case on this asset is still with the agency "
+    "(controls = scenario)",
 }
 
 OTHER_CODES: dict[str, str] = {
@@ -29,11 +31,15 @@ OTHER_CODES: dict[str, str] = {
     "not_found": "404: no such object for this court (another court's objects look the same)",
     "invalid_request": "422: the request does not match the schema (unknown fields, wrong "
     "types, amounts out of bounds, missing Idempotency-Key)",
-    "malformed_json": "400: the body is not valid JSON",
+    "malformed_json": "400: the body is not valid JSON (or repeats a key, or nests too deep)",
+    "unsupported_media_type": "415: the body is not sent as application/json",
     "idempotency_key_reused": "422: this Idempotency-Key was used with a different body",
     "body_too_large": "413: the body is larger than the limit",
+    "body_timeout": "408: the body did not arrive whole in time (the connection is closed)",
     "method_not_allowed": "405: the path does not take this method",
     "busy": "503: the database stayed locked; retry",
+    "http_error": "any other HTTP error the framework raises (none is known to reach a client)",
+    "internal_error": "500: a bug, never a client's mistake (logged with its traceback)",
 }
 
 

@@ -1,51 +1,47 @@
 """A short way through the application for the two requests a load test sends most.
 
-FastAPI spends more time on a request than SQLite does (about 170 µs for
-``GET /v1/queries/{id}`` and 390 µs for ``POST /v1/controls`` in-process: dependency
-resolution for the bearer token, the path, the header and the body, then the endpoint's
-plumbing). :class:`FastPath` sits inside the application's middleware (metrics, body limit,
-error answers) and answers these two requests itself **only when every check FastAPI would
-make passes**, with the same checks:
+FastAPI spends more time on a request than the database does (about 170 µs for
+``GET /v1/queries/{id}`` and 390 µs for ``POST /v1/controls`` in-process: routing,
+dependency resolution for the token, the path, the header and the body, then the endpoint's
+plumbing). :class:`FastPath` sits inside the application's middleware (metrics, body limit)
+and answers these two requests itself **only when every check the route makes passes**,
+made with the route's own definitions, not copies of them:
 
-- the method and the path match the route exactly, and the id is a plain decimal number
-  in range (``Path(ge=1, le=MAX_ID)``);
-- the bearer token is a court's (the same parsing as ``HTTPBearer``; tokens are fixed at
-  start-up, so the token -> court lookup is cached per process after its SHA-256 matched);
-- for a control: the ``Idempotency-Key`` matches its documented pattern, the body was
-  declared (``Content-Length``, within the limit), has a JSON content type, parses as JSON
-  and validates against the same pydantic model (:data:`load.api.models.ControlCreate`).
+- the path: :mod:`load.api.paths` (the templates the routes are declared with) and
+  :data:`load.api.models.path_id` (the type of the route's path parameter);
+- the token: :meth:`load.api.auth.Auth.who` (the routes' parsing and lookup);
+- a control's ``Idempotency-Key``: :data:`load.api.models.idempotency_key` (the type of the
+  route's header); its body: :func:`load.api.body.is_json`, :func:`load.api.body.parse_json`
+  and :data:`load.api.models.control_create` (the route's body type), read in full only
+  when its length was declared (a chunked body goes to the route).
 
-Anything else (no or another token, a bad id, key or body, a chunked body, another method)
-goes on to FastAPI unchanged, the body replayed, so every error answer, audit entry and
-metric is exactly what the routes give. The work itself is the routes' own
-(:func:`serve_query` and :func:`serve_control` in :mod:`load.api.app`), and an error it
-raises goes to the application's own exception handlers.
+Anything else goes on to the routes unchanged, the body replayed, so every error answer,
+audit entry and metric is the route's own. The work is the routes' too (``serve_query`` and
+``serve_control`` in :mod:`load.api.app`), and an error it raises is answered by the
+application's own handlers (:class:`load.api.handlers.Answers`). ``tests/api/test_fastpath.py``
+sends the same battery of good and bad requests with the fast path on and off and compares
+every byte.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from load.api import models
-from load.api.auth import Auth
+from load.api import models, paths
+from load.api.auth import Auth, first_header
+from load.api.body import BodyTimeout, is_json, parse_json, read_body
+from load.api.errors import ApiError
+from load.api.handlers import Answers
+from load.api.routing import ROUTE
 from load.api.world import Court
 
-QUERY_PREFIX = "/v1/queries/"
-CONTROLS = "/v1/controls"
-_ID = re.compile(r"[1-9][0-9]{0,15}")
-_KEY = re.compile(r"[!-~]{1,255}")
-_control = TypeAdapter(models.ControlCreate)
+QUERY_PREFIX = paths.prefix(paths.QUERY)
 
 QueryHandler = Callable[[Court, int], Awaitable[Response]]
 ControlHandler = Callable[[Court, str, Any], Awaitable[Response]]
@@ -55,40 +51,20 @@ class FastPath:
     def __init__(
         self,
         app: ASGIApp,
-        fastapi: FastAPI,
         auth: Auth,
+        answers: Answers,
         query: QueryHandler,
         control: ControlHandler,
     ) -> None:
         self.app = app
-        self.fastapi = fastapi
         self.auth = auth
+        self.answers = answers
         self.query = query
         self.control = control
-        self.courts: dict[str, Court] = {}  # token -> court, filled as tokens are seen
-        self.routes: dict[str, BaseRoute] = {}
 
-    def route(self, path: str) -> BaseRoute:
-        """The FastAPI route (metrics and the audit name requests by its path template)."""
-        if path not in self.routes:
-            self.routes[path] = next(
-                r for r in self.fastapi.router.routes if getattr(r, "path", None) == path
-            )
-        return self.routes[path]
-
-    def court(self, headers: list[tuple[bytes, bytes]]) -> Court | None:
-        value = next((v for k, v in headers if k == b"authorization"), None)
-        if value is None:
-            return None
-        scheme, _, token = value.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            return None
-        court = self.courts.get(token)
-        if court is None:
-            court = self.auth.courts.get(hashlib.sha256(token.encode()).hexdigest())
-            if court is not None:
-                self.courts[token] = court
-        return court
+    def court(self, scope: Scope) -> Court | None:
+        who = self.auth.who(scope)
+        return who if isinstance(who, Court) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -96,49 +72,54 @@ class FastPath:
             if method == "GET" and path.startswith(QUERY_PREFIX):
                 if await self.get_query(scope, receive, send):
                     return
-            elif method == "POST" and path == CONTROLS:
-                receive = await self.post_control(scope, receive, send)
-                if receive is None:
+            elif method == "POST" and path == paths.CONTROLS:
+                answered, receive = await self.post_control(scope, receive, send)
+                if answered:
                     return
         await self.app(scope, receive, send)
 
     async def get_query(self, scope: Scope, receive: Receive, send: Send) -> bool:
-        ident = scope["path"][len(QUERY_PREFIX) :]
-        if not _ID.fullmatch(ident) or int(ident) > models.MAX_ID:
+        try:
+            query_id = models.path_id.validate_python(scope["path"][len(QUERY_PREFIX) :])
+        except ValidationError:
             return False
-        court = self.court(scope["headers"])
+        court = self.court(scope)
         if court is None:
             return False
-        scope["route"] = self.route(QUERY_PREFIX + "{query_id}")
-        await self.answer(scope, receive, send, court, self.query(court, int(ident)))
+        scope[ROUTE] = paths.QUERY
+        await self.answer(scope, receive, send, court, self.query(court, query_id))
         return True
 
-    async def post_control(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        """None when answered here; else the ``receive`` to go on with (the body replayed)."""
-        length = key = ctype = None
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                length = v
-            elif k == b"idempotency-key" and key is None:
-                key = v
-            elif k == b"content-type" and ctype is None:
-                ctype = v
-        if length is None or key is None or ctype is None:
-            return receive
-        if ctype.split(b";", 1)[0].strip().lower() != b"application/json":
-            return receive
-        key_text = key.decode("latin-1")
-        court = self.court(scope["headers"])
-        if court is None or not _KEY.fullmatch(key_text):
-            return receive
-        body, receive = await read_body(receive)
+    async def post_control(
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[bool, Receive]:
+        """(True, _) when answered here; else (False, the ``receive`` to go on with)."""
+        if first_header(scope, b"content-length") is None:
+            return False, receive
+        if not is_json(first_header(scope, b"content-type")):
+            return False, receive
+        court = self.court(scope)
+        key = first_header(scope, b"idempotency-key")
+        if court is None or key is None:
+            return False, receive
         try:
-            request = _control.validate_python(json.loads(body))
-        except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
-            return receive
-        scope["route"] = self.route(CONTROLS)
-        await self.answer(scope, receive, send, court, self.control(court, key_text, request))
-        return None
+            key = models.idempotency_key.validate_python(key)
+        except ValidationError:
+            return False, receive
+        try:
+            body, receive = await read_body(receive)
+        except BodyTimeout as exc:
+            scope[ROUTE] = paths.CONTROLS
+            answer = await self.answers.slow_body(Request(scope, receive), exc)
+            await answer(scope, receive, send)
+            return True, receive
+        try:
+            request = models.control_create.validate_python(parse_json(body))
+        except (ApiError, ValidationError):
+            return False, receive
+        scope[ROUTE] = paths.CONTROLS
+        await self.answer(scope, receive, send, court, self.control(court, key, request))
+        return True, receive
 
     async def answer(
         self,
@@ -151,44 +132,10 @@ class FastPath:
         try:
             response = await work
         except Exception as exc:
-            handler = _handler(self.fastapi, exc)
-            if handler is None:
-                raise
             request = Request(scope, receive)
             request.state.court = court.court_id
-            response = await handler(request, exc)
+            answer = await self.answers.answer(request, exc)
+            if answer is None:
+                raise  # a bug: the server error middleware answers 500, as for a route
+            response = answer
         await response(scope, receive, send)
-
-
-def _handler(app: FastAPI, exc: Exception) -> Any:
-    """The application's handler for ``exc`` (as Starlette looks it up: by class, MRO)."""
-    for cls in type(exc).__mro__:
-        if cls in app.exception_handlers:
-            return app.exception_handlers[cls]
-    return None
-
-
-async def read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body, and a ``receive`` that gives it again, then what follows."""
-    chunks = []
-    first: Message | None = None
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client went away: the app sees it too
-            first = message
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    if first is None:
-        first = {"type": "http.request", "body": body, "more_body": False}
-
-    async def replay() -> Message:
-        nonlocal first
-        if first is not None:
-            message, first = first, None
-            return message
-        return await receive()
-
-    return body, replay

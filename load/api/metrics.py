@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-prometheus_client.disable_created_metrics()  # no *_created series: counters and latency only
+from load.api.routing import ROUTE
+
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # no *_created series: counters and latency only
 
 BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -46,7 +47,7 @@ class Metrics:
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)
 
@@ -74,8 +75,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route: Any = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = scope.get(ROUTE, "unmatched")  # the template (load.api.routing)
             method = scope["method"]
             self.metrics.requests.labels(method, path, str(status)).inc()
             self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)

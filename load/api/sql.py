@@ -34,7 +34,7 @@ class Stmt:
         # ``lock`` (e.g. "FOR UPDATE") only on PostgreSQL: SQLite has no row locks, its
         # write transactions (BEGIN IMMEDIATE) are serial already
         self.pg = " ".join([self.sqlite.replace("?", "%s"), lock]).strip()
-        self.row = namedtuple("Row", columns) if columns else None  # type: ignore[misc]
+        self.row: Any = namedtuple("Row", columns) if columns else None
 
 
 class Tx:
@@ -88,7 +88,7 @@ def tx_of(conn: Connection | Tx) -> Tx:
 def pooled_tx(pooled: Any, pg: bool) -> Tx:
     """The :class:`Tx` of a pooled connection (SQLAlchemy's pool proxy): one cursor per
     DBAPI connection, made again if the pool replaced the connection."""
-    tx = pooled.info.get("chakong_tx")
+    tx: Tx | None = pooled.info.get("chakong_tx")
     if tx is None or tx.dbapi is not pooled.driver_connection:
         tx = pooled.info["chakong_tx"] = Tx(pooled.driver_connection, pg)
     return tx

@@ -321,6 +321,35 @@ class RunDefaults(Frozen):
 # ---------------------------------------------------------------- the reference API
 
 
+class AgencyFaults(Frozen):
+    """``[api.faults]``: agencies that misbehave (off by default). Each answer an agency owes
+    the API (a query's, a control's) is late past the API's deadline, lost, or sent twice
+    with these chances; the API then reports ``unknown`` until the answer arrives (late),
+    or until the client asks again with the same Idempotency-Key (lost)."""
+
+    timeout_probability: Probability = Field(
+        default=0.0, description="Chance an answer arrives after the API's deadline."
+    )
+    lost_reply_probability: Probability = Field(
+        default=0.0, description="Chance an answer never arrives (the agency acted or not)."
+    )
+    duplicate_reply_probability: Probability = Field(
+        default=0.0, description="Chance an agency sends its answer twice."
+    )
+    deadline_days: Positive = Field(
+        default=1.0, description="The API waits this long after an agency picked a request up."
+    )
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> AgencyFaults:
+        total = self.timeout_probability + self.lost_reply_probability
+        if total > 1:
+            raise ValueError(
+                f"timeout_probability + lost_reply_probability must be at most 1, got {total:g}"
+            )
+        return self
+
+
 class ApiSettings(Frozen):
     """The optional ``[api]`` table: how ``chakong serve`` builds and runs its world."""
 
@@ -335,6 +364,19 @@ class ApiSettings(Frozen):
     clock_start: ClockTime = Field(
         default="09:00", description="Time of day on start_date when the API's clock starts."
     )
+    controls: Literal["instant", "scenario"] = Field(
+        default="instant",
+        description="instant: a control is done or refused when it is made (what earlier "
+        "versions did); scenario: accepted, processed by the agency and answered on the "
+        "scaled clock with the links' control latencies, [freeze] hard failures and waiting "
+        "freezes (轮候).",
+    )
+    over_freeze_share: NonNegative = Field(
+        default=0.0,
+        description="A case's freezes may hold this share more than its claim still needs "
+        "(0: never more than it needs).",
+    )
+    faults: AgencyFaults = AgencyFaults()
 
 
 # ---------------------------------------------------------------- scenario

@@ -42,6 +42,7 @@ TEST_SETTINGS = [
     "regions.chongqing.channels.local.per_agency.land_registry.error_probability=0.99",
     "regions.chongqing.policy.provident_fund_freeze_years=0.002",  # 0.73 days: lapses fast
     "regions.hunan.channels.local.use=false",  # Hunan has no local channel
+    "api.over_freeze_share=0.5",  # courts may freeze half as much again as a claim needs
     *(
         f"agencies.{a}.polling={ALWAYS}"
         for a in (
@@ -123,8 +124,14 @@ class Server:
         extra: list[str] = (),  # type: ignore[assignment]
         seed: int = 7,
         fixtures: Path | None = None,
+        env: dict[str, str] | None = None,
+        time_scale: float = TIME_SCALE,
+        state_dir: Path | None = None,
+        reset: bool = False,
+        body_timeout: float | None = None,
     ) -> None:
         self.fixtures_path = fixtures or tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
+        self.fixtures_path.unlink(missing_ok=True)  # an earlier server's: not this one's
         self.log_path = tmp / f"serve-{uuid.uuid4().hex[:6]}.log"
         self.db_url = db_url
         self.used: set[str] = set()
@@ -139,16 +146,24 @@ class Server:
             "--workers",
             str(workers),
             "--time-scale",
-            str(TIME_SCALE),
+            str(time_scale),
             "--seed",
             str(seed),
             "--fixtures-out",
             str(self.fixtures_path),
+            *(["--state-dir", str(state_dir)] if state_dir is not None else []),
+            *(["--reset"] if reset else []),
+            *(["--body-timeout", str(body_timeout)] if body_timeout else []),
             *settings_args(list(extra)),
         ]
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(
-            args, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         self.fixtures = self._wait_ready()
         self.url = self.fixtures["base_url"]
@@ -199,6 +214,12 @@ class Server:
     def audit(self) -> dict[str, Any]:
         r = httpx.get(self.url + "/v1/admin/audit/verify", headers=self.admin, timeout=30)
         return r.json()
+
+    def audit_settled(self) -> dict[str, Any]:
+        """The audit verified after every worker wrote the refusals it counted (each writes
+        them once a second) and sealed its chains in a checkpoint."""
+        time.sleep(2.2)
+        return self.audit()
 
 
 def open_case(c: httpx.Client, h: dict[str, str], debtor: str, claim_fen: int) -> int:

@@ -1,6 +1,6 @@
 """Benchmark of the reference API against a hello-world on the same server stack.
 
-    python -m load.bench_api [--duration 10] [--connections 32] [--json] [--pg URL]
+    python -m load.bench.api [--duration 10] [--connections 32] [--json] [--pg URL]
 
 In one run:
 
@@ -14,8 +14,9 @@ In one run:
    open-loop driver (asyncio + httpx): latency counted from when each request was due,
    so a stall shows in the percentiles (no coordinated omission); the p99 target is
    50 ms;
-4. with PostgreSQL reachable: the same two endpoints on PostgreSQL with 1 and with 4
-   workers.
+4. with PostgreSQL reachable: the same two endpoints on PostgreSQL with 1, 2 and 4
+   workers side by side (32 wrk connections per worker, the deductions spread over
+   :data:`PG_CASES` cases so that no single case's row serialises them).
 
 Not a test: the figures depend on the machine; they are printed (``--json``: one object).
 ``wrk`` comes from the distribution (``apt-get install wrk``).
@@ -42,9 +43,10 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
-CASES = 24
+CASES = 24  # cases of the SQLite run (its writes are serial anyway)
+PG_CASES = 192  # cases of the PostgreSQL runs
 # every debtor holds a large bank deposit: 1-fen deductions never run dry; answers come
 # fast (one simulated day a second, agencies polling around the clock)
 BENCH_SETTINGS = [
@@ -115,7 +117,7 @@ def start_hello(tmp: Path) -> tuple[Process, str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "load.bench_api:hello_app",
+            "load.bench.api:hello_app",
             "--factory",
             "--port",
             str(port),
@@ -134,7 +136,9 @@ def start_hello(tmp: Path) -> tuple[Process, str]:
     return proc, url
 
 
-def start_api(tmp: Path, db: str, workers: int) -> tuple[Process, dict[str, Any]]:
+def start_api(
+    tmp: Path, db: str, workers: int, extra: tuple[str, ...] = ()
+) -> tuple[Process, dict[str, Any]]:
     fixtures = tmp / f"fixtures-{uuid.uuid4().hex[:6]}.json"
     exe = Path(sys.executable).with_name("chakong")
     args = [
@@ -152,8 +156,10 @@ def start_api(tmp: Path, db: str, workers: int) -> tuple[Process, dict[str, Any]
         "1",
         "--fixtures-out",
         str(fixtures),
+        "--state-dir",
+        str(tmp / f"state-{uuid.uuid4().hex[:6]}"),
     ]
-    for s in BENCH_SETTINGS:
+    for s in (*BENCH_SETTINGS, *extra):
         args += ["--set", s]
     proc = Process(args, tmp / f"api-{workers}.log")
     deadline = time.monotonic() + 60
@@ -177,13 +183,15 @@ def free_port() -> int:
 # ---------------------------------------------------------------- the API's world
 
 
-def prepare(fixtures: dict[str, Any]) -> tuple[str, list[int], list[dict[str, Any]]]:
+def prepare(
+    fixtures: dict[str, Any], cases: int = CASES
+) -> tuple[str, list[int], list[dict[str, Any]]]:
     """Open cases, query them, freeze a bank deposit each: (token, query ids, deductions)."""
     court = next(iter(fixtures["courts"].values()))
     h = {"Authorization": f"Bearer {court['token']}"}
     queries, deducts = [], []
     with httpx.Client(base_url=fixtures["base_url"], timeout=30) as c:
-        for d in fixtures["debtors"][:CASES]:
+        for d in fixtures["debtors"][:cases]:
             case = c.post(
                 "/v1/cases", json={"debtor_id": d["debtor_id"], "claim_fen": 10**14}, headers=h
             ).json()["case_id"]
@@ -338,8 +346,9 @@ def measure_api(
     tmp: Path,
     half_load: bool,
     hello_rps: float | None,
+    cases: int = CASES,
 ) -> dict[str, Any]:
-    token, query_ids, deducts = prepare(fixtures)
+    token, query_ids, deducts = prepare(fixtures, cases)
     url = fixtures["base_url"]
     run = uuid.uuid4().hex[:8]
     get = wrk(
@@ -404,7 +413,7 @@ def pg_database(admin_url: str) -> tuple[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m load.bench_api",
+        prog="python -m load.bench.api",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -418,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("bench_api: wrk not found (apt-get install wrk)", file=sys.stderr)
+        print("load.bench.api: wrk not found (apt-get install wrk)", file=sys.stderr)
         return 2
     result: dict[str, Any] = {
         "duration_s": args.duration,
@@ -441,14 +450,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             api.stop()
         if args.pg:
-            for workers in (1, 4):
+            for workers in (1, 2, 4):
                 try:
                     db, drop = pg_database(args.pg)
                 except Exception as exc:  # no server: say so, skip the part
                     result["postgresql"] = f"skipped: {exc}"
                     break
                 try:
-                    api, fixtures = start_api(tmp, db, workers)
+                    api, fixtures = start_api(tmp, db, workers, (f"api.debtors={2 * PG_CASES}",))
                     try:
                         result[f"postgresql_{workers}_workers"] = measure_api(
                             fixtures,
@@ -457,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                             tmp,
                             False,
                             hello_rps,
+                            PG_CASES,
                         )
                     finally:
                         api.stop()

@@ -10,11 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
 
-from tests.api_support import (
+from tests.api.support import (
     CAP_FEN,
     TIME_SCALE,
     PgDatabases,
@@ -29,14 +26,9 @@ from tests.api_support import (
 BIG_CLAIM = 10**12  # fen: no claim limit gets in the way
 
 
-@pytest.fixture(scope="session")
-def pg() -> Any:
-    dbs = PgDatabases()
-    yield dbs
-    dbs.drop_all()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+)
 def server(request: pytest.FixtureRequest, pg: PgDatabases, tmp_path_factory: Any) -> Any:
     tmp = tmp_path_factory.mktemp("api")
     url = f"sqlite:///{tmp / 'api.sqlite3'}" if request.param == "sqlite" else pg.new()
@@ -123,20 +115,20 @@ def test_deductions_from_two_assets_of_one_case_never_pass_its_claim(
 ) -> None:
     """Two deductions at once, each within the claim alone, from two different assets of
     one case: together they would pass the claim by one fen, so exactly one may succeed.
-    (On PostgreSQL each control locks the asset's row; the case's row must be locked too.)"""
+    (On PostgreSQL each control locks the asset's row; the case's row must be locked too.)
+    The test world lets courts freeze half as much again as a claim needs, so the two
+    freezes can hold a fen more than the claim."""
     claim = 40_000 * 100
     for _ in range(6):
         _, h = server.court("hunan")
         case = open_case(c, h, server.debtor("hunan"), claim)
         fund = find(c, h, case, "central", "provident_fund")
         bank = find(c, h, case, "central", "bank_deposit")
-        held = {}
-        for asset in (fund, bank):
-            r = control(c, h, case_id=case, asset_id=asset["asset_id"], action="freeze")
-            assert r.status_code == 201, r.text
-            held[asset["asset_id"]] = r.json()["held_fen"]
-        from_bank = min(held[bank["asset_id"]], claim - 1)
+        from_bank = min(bank["balance_fen"], claim - 1)
         amounts = {bank["asset_id"]: from_bank, fund["asset_id"]: claim - from_bank + 1}
+        for asset, amount in amounts.items():
+            r = control(c, h, case_id=case, asset_id=asset, action="freeze", amount_fen=amount)
+            assert r.status_code == 201 and r.json()["held_fen"] == amount, r.text
 
         def deduct(i: int, h=h, case=case, amounts=amounts) -> tuple[int, dict[str, Any]]:
             asset, amount = list(amounts.items())[i]
@@ -168,7 +160,7 @@ def test_another_courts_objects_are_not_found_exactly_like_missing_ones(
     own_case = open_case(c, other, server.debtor("liaoning"), BIG_CLAIM)
     before = c.get(f"/v1/cases/{case}", headers=mine).json()
     reconciled = server.reconcile()
-    entries = server.audit()["entries"]
+    refused = server.audit_settled()["refused"]
     missing = 987_654_321
 
     def same_404(kind: str, theirs: httpx.Response, nothing: httpx.Response, ident: Any) -> None:
@@ -226,10 +218,11 @@ def test_another_courts_objects_are_not_found_exactly_like_missing_ones(
     assert r.status_code == 403, r.text
     denials += 1
 
-    # nothing changed, and every refusal is in the audit chain
+    # nothing changed, and every refusal is counted in the audit log
     assert c.get(f"/v1/cases/{case}", headers=mine).json() == before
     assert server.reconcile() == reconciled
-    assert server.audit() == {"ok": True, "entries": entries + denials, "first_bad": None}
+    audited = server.audit_settled()
+    assert audited["ok"] and audited["refused"] == refused + denials, audited
 
 
 # ---------------------------------------------------------------- bad input
@@ -258,8 +251,8 @@ def bad_requests(debtor: str, case: int, asset: str) -> list[tuple[str, str, dic
         ("POST", "/v1/cases", {}, b"\xff\xfe not utf-8", 400),
         ("POST", "/v1/cases", {}, b"", 422),
         ("POST", "/v1/cases", {}, b"null", 422),
-        ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 422),
-        ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 422),
+        ("POST", "/v1/cases", {}, b'{"claim_fen": NaN, "debtor_id": "D1"}', 400),
+        ("POST", "/v1/cases", {"Content-Type": "text/plain"}, b"debtor_id=D1", 415),
         ("POST", "/v1/cases", {}, {**ok_case, "pad": "x" * 20_000}, 413),  # oversized
         ("POST", "/v1/cases", {}, (b" " * 1000,) * 20 + (b"{}",), 413),  # and chunked
         ("POST", "/v1/queries", {}, {"case_id": case, "channel": "satellite"}, 422),
@@ -377,18 +370,19 @@ def test_every_refusal_code_is_answered_as_the_rules_say(server: Server, c: http
     refused(
         control(c, hun, case_id=hcase, asset_id=fund, action="deduct", amount_fen=1), "not_frozen"
     )
-    # exceeds_claim: a claim of 1,000 fen, held twice over by two freezes
+    # exceeds_claim: a claim of 1,000 fen; the test world lets courts freeze half as much
+    # again (1,500 fen), across all the case's assets together
     small = open_case(c, hun, server.debtor(), 1_000)
     fund2 = find(c, hun, small, "central", "provident_fund")["asset_id"]
     bank2 = find(c, hun, small, "central", "bank_deposit")["asset_id"]
-    over = control(c, hun, case_id=small, asset_id=fund2, action="freeze", amount_fen=1_001)
+    over = control(c, hun, case_id=small, asset_id=fund2, action="freeze", amount_fen=1_501)
     refused(over, "exceeds_claim")
-    for asset in (fund2, bank2):  # each holds the claim (the default amount)
-        r = control(c, hun, case_id=small, asset_id=asset, action="freeze")
-        assert r.status_code == 201 and r.json()["held_fen"] == 1_000, r.text
+    r = control(c, hun, case_id=small, asset_id=fund2, action="freeze")  # the default: all
+    assert r.status_code == 201 and r.json()["held_fen"] == 1_500, r.text
+    refused(control(c, hun, case_id=small, asset_id=bank2, action="freeze"), "exceeds_claim")
     r = control(c, hun, case_id=small, asset_id=fund2, action="deduct", amount_fen=600)
     assert r.status_code == 201 and r.json()["recovered_fen"] == 600, r.text
-    r = control(c, hun, case_id=small, asset_id=bank2, action="deduct", amount_fen=401)
+    r = control(c, hun, case_id=small, asset_id=fund2, action="deduct", amount_fen=401)
     refused(r, "exceeds_claim")
 
     # freeze_expired: a Chongqing provident-fund freeze lasts 0.73 simulated days (1.5 s)
@@ -424,28 +418,3 @@ def test_every_refusal_code_is_answered_as_the_rules_say(server: Server, c: http
     ]
     assert c.get(f"/v1/cases/{small}", headers=hun).json()["recovered_fen"] == 600
     assert server.reconcile()["ok"]
-
-
-# ---------------------------------------------------------------- the contract
-
-
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_endpoint_keeps_its_openapi_contract(server: Server, mode: GenerationMode) -> None:
-    """Schemathesis, from the served OpenAPI: requests that fit the schema (positive) and
-    requests that break it (negative) to every endpoint; never a 5xx, negative data always
-    refused with a 4xx, every status and body as documented."""
-    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
-    _, court = server.court("hunan")
-
-    @given(case=schema.as_strategy(generation_mode=mode))
-    @settings(
-        max_examples=150,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def call(case: Any) -> None:
-        token = server.admin if "/admin/" in case.path else court
-        case.call_and_validate(headers={**token, "Idempotency-Key": uuid.uuid4().hex})
-
-    call()

@@ -2,9 +2,12 @@
 
 Registered through the ``chakong.commands`` entry point (``sim`` never imports ``load``).
 At start it checks the flags and the scenario, binds the port (a port in use is a clear
-error, exit 2), writes a fresh world into the database (courts and tokens, debtors and
-their assets, from the scenario and the seed), writes the fixtures file, and only then lets
-uvicorn's workers accept requests on the socket it bound.
+error, exit 2), then either finds the world an earlier server left in the database and
+resumes it (the same scenario, seed and time scale; the schema version checked; the audit
+log verified against its last checkpoint) or, on an empty database or with ``--reset``,
+writes a fresh world (courts and tokens, debtors and their assets, from the scenario and the
+seed, and a new audit key in the state folder); it writes the fixtures file, and only then
+lets uvicorn's workers accept requests on the socket it bound.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ examples:
   chakong serve --scenario scenarios/baseline.toml --workers 4 \
       --db postgresql://postgres@127.0.0.1/chakong
   chakong serve --scenario scenarios/baseline.toml --set api.debtors=10000
+  chakong serve --scenario scenarios/baseline.toml --db sqlite:///api.db --reset   # start afresh
 
-The database is reset at start: every chakong table in it is dropped and created afresh.
+A database that holds a world (from an earlier run of the same command) is resumed, with
+its cases, controls and audit log; --reset drops every chakong table and starts afresh.
 Default: an SQLite file in a temporary folder, removed at exit. Then:
   curl -s localhost:8000/healthz
   curl -s localhost:8000/openapi.json      # the contract; /docs renders it
@@ -89,6 +94,25 @@ def register(subparsers: Any, scenario_parent: argparse.ArgumentParser) -> None:
         "--seed", type=non_negative_int, help="seed of the world (default: the scenario's)"
     )
     p.add_argument("--fixtures-out", metavar="FILE", help="write tokens and debtors here (JSON)")
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="drop the world the database holds and write a fresh one (default: resume it)",
+    )
+    p.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="the audit key, audit checkpoints and the shared clock (default: FILE.state "
+        "beside an SQLite file; ~/.local/state/chakong/... for PostgreSQL); "
+        "CHAKONG_AUDIT_KEY gives the audit key instead of DIR/audit.key",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="a request body must arrive whole within S seconds (default 10): 408",
+    )
     p.set_defaults(func=serve)
 
 
@@ -152,11 +176,16 @@ def serve(args: argparse.Namespace) -> int:
         url = args.db or f"sqlite:///{Path(tmp) / 'chakong-api.sqlite3'}"
         sock = bind(args.host, args.port)
         try:
-            fixtures = prepare_world(url, scenario, seed, args.time_scale)
+            state = args.state_dir or (tmp if args.db is None else None)
+            fixtures, how, state_dir = prepare_world(
+                url, scenario, seed, args.time_scale, args.reset, state
+            )
             fixtures = {"base_url": base_url(sock), **fixtures}
             if args.fixtures_out:
                 write_fixtures(args.fixtures_out, fixtures)
             os.environ["CHAKONG_API_DB"] = url
+            os.environ["CHAKONG_API_STATE"] = str(state_dir)
+            os.environ["CHAKONG_API_BODY_SECONDS"] = repr(args.body_timeout)
             if args.workers > 1:
                 metrics_dir = Path(tmp) / "metrics"
                 metrics_dir.mkdir()
@@ -166,7 +195,7 @@ def serve(args: argparse.Namespace) -> int:
                 f"chakong serve: {fixtures['base_url']} ({args.workers} worker"
                 f"{'s' if args.workers > 1 else ''}, {shown(url)}, one simulated day = "
                 f"{scale:g} s, seed {seed}, {len(fixtures['courts'])} courts, "
-                f"{len(fixtures['debtors'])} debtors)"
+                f"{len(fixtures['debtors'])} debtors, {how}, state in {state_dir})"
                 + (f"; fixtures in {args.fixtures_out}" if args.fixtures_out else ""),
                 file=sys.stderr,
                 flush=True,
@@ -180,20 +209,77 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_world(url: str, scenario: Any, seed: int, time_scale: float | None) -> dict[str, Any]:
+def prepare_world(
+    url: str,
+    scenario: Any,
+    seed: int,
+    time_scale: float | None,
+    reset: bool,
+    state_dir: str | None,
+) -> tuple[dict[str, Any], str, Path]:
+    """The fixtures of the world in the database (resumed, or written afresh), how it came
+    about ("new world" or "resumed"), and the state folder."""
     from sqlalchemy.exc import OperationalError
 
     from load.api.db import Database
-    from load.api.fixtures import create_world
 
     db = Database(url, pool_size=1)
     try:
-        return create_world(db, scenario, seed, time_scale)
+        return _prepare(db, url, scenario, seed, time_scale, reset, state_dir)
     except OperationalError as exc:
         first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise UserError(f"--db: cannot use {url}: {first}") from None
+        raise UserError(f"--db: cannot use {shown(url)}: {first}") from None
     finally:
         db.dispose()
+
+
+def _prepare(
+    db: Any,
+    url: str,
+    scenario: Any,
+    seed: int,
+    time_scale: float | None,
+    reset: bool,
+    state_dir: str | None,
+) -> tuple[dict[str, Any], str, Path]:
+    from load.api import admin
+    from load.api.checkpoint import CheckpointFile
+    from load.api.fixtures import create_world, resume_world
+    from load.api.schema import SCHEMA_VERSION
+    from load.api.state import SharedClock, StateDir, default_dir
+    from load.api.world import World
+
+    state = StateDir(state_dir or default_dir(db.url))
+    version = db.stored_version()
+    fresh = reset or version is None
+    if not fresh and version != SCHEMA_VERSION:
+        raise UserError(
+            f"--db: {shown(url)} holds a chakong world of schema version {version}; this "
+            f"server reads version {SCHEMA_VERSION}: start with --reset to wipe it"
+        )
+    state.make()
+    if fresh:
+        state.new_key()
+        state.checkpoint_file.unlink(missing_ok=True)
+        fixtures = create_world(db, scenario, seed, time_scale)
+    else:
+        fixtures = resume_world(db, scenario, seed, time_scale)
+    world = World.load(db, state.key())
+    clock = SharedClock(state.clock_file)
+    clock.set(world.clock.offset())  # the offset the database keeps
+    clock.close()
+    if not fresh:
+        kept = CheckpointFile(state.checkpoint_file)
+        checked = db.snapshot(lambda c: admin.verify_audit(c, world, kept))
+        if not checked["ok"]:
+            print(
+                "chakong serve: warning: the audit log does not verify "
+                f"({checked['problem_count']} problems, first: {checked['problems'][0]}); "
+                "GET /v1/admin/audit/verify lists them",
+                file=sys.stderr,
+                flush=True,
+            )
+    return fixtures, "new world" if fresh else "resumed", state.path
 
 
 def run_uvicorn(sock: socket.socket, workers: int) -> None:

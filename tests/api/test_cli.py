@@ -15,12 +15,12 @@ from load.api.db import Database
 from load.api.errors import OTHER_CODES, REFUSALS
 from load.api.fixtures import create_world
 from sim.scenario import load_scenario
-from tests.api_support import running, settings_args
+from tests.api.support import running, settings_args
 from tests.conftest import BASELINE, ROOT
 
 
-def test_help_has_examples(cli) -> None:
-    res = cli("serve", "--help")
+def test_help_has_examples(chakong) -> None:
+    res = chakong("serve", "--help")
     assert res.returncode == 0
     for flag in ("--scenario", "--db", "--workers", "--time-scale", "--seed", "--fixtures-out"):
         assert flag in res.stdout
@@ -41,26 +41,26 @@ def test_help_has_examples(cli) -> None:
         (["--db", "postgresql://postgres@127.0.0.1:1/x"], "--db: cannot use postgresql"),
     ],
 )
-def test_bad_flags_and_scenarios_exit_2_with_one_clear_line(cli, args, message) -> None:
-    res = cli("serve", "--scenario", str(BASELINE), "--port", "0", *args)
+def test_bad_flags_and_scenarios_exit_2_with_one_clear_line(chakong, args, message) -> None:
+    res = chakong("serve", "--scenario", str(BASELINE), "--port", "0", *args)
     assert res.returncode == 2, res.stderr
     assert "Traceback" not in res.stderr
     last = res.stderr.strip().splitlines()[-1]  # argparse prints its usage lines first
     assert last.startswith("chakong serve: ") and message in last, res.stderr
 
 
-def test_a_missing_scenario_file_is_named(cli, tmp_path: Path) -> None:
-    res = cli("serve", "--scenario", str(tmp_path / "nope.toml"), "--port", "0")
+def test_a_missing_scenario_file_is_named(chakong, tmp_path: Path) -> None:
+    res = chakong("serve", "--scenario", str(tmp_path / "nope.toml"), "--port", "0")
     assert res.returncode == 2
     assert "nope.toml" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_a_port_in_use_is_a_clear_error(cli) -> None:
+def test_a_port_in_use_is_a_clear_error(chakong) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        res = cli("serve", "--scenario", str(BASELINE), "--port", str(port))
+        res = chakong("serve", "--scenario", str(BASELINE), "--port", str(port))
     assert res.returncode == 2
     assert res.stderr.strip() == (
         f"chakong serve: --port: port {port} on 127.0.0.1 is already in use"
@@ -86,8 +86,11 @@ def test_starts_with_no_set_up_and_cleans_up(tmp_path: Path) -> None:
             "/v1/queries",
             "/v1/queries/{query_id}",
             "/v1/controls",
+            "/v1/controls/{control_id}",
             "/v1/admin/reconcile",
             "/v1/admin/audit/verify",
+            "/v1/admin/audit/checkpoint",
+            "/v1/admin/clock",
         }
         for code in [*REFUSALS, *OTHER_CODES]:  # every error code is documented
             assert f"`{code}`" in contract["info"]["description"], code

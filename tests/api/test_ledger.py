@@ -1,7 +1,7 @@
 """The ledger under threads, straight on the database (SQLite and PostgreSQL): the cap holds
 when a control is decided and applied in one locked transaction, and the same test fails
 for a deliberately naive check-then-write variant built here from the same two halves.
-Reconcile and the audit check catch tampering."""
+Reconcile catches money created from nothing, and money moved outside any control."""
 
 from __future__ import annotations
 
@@ -13,24 +13,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from load.api import casework, controls
-from load.api.audit import verify
-from load.api.db import Database, accounts, assets, audit
+from load.api import casework, controls, effects
+from load.api.audit import Batch
+from load.api.db import Database
 from load.api.fixtures import create_world
+from load.api.ledger import Cause, move
 from load.api.reconcile import reconcile
+from load.api.schema import accounts, assets
 from load.api.world import Court, World
 from sim.scenario import load_scenario
-from tests.api_support import CAP_FEN, TEST_SETTINGS, PgDatabases, all_at_once, check_cap
+from tests.api.support import CAP_FEN, TEST_SETTINGS, PgDatabases, all_at_once, check_cap
 from tests.conftest import BASELINE
 
 STEP = 100_000  # fen per deduction: the cap allows exactly 50 of 64
-
-
-@pytest.fixture(scope="session")
-def pg() -> Any:
-    dbs = PgDatabases()
-    yield dbs
-    dbs.drop_all()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,7 +42,7 @@ def new_world(request: pytest.FixtureRequest, pg: PgDatabases, tmp_path: Path) -
         made.append(db)
         scenario = load_scenario(BASELINE, TEST_SETTINGS).scenario
         create_world(db, scenario, seed=11)
-        world = World.load(db)
+        world = World.load(db, b"a test key")
         world.clock.now = lambda: 10.0  # type: ignore[method-assign]
         return world
 
@@ -72,7 +67,7 @@ def fund_frozen(world: World) -> tuple[Court, controls.ControlRequest]:
         ).scalar_one()
     )
     freeze = controls.ControlRequest(case, fund, "freeze")
-    status, body, _ = db.write(lambda c: controls.submit(c, world, court, "freeze", freeze))
+    status, body, _ = db.write_tx(lambda tx: controls.submit(tx, world, court, "freeze", freeze))
     assert status == 201, body
     assert json.loads(body)["held_fen"] == 200_000 * 100
     return court, controls.ControlRequest(case, fund, "deduct", STEP)
@@ -82,7 +77,9 @@ def locked(world: World, court: Court, req: controls.ControlRequest) -> Any:
     """The real thing: decide and apply in one write transaction (what the route runs)."""
 
     def one(i: int) -> tuple[int, dict[str, Any]]:
-        status, body, _ = world.db.write(lambda c: controls.submit(c, world, court, f"k{i}", req))
+        status, body, _ = world.db.write_tx(
+            lambda tx: controls.submit(tx, world, court, f"k{i}", req)
+        )
         return status, json.loads(body)
 
     return one
@@ -92,12 +89,19 @@ def naive(world: World, court: Court, req: controls.ControlRequest) -> Any:
     """Check, then write: the decision in one transaction, its effects in the next."""
 
     def one(i: int) -> tuple[int, dict[str, Any]]:
-        def check(c: Any) -> controls.Decision:
-            case, asset, now = controls.prepare(c, world, court, req)
-            return controls.decide(c, world, court, case, asset, req, now)
+        def check(tx: Any) -> tuple[controls.Decision, Any]:
+            case, asset, now = controls.prepare(tx, world, court, req, Batch())
+            return controls.decide(tx, world, court, case, asset, req, now), asset
 
-        decision = world.db.write(check)
-        return world.db.write(lambda c: controls.apply(c, world, court, req, decision))
+        decision, asset = world.db.write_tx(check)
+
+        def apply(tx: Any) -> tuple[int, dict[str, Any]]:
+            batch = Batch()
+            reply = effects.record(tx, world, court, req, decision, asset, batch)
+            batch.write(tx, world.audit_key)
+            return reply
+
+        return world.db.write_tx(apply)
 
     return one
 
@@ -121,14 +125,13 @@ def test_the_cap_holds_under_64_threads_and_check_then_write_breaks_it(new_world
     assert any("cap" in p for p in result["problems"]), result
 
 
-def test_reconcile_and_audit_catch_tampering(new_world: Any) -> None:
+def test_reconcile_catches_money_made_or_moved_outside_any_control(new_world: Any) -> None:
     world = new_world()
     court, req = fund_frozen(world)
     for i in range(3):
-        world.db.write(lambda c, i=i: controls.submit(c, world, court, f"t{i}", req))
+        world.db.write_tx(lambda tx, i=i: controls.submit(tx, world, court, f"t{i}", req))
     db = world.db
     assert db.snapshot(lambda c: reconcile(c, world))["ok"]
-    assert db.snapshot(verify) == {"ok": True, "entries": 4, "first_bad": None}
 
     # one fen created out of nothing in a court account
     court_account = f"court:{req.case_id}"
@@ -145,6 +148,19 @@ def test_reconcile_and_audit_catch_tampering(new_world: Any) -> None:
     assert any("not conserved" in p for p in result["problems"])
     assert any(court_account in p for p in result["problems"])
 
-    # an audit entry rewritten: the chain breaks there
-    db.write(lambda c: c.execute(update(audit).where(audit.c.seq == 2).values(outcome="frozen")))
-    assert db.snapshot(verify) == {"ok": False, "entries": 2, "first_bad": 2}
+    # 500,000 fen moved from a debtor to the court by a journal entry naming no control:
+    # balanced (conserved, and every balance matches the journal), and still caught
+    world = new_world()
+    court, req = fund_frozen(world)
+    debtor = world.db.read(
+        lambda c: c.exec_driver_sql(
+            "SELECT account_id FROM accounts WHERE kind = 'debtor' AND balance_fen > 50000000"
+            " ORDER BY account_id LIMIT 1"
+        ).scalar()
+    )
+    cause = Cause("control", req.case_id)  # no control at all
+    world.db.write_tx(lambda tx: move(tx, cause, debtor, f"court:{req.case_id}", 50_000_000, 12.0))
+    result = world.db.snapshot(lambda c: reconcile(c, world))
+    assert not result["ok"]
+    assert any("names no control" in p for p in result["problems"]), result
+    assert not any("not conserved" in p for p in result["problems"]), result
