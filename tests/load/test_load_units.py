@@ -412,6 +412,7 @@ def test_logical_names_are_the_simulations_and_the_adapters():
         "deduct",
         "unfreeze",
         "renew",
+        "poll_control",
     }
     assert all(REFERENCE.supports(k) for k in lr.LOGICAL)
     names = {REFERENCE.stat_name(k) for k in lr.CONTROLS}
