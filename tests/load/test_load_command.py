@@ -234,6 +234,9 @@ def test_a_plain_web_server_fails_preflight_within_seconds(chakong, tmp_path):
         (["--shape", "sine"], "--shape"),
         (["--scale", "2"], "--scale"),
         (["--step-duration", "5s"], "only with --find-capacity"),
+        (["--controls", "sometimes"], "--controls"),
+        (["--faults", "0.7"], "--faults 0.7: at most 0.5"),
+        (["--faults", "-1"], "--faults"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(chakong, tmp_path, args, message):
