@@ -199,7 +199,7 @@ def prime_for(
     per_worker = peak_rate / max(workers, 1)
     controls = sum(mix.get(c, 0.0) for c in lr.CONTROLS)
     polls = mix.get(lr.POLL_QUERY, 0.0)
-    seconds = 4 + 2 * latency_s
+    seconds = 4 + latency_s
     found = 0 if controls <= 0 else min(400, max(8, math.ceil(per_worker * controls * seconds)))
     pending = 0 if polls <= 0 else min(200, max(4, math.ceil(per_worker * polls * 2)))
     return Prime(found=found, pending=pending, max_s=max_s)

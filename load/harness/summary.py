@@ -199,14 +199,21 @@ def controls_lines(c: dict[str, Any]) -> list[str]:
             f"; agency faults: late {faults['timeout_probability']:g}, lost "
             f"{faults['lost_reply_probability']:g}, twice {faults['duplicate_reply_probability']:g}"
         )
-    lines = [
+    text = (
         f"controls ({how}): {n['acknowledged']} acknowledged, {n['accepted']} with an agency; "
-        f"done {n['done']}, failed {n['failed']}, refused {n['refused']}; unknown "
-        f"{n['unknown_seen']} (never counted as failed; sent again {n['retried']}, then done "
-        f"{n['unknown_then_done']}, failed {n['unknown_then_failed']}); waited in line "
-        f"{n['waiting']} (took effect {n['waiting_took_effect']}); open at the end "
-        f"{n['open_at_end']}"
-    ]
+        f"done {n['done']}, failed {n['failed']}, refused {n['refused']}"
+    )
+    if faults or n["unknown_seen"]:
+        text += (
+            f"; unknown {n['unknown_seen']} (never counted as failed; sent again "
+            f"{n['retried']}, then done {n['unknown_then_done']}, failed "
+            f"{n['unknown_then_failed']})"
+        )
+    if n["waiting"]:
+        text += f"; waited in line {n['waiting']} (took effect {n['waiting_took_effect']})"
+    if n["resent"]:
+        text += f"; sent again for want of an answer {n['resent']}"
+    lines = [f"{text}; open at the end {n['open_at_end']}"]
     check = c.get("case_check") or {}
     if check.get("checked"):
         bad = check.get("violations") or {}
