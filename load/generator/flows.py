@@ -13,6 +13,13 @@ arrival fall back along the flow (nothing frozen to deduct from: freeze; nothing
 freeze: poll; no query: send one; no case: file one), counted as a substitution; the mix
 check in the summary judges what was really sent.
 
+A control an agency still has (answered ``accepted``) keeps its holding out of every pool
+until it is final, so no second control is sent on it; ``poll_control`` arrivals follow it
+(:mod:`load.generator.controls`: done, failed, refused; ``unknown`` is never failed: the
+control is sent again with its key and polled on). Once done, ``held_fen`` is what a
+freeze holds and ``amount_fen`` what a deduction moved; a freeze that holds nothing waits
+in line (轮候) and is polled until it holds money, never deducted from before.
+
 How a logical request is sent and read is the target adapter's business
 (:mod:`load.target.adapter`). Users check what they get back (violations, counted apart
 from HTTP errors), when the adapter declares what to check:
@@ -21,7 +28,10 @@ from HTTP errors), when the adapter declares what to check:
   in one go (sent on purpose for ``over_cap_share`` of such deductions) was not refused
   with the adapter's ``checks.over_cap_code``;
 - ``idempotency_replay``: a control sent again with the same key and body (``replay_share``
-  of successful controls) did not come back with the same ``checks.replay_id``.
+  of successful controls, and every control sent again because its fate was ``unknown``)
+  did not come back with the same ``checks.replay_id``;
+- after the run, ``control_lost``, ``control_doubled``, ``status_changed`` and
+  ``recovered_mismatch`` from the case check (:meth:`CourtFlows.verify_case`).
 
 Idempotency keys carry the run's id, so two runs against one database never share a key.
 Plain Python (no gevent): the state is touched only between requests.

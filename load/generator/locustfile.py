@@ -14,8 +14,10 @@ Each interval a worker reports its time series so far (a Locust message to the m
 which appends it to ``live.jsonl``; a standalone process appends itself), which the
 ``chakong`` process reads for its progress line and abort-on-fail thresholds; it asks for
 an abort by writing ``abort`` into the results folder, which the master (or standalone
-process) passes on. At the end each worker reports its HDR histograms and counts: the
-master writes ``worker-N.json`` and stops the run when every worker has reported.
+process) passes on. After its clock, each worker reads every case its flows made controls
+on and holds the case's list against what it was told (the case check, under '(check)'
+names, outside the figures). At the end each worker reports its HDR histograms and counts:
+the master writes ``worker-N.json`` and stops the run when every worker has reported.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ rule, not an error) are a status and a code path; correctness checks that need a
 endpoints or particular semantics are optional (``[checks]``), and are reported as
 skipped when an adapter does not declare them.
 
+``poll_control`` (optional) says how a control an agency still has is followed: how often a
+client polls it (``interval_seconds``), where its status is and which words end it
+(:class:`PollControlSpec`); without it every control is final when answered.
+
 What a file cannot say goes into a small Python hook (``hook = "file.py"`` beside the
 adapter), which may define either or both of::
 
