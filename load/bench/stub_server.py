@@ -1,13 +1,14 @@
 """A small stand-in for the query API, for tests and benchmarks of the load generator.
 
 It speaks just enough of the API's contract (``chakong serve``) for the court flows to run:
-cases, queries answered at once, controls with the provident-fund cap and idempotency keys,
-reconcile and audit verify; every answer waits ``--delay`` seconds, and ``--stall-for S
---stall-at T`` holds *every* answer from T seconds after the first request until S seconds
-later (a global stall, such as a long garbage collection or a lock), so tests can see what
-the generator makes of it. ``--break-cap`` accepts over-cap deductions (a deliberately wrong
-server, for the violation checks); ``--pending`` never answers a query (nothing to freeze:
-the mix cannot be kept).
+cases (listing their controls), queries answered at once, controls decided at once (as the
+API's ``controls = "instant"``, readable at ``GET /v1/controls/{id}``) with the
+provident-fund cap and idempotency keys, reconcile and audit verify; every answer waits
+``--delay`` seconds, and ``--stall-for S --stall-at T`` holds *every* answer from T seconds
+after the first request until S seconds later (a global stall, such as a long garbage
+collection or a lock), so tests can see what the generator makes of it. ``--break-cap``
+accepts over-cap deductions (a deliberately wrong server, for the violation checks);
+``--pending`` never answers a query (nothing to freeze: the mix cannot be kept).
 
 It is an asyncio server with plain HTTP/1.1 keep-alive (no framework: it must answer far
 faster than the generator can send, on one core), and writes fixtures like the real API::
@@ -53,6 +54,7 @@ class StubApi:
         self.queries: dict[str, str] = {}
         self.frozen: dict[tuple[str, str], int] = {}  # (case, asset) -> balance
         self.keys: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.controls: dict[str, dict[str, Any]] = {}
         self.requests = 0
 
     # ------------------------------------------------------------ timing
@@ -77,7 +79,8 @@ class StubApi:
             return 200, {"ok": True, "entries": self.requests}
         if method == "POST" and path == "/v1/cases":
             case_id = f"C{next(self.ids)}"
-            self.cases[case_id] = {"debtor_id": body["debtor_id"], "recovered_fen": 0}
+            self.cases[case_id] = {"debtor_id": body["debtor_id"], "recovered_fen": 0,
+                                   "controls": []}  # fmt: skip
             return 201, {"case_id": case_id}
         if method == "POST" and path == "/v1/queries":
             query_id = f"Q{next(self.ids)}"
@@ -100,6 +103,9 @@ class StubApi:
         if method == "GET" and path.startswith("/v1/cases/"):
             case = self.cases.get(path.rsplit("/", 1)[-1])
             return (200, case) if case else (404, {"code": "not_found"})
+        if method == "GET" and path.startswith("/v1/controls/"):
+            control = self.controls.get(path.rsplit("/", 1)[-1])
+            return (200, control) if control else (404, {"code": "not_found"})
         if method == "POST" and path == "/v1/controls":
             if key in self.keys:
                 return self.keys[key]
@@ -110,9 +116,23 @@ class StubApi:
         return 404, {"code": "not_found"}
 
     def control(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A control decided at once, listed in its case (refusals too, with their id)."""
+        case = self.cases[body["case_id"]]
+        status, answer = self.decide(body)
+        control_id = f"K{next(self.ids)}"
+        answer = {"control_id": control_id, **answer}
+        self.controls[control_id] = {"control_id": control_id, "status": "done" if status == 201
+                                     else "refused", **answer}  # fmt: skip
+        case["controls"].append({"control_id": control_id,
+                                 "status": self.controls[control_id]["status"]})  # fmt: skip
+        if status == 201 and body["action"] == "deduct":
+            case["recovered_fen"] += int(body.get("amount_fen") or 0)
+        return status, answer
+
+    def decide(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         hold = (body["case_id"], body["asset_id"])
         action = body["action"]
-        control = {"control_id": f"K{next(self.ids)}", "outcome": "done"}
+        control = {"outcome": "done"}
         if action == "freeze":
             self.frozen.setdefault(hold, CAP_FEN * 2 if hold[1].endswith("-2") else 800_000)
             return 201, control

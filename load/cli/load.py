@@ -29,9 +29,13 @@ from load.cli.options import (
     port_number,
     positive_float,
     positive_int,
+    share,
 )
 from load.harness.shapes import SHAPES
 from sim.errors import UserError
+
+CONTROL_MODES = ("scenario", "instant")
+DEFAULT_CONTROLS = "scenario"
 
 LOAD_EPILOG = """\
 examples:
@@ -44,12 +48,18 @@ examples:
       --adapter my-api.toml
   chakong load scenarios/national-2023.toml --scale 0.02 --find-capacity --rate 50
   chakong load scenarios/baseline.toml --demand-multiplier 20000 --ui
+  chakong load scenarios/baseline.toml --controls instant       # controls decided at once
+  chakong load scenarios/baseline.toml --faults 0.05 --duration 2m   # agencies misbehave
 
 Without --host the reference API (chakong serve) is started on a free loopback port with
 an embedded SQLite database and its agencies on a fast clock ([load] api_time_scale), and
-stopped afterwards. --adapter maps chakong's logical requests (file_case, send_query,
-poll_query, read_case, freeze, deduct, unfreeze, renew) to another API's calls; a preflight
-calls each once and exits 2 when the target does not answer as the adapter says. The
+stopped afterwards; its controls go through the agencies (--controls scenario, the
+default unless the scenario's [api] says otherwise: accepted, then polled until done,
+failed or refused, as a real client does) or are decided at once (--controls instant);
+--faults P makes its agencies answer late, never or twice, each with chance P. --adapter
+maps chakong's logical requests (file_case, send_query, poll_query, read_case, freeze,
+deduct, unfreeze, renew, poll_control) to another API's calls; a preflight calls each once
+and exits 2 when the target does not answer as the adapter says. The
 target rate is --rate, or the simulated peak-hour rate (chakong demand, cached per
 scenario) times --demand-multiplier. Requests start as a Poisson process on an absolute
 clock (open workload), each logical request at its share of the simulated mix; latency is
@@ -89,6 +99,21 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="target adapter (TOML; default: the reference API's)",
+    )
+    target.add_argument(
+        "--controls",
+        choices=CONTROL_MODES,
+        help="how the reference API decides controls ([api] controls): scenario (the "
+        "default unless the scenario says: accepted, carried out by the agency on its "
+        "clock, polled) or instant (at once); with --host, what the target does, for the "
+        "plan's polls",
+    )
+    target.add_argument(
+        "--faults",
+        type=share,
+        metavar="P",
+        help="agency faults ([api.faults]): each answer an agency owes is late past the "
+        "API's deadline, lost, or sent twice, each with chance P (at most 0.5)",
     )
     traffic = p.add_argument_group("traffic")
     rate = traffic.add_mutually_exclusive_group()
@@ -191,6 +216,29 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_load)
 
 
+def api_overrides(
+    controls: str | None, faults: float | None, scenario: Any, started_here: bool
+) -> list[str]:
+    """``--controls`` and ``--faults`` as ``--set`` overrides of the scenario's ``[api]``.
+
+    The reference API started here runs its controls through the agencies (``scenario``)
+    unless ``--controls`` or the scenario's own ``[api] controls`` says otherwise: a load
+    test should meet what a real hub does (a control accepted, then carried out by its
+    agency on the clock, followed by polls as a real client polls); ``instant`` (``chakong
+    serve``'s own default) stays one flag away. A target given with ``--host`` is taken to
+    run as the scenario's ``[api]`` says (as ``chakong serve`` of that scenario does)."""
+    out = []
+    api = scenario.api
+    chosen = "controls" in api.model_fields_set or not started_here
+    mode = controls or (api.controls if chosen else DEFAULT_CONTROLS)
+    if mode != api.controls:
+        out.append(f"api.controls={mode}")
+    if faults is not None:
+        kinds = ("timeout", "lost_reply", "duplicate_reply")
+        out += [f"api.faults.{k}_probability={faults!r}" for k in kinds]
+    return out
+
+
 def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -210,7 +258,15 @@ def cmd_load(args: argparse.Namespace) -> int:
         raise UserError("--fixtures: only with --host (without it the API is started here)")
     if not args.find_capacity and (args.step_duration or args.max_steps != 8):
         raise UserError("--step-duration, --max-steps: only with --find-capacity")
+    if args.faults is not None and args.faults > 0.5:
+        raise UserError(
+            f"--faults {args.faults:g}: at most 0.5 (a late and a lost answer together are "
+            "at most certain)"
+        )
     loaded = load_scenario(args.file, args.overrides)
+    extra = api_overrides(args.controls, args.faults, loaded.scenario, not args.host)
+    if extra:  # the API started here and the plan see them; the demand does not depend on them
+        loaded = load_scenario(args.file, [*args.overrides, *extra])
     settings = loaded.scenario.load
     scale = args.scale if args.scale is not None else loaded.scenario.run.scale
     if scale != 1:
@@ -314,6 +370,7 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
             "host": tgt.host,
             "started_api": tgt.started_here,
             "adapter": adapter.name,
+            "api": {"controls": scenario.api.controls, "faults": scenario.api.faults.model_dump()},
             "locust": _version("locust"),
             "demand": source,
         }

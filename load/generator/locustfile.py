@@ -14,8 +14,10 @@ Each interval a worker reports its time series so far (a Locust message to the m
 which appends it to ``live.jsonl``; a standalone process appends itself), which the
 ``chakong`` process reads for its progress line and abort-on-fail thresholds; it asks for
 an abort by writing ``abort`` into the results folder, which the master (or standalone
-process) passes on. At the end each worker reports its HDR histograms and counts: the
-master writes ``worker-N.json`` and stops the run when every worker has reported.
+process) passes on. After its clock, each worker reads every case its flows made controls
+on and holds the case's list against what it was told (the case check, under '(check)'
+names, outside the figures). At the end each worker reports its HDR histograms and counts:
+the master writes ``worker-N.json`` and stops the run when every worker has reported.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ RESULTS = Path(PLAN.results_dir)
 ABORT_FILE = RESULTS / "abort"
 LIVE_FILE = RESULTS / "live.jsonl"
 PRIME_CONCURRENCY = 8
+CHECK_CONCURRENCY = 8
+CHECK_CASES_MAX = 3000  # cases read after the run (evenly thinned beyond)
+CHECK_SECONDS_MAX = 30.0
 CLOCKS: list[OpenClock] = []  # this process's clock, for an abort
 
 
@@ -132,7 +137,8 @@ class CourtNetwork(FastHttpUser):
 
     def _prime(self, flows: CourtFlows) -> dict[str, Any]:
         """Build the state the flows need before the clock starts: file and query cases,
-        poll until answers come, freeze half of what is found. Closed loop, a few
+        poll until answers come, freeze half of what is found (and follow those freezes
+        while the agencies have them, until half are frozen). Closed loop, a few
         connections, under Locust names starting '(prime)'."""
         goal = PLAN.prime
         began = time.monotonic()
@@ -140,12 +146,17 @@ class CourtNetwork(FastHttpUser):
 
         def enough() -> bool:
             s = flows.stock()
-            return s["found"] + s["frozen"] >= goal.found and s["pending"] >= goal.pending
+            have = s["found"] + s["frozen"] + s["in_flight"]
+            settled = s["frozen"] >= goal.found // 2 or not s["in_flight"]
+            return have >= goal.found and s["pending"] >= goal.pending and settled
 
         def one() -> None:
             s = flows.stock()
-            have = s["found"] + s["frozen"]
-            if s["found"] and s["frozen"] < goal.found // 2:
+            have = s["found"] + s["frozen"] + s["in_flight"]
+            step = flows.due_again()  # a control whose fate is unknown, or unanswered
+            if step is not None:
+                kind = step.logical
+            elif s["found"] and s["frozen"] + s["in_flight"] < goal.found // 2:
                 kind = lr.FREEZE
             elif flows.unqueried():
                 kind = lr.SEND_QUERY
@@ -153,12 +164,15 @@ class CourtNetwork(FastHttpUser):
                 kind = lr.FILE_CASE  # keep the pipeline full while answers come
             elif s["pending"] and (have < goal.found or s["pending"] > goal.pending):
                 kind = lr.POLL_QUERY
+            elif s["in_flight"] and flows.adapter.supports(lr.POLL_CONTROL):
+                kind = lr.POLL_CONTROL
             else:
                 kind = lr.SEND_QUERY  # queries to be polled once the clock starts
-            step = flows.next_step(kind)
+            step = step or flows.next_step(kind)
             sent[step.logical] += 1
             self._send(flows, step, f"(prime) {step.name}")
-            if step.logical == lr.POLL_QUERY and flows.pending:
+            polls = (lr.POLL_QUERY, lr.POLL_CONTROL)
+            if step.logical in polls and (flows.pending or flows.book.in_flight()):
                 gevent.sleep(0.2)  # answers come on the target's clock: poll gently
 
         def loop() -> None:
@@ -196,6 +210,7 @@ class CourtNetwork(FastHttpUser):
             )
         }
         prime = self._prime(flows)
+        ledger: dict[str, Any] = {}
 
         def work(kind: str, measured: bool) -> tuple[str, bool]:
             step = flows.next_step(kind)
@@ -237,6 +252,7 @@ class CourtNetwork(FastHttpUser):
         timing = None
         try:
             timing = clock.run(PLAN.drain_s)
+            ledger = self._check_cases(flows, tally["violations"])
         finally:
             live.kill(block=False)
             report = {
@@ -246,6 +262,8 @@ class CourtNetwork(FastHttpUser):
                 "complete": timing is not None,
                 "prime": prime,
                 "stock_at_end": flows.stock(),
+                "controls": flows.book.report(),
+                "ledger": ledger,
                 **(timing or clock.timing).to_json(),
                 **{k: dict(v) for k, v in tally.items()},
             }
@@ -255,6 +273,60 @@ class CourtNetwork(FastHttpUser):
                 _write_report(report)
                 _finish(self.environment)
         raise StopUser()
+
+    def _check_cases(self, flows: CourtFlows, violations: Counter) -> dict[str, Any]:
+        """After the run, read every case the flows made controls on (through the adapter's
+        ``read_case``) and hold its list of controls against what was acknowledged
+        (:meth:`load.generator.controls.ControlBook.verify`). Under '(check)' names, outside
+        every figure the verdict reads; bounded in cases and in time."""
+        spec = flows.adapter.spec.checks.case_controls
+        if spec is None:
+            return {"checked": False}
+        cases = flows.book.to_check(CHECK_CASES_MAX)
+        queue = list(cases)
+        began = time.monotonic()
+        found: Counter = Counter()
+        unread = 0
+
+        def loop() -> None:
+            nonlocal unread
+            while queue and time.monotonic() - began < CHECK_SECONDS_MAX:
+                case = queue.pop()
+                step = flows.check_case(case)
+                outcome, body = self._read(flows, step)
+                seen = flows.verify_case(case, body) if outcome == "ok" else None
+                if seen is None:
+                    unread += 1
+                else:
+                    found.update(seen)
+
+        gevent.joinall([gevent.spawn(loop) for _ in range(CHECK_CONCURRENCY)])
+        violations.update(found)
+        return {
+            "checked": True,
+            "cases": flows.book.checked["cases"],
+            "controls": flows.book.checked["controls"],
+            "cases_with_controls": len(flows.book.case_of),
+            "unread": unread + len(queue),
+            "seconds": round(time.monotonic() - began, 3),
+            "violations": dict(found),
+        }
+
+    def _read(self, flows: CourtFlows, step: Step) -> tuple[str, Any]:
+        """Send a check's request; (ok or error, JSON body)."""
+        call = step.call
+        with self.client.request(
+            call.method, call.url, name=f"(check) {step.name}", headers=call.headers,
+            catch_response=True,
+        ) as resp:  # fmt: skip
+            status = resp.status_code or 0
+            reply = flows.adapter.read(step.logical, status, resp.text if status else None,
+                                       step.variables)  # fmt: skip
+            if reply.result == "ok":
+                resp.success()
+            else:
+                resp.failure(reply.label)
+        return reply.result, reply.body
 
     def _live(self, clock: OpenClock, worker: int, tally: dict[str, Counter]) -> None:
         """Every interval, the intervals completed so far (counts and corrected latency),

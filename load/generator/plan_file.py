@@ -73,6 +73,9 @@ class Plan:
     prime: Prime
     shape: dict[str, Any] = field(default_factory=lambda: {"kind": "flat"})
     notes: list[str] = field(default_factory=list)
+    # how the target decides controls, as the plan assumes it ([api] of the scenario)
+    api: dict[str, Any] = field(default_factory=dict)
+    polls: dict[str, Any] = field(default_factory=dict)  # poll_control, derived (harness.polls)
 
     @property
     def offered_mean_rate(self) -> float:

@@ -23,6 +23,7 @@ from sim.scenario.loader import LoadedScenario
 
 CACHE_ENV = "CHAKONG_CACHE_DIR"
 VERSION = 1  # bump when the demand's form changes
+IGNORED = ("api.", "load.")  # overrides of tables the simulation never reads
 
 
 def cache_dir() -> Path:
@@ -31,9 +32,11 @@ def cache_dir() -> Path:
 
 
 def cache_key(loaded: LoadedScenario, seed: int, replications: int) -> str:
-    text = json.dumps(
-        [VERSION, loaded.sha256, list(loaded.overrides), seed, replications, loaded.scale]
-    )
+    """The key of a demand: the scenario's files, seed, replications, scale and the
+    overrides the simulation reads (not ``api.*`` or ``load.*``: how the API and the load
+    test run changes no simulated demand)."""
+    overrides = [o for o in loaded.overrides if not o.strip().startswith(IGNORED)]
+    text = json.dumps([VERSION, loaded.sha256, overrides, seed, replications, loaded.scale])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

@@ -9,8 +9,10 @@ adapter, and writes it for the Locust processes (:mod:`load.generator.plan_file`
   segments, split evenly over the worker processes.
 - **Mix.** Logical requests weighted by the simulated shares (``chakong demand``), plus
   ``poll_query`` (``polls_per_query`` per query sent, which the simulation does not
-  predict) and ``read_case`` (``reads_per_case``); what the adapter cannot send is left out,
-  with a note.
+  predict), ``poll_control`` (polls per control derived from the scenario's control latency
+  and the adapter's poll interval, :mod:`load.harness.polls`: not simulated either) and
+  ``read_case`` (``reads_per_case``); what the adapter cannot send is left out, with a
+  note.
 - **Courts.** A court is picked with a weight proportional to its region's filing rate
   (``arrival_rate_per_day`` times the mean monthly factor) over the region's courts; a case
   goes to a debtor of the court's region, its claim drawn from the region's ``claim_yuan``.
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from load.generator.plan_file import CourtPlan, Plan, Prime, RegionPlan
+from load.harness import polls
 from load.target import logical as lr
 from load.target.adapter import Adapter
 from sim.errors import UserError
@@ -114,6 +117,7 @@ def build_mix(
     polls_per_query: float,
     reads_per_case: float = 0.0,
     supported: Collection[str] = lr.LOGICAL,
+    polls_per_control: float = 0.0,
 ) -> tuple[dict[str, float], list[str]]:
     """Logical request -> weight: the simulated shares plus polls (and reads), normalised,
     without what the adapter cannot send; and a note for each request left out."""
@@ -121,6 +125,9 @@ def build_mix(
     query = weights.get(lr.SEND_QUERY, 0.0)
     if polls_per_query > 0 and query > 0:
         weights[lr.POLL_QUERY] = polls_per_query * query
+    controls = sum(weights.get(c, 0.0) for c in lr.CONTROLS if c in supported)
+    if polls_per_control > 0 and controls > 0 and lr.POLL_CONTROL in supported:
+        weights[lr.POLL_CONTROL] = polls_per_control * controls
     cases = weights.get(lr.FILE_CASE, 0.0)
     if reads_per_case > 0 and cases > 0:
         weights[lr.READ_CASE] = reads_per_case * cases
@@ -183,13 +190,17 @@ def _overall_channel_share(demand: dict[str, Any]) -> dict[str, float]:
     return {c: n / total for c, n in counts.items()} or {"central": 1.0}
 
 
-def prime_for(mix: dict[str, float], peak_rate: float, workers: int, max_s: float) -> Prime:
+def prime_for(
+    mix: dict[str, float], peak_rate: float, workers: int, max_s: float, latency_s: float = 0.0
+) -> Prime:
     """What each worker builds before the clock starts: a few seconds of what the controls
-    and polls of its share of the peak rate consume."""
+    and polls of its share of the peak rate consume (more while agencies hold each control
+    ``latency_s`` seconds)."""
     per_worker = peak_rate / max(workers, 1)
     controls = sum(mix.get(c, 0.0) for c in lr.CONTROLS)
     polls = mix.get(lr.POLL_QUERY, 0.0)
-    found = 0 if controls <= 0 else min(400, max(8, math.ceil(per_worker * controls * 4)))
+    seconds = 4 + latency_s
+    found = 0 if controls <= 0 else min(400, max(8, math.ceil(per_worker * controls * seconds)))
     pending = 0 if polls <= 0 else min(200, max(4, math.ceil(per_worker * polls * 2)))
     return Prime(found=found, pending=pending, max_s=max_s)
 
@@ -211,17 +222,41 @@ def make_plan(
     results_dir: Path,
     run_id: str | None = None,
     drain_max_s: float = 10.0,
+    time_scale: float | None = None,
 ) -> Plan:
-    """The whole plan of a run at ``rate`` requests/s, from the scenario's ``[load]``."""
+    """The whole plan of a run at ``rate`` requests/s, from the scenario's ``[load]``,
+    against an API behaving as the scenario's ``[api]`` says, its clock at ``time_scale``
+    seconds per simulated day (default the scenario's ``[api] time_scale``)."""
     settings = scenario.load
     courts, regions = courts_and_regions(scenario, fixtures, demand, seed)
     predicted = logical_shares(demand)
+    scale = time_scale if time_scale is not None else scenario.api.time_scale
+    poll = adapter.poll_control
+    rate_of_polls = None
+    if poll is not None:
+        rate_of_polls = polls.derive(
+            scenario,
+            demand,
+            courts,
+            interval_s=poll.interval_seconds,
+            time_scale=scale,
+            duration_s=duration_s,
+            seed=seed,
+        )
     mix, notes = build_mix(
         predicted,
         settings.polls_per_query,
         settings.reads_per_case,
         [k for k in lr.LOGICAL if adapter.supports(k)],
+        rate_of_polls.per_control if rate_of_polls is not None else 0.0,
     )
+    if rate_of_polls is not None:
+        notes.append(rate_of_polls.note())
+    else:
+        notes.append(
+            f"the adapter '{adapter.name}' has no poll_control: every control is taken as "
+            "final when answered"
+        )
     peak = max((r for _, _, r in segments), default=rate)
     interval = settings.interval_seconds or max(1.0, round(duration_s / 120))
     return Plan(
@@ -247,7 +282,32 @@ def make_plan(
         replay_share=settings.replay_share,
         request_timeout_s=settings.request_timeout_seconds,
         results_dir=str(results_dir),
-        prime=prime_for(mix, peak, workers, settings.prime_max_seconds),
+        prime=prime_for(
+            mix,
+            peak,
+            workers,
+            settings.prime_max_seconds,
+            rate_of_polls.latency_s if rate_of_polls is not None else 0.0,
+        ),
         shape=shape,
         notes=notes,
+        api=api_mode(scenario, scale),
+        polls=rate_of_polls.to_json() if rate_of_polls is not None else {},
     )
+
+
+def api_mode(scenario: Scenario, time_scale: float) -> dict[str, Any]:
+    """How the plan takes the target to decide controls: the scenario's ``[api]``."""
+    f = scenario.api.faults
+    faults = {
+        "timeout_probability": f.timeout_probability,
+        "lost_reply_probability": f.lost_reply_probability,
+        "duplicate_reply_probability": f.duplicate_reply_probability,
+        "deadline_days": f.deadline_days,
+    }
+    on = f.timeout_probability + f.lost_reply_probability + f.duplicate_reply_probability > 0
+    return {
+        "controls": scenario.api.controls,
+        "faults": faults if on else None,
+        "time_scale": time_scale,
+    }

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
 from load.harness.fonts import plot_fonts, with_cjk_font
+from load.harness.summary import controls_lines
 from load.target import logical as lr
 from sim.reporting.html import details, esc, image, page, pre, table
 
@@ -36,6 +37,26 @@ CHINESE = {
     lr.DEDUCT: "划扣",
     lr.UNFREEZE: "解冻",
     lr.RENEW: "续冻",
+    lr.POLL_CONTROL: "控制反馈",
+}
+# what each count of the controls means (summary.json controls.counts)
+CONTROL_COUNTS = {
+    "acknowledged": "controls answered with their id (done, with an agency, or refused)",
+    "accepted": "of them, handed to an agency (202 accepted): followed by poll_control",
+    "done": "ended done",
+    "failed": "ended failed, with the agency's reason",
+    "refused": "refused by the API's rules",
+    "unknown_seen": "seen unknown (the API stopped waiting for the agency): never failed",
+    "retried": "unknown ones sent again with the same Idempotency-Key and body",
+    "unknown_then_done": "unknown, then done",
+    "unknown_then_failed": "unknown, then failed",
+    "resent": "controls that got no answer, sent again with their key",
+    "waiting": "freezes done while waiting in line (轮候, holding nothing): polled until they hold",
+    "waiting_took_effect": "of them, took effect during the run (then deducted from)",
+    "polls": "poll_control answers (re-reads included)",
+    "rereads": "re-reads of a final control (nothing open to poll)",
+    "open_at_end": "still with an agency when the run ended",
+    "waiting_at_end": "still waiting in line when the run ended",
 }
 
 
@@ -439,6 +460,21 @@ def _correctness(summary: dict[str, Any]) -> str:
     )
 
 
+def _controls(summary: dict[str, Any]) -> str:
+    c = summary.get("controls") or {}
+    if not c:
+        return "<p>-</p>"
+    counts = c.get("counts") or {}
+    rows = [(k, counts.get(k, 0), meaning) for k, meaning in CONTROL_COUNTS.items()]
+    polls = (c.get("polls") or {}).get("note") or (
+        "the adapter declares no poll_control: every control is taken as final when answered"
+    )
+    text = " ".join(controls_lines(c))
+    return f'<p class="note">{esc(text)}</p><p class="note">{esc(polls)}.</p>' + table(
+        ("count", "controls", "meaning"), rows, (1,)
+    )
+
+
 def _files(folder: Path, manifest: dict[str, Any]) -> str:
     files = "".join(
         f'<li><a href="{esc(p.name)}">{esc(p.name)}</a></li>'
@@ -469,6 +505,7 @@ def load_page(folder: Path) -> str:
         ("mix", "Simulated against measured", _mix(summary)),
         ("latency", "Latency", _latency(summary)),
         ("correctness", "Correctness", _correctness(summary)),
+        ("controls", "Controls with the agencies", _controls(summary)),
         ("run", "The run", table(("what", "value"), run_rows or [("-", "-")])),
         ("files", "Files and manifest", _files(folder, manifest)),
     ]

@@ -47,6 +47,7 @@ class Target:
     fixtures_path: Path
     fixtures: dict[str, Any]
     started_here: bool
+    time_scale: float | None = None  # its seconds per simulated day (None: not known here)
 
 
 @contextlib.contextmanager
@@ -75,7 +76,7 @@ def target(
         return
     scale = loaded.scenario.load.api_time_scale
     with reference_api(file, list(loaded.overrides), seed, folder, private, scale) as (url, fx):
-        yield Target(url, fx, planning.read_fixtures(fx), True)
+        yield Target(url, fx, planning.read_fixtures(fx), True, scale)
 
 
 @dataclass
@@ -121,6 +122,11 @@ def post_run_checks(adapter: Adapter, tgt: Target) -> tuple[dict[str, Any], list
             f"replay: the adapter '{adapter.name}' names no control id to compare "
             "a replayed control against"
         )
+    if checks.case_controls is None:
+        skipped.append(
+            f"case controls: the adapter '{adapter.name}' says nowhere how a case lists its "
+            "controls, so no acknowledged control is checked for being lost or doubled"
+        )
     return results, skipped
 
 
@@ -150,6 +156,7 @@ def run_step(
         seed=seed,
         results_dir=folder,
         drain_max_s=DRAIN_MAX_S,
+        time_scale=tgt.time_scale,
     )
     plan_path = folder / "plan.json"
     plan.write(plan_path)

@@ -130,6 +130,7 @@ def summarize(
         "by_name": by_name,
         "mix": mix_table(plan, reports),
         "substituted": dict(_sum(reports, "substituted").most_common()),
+        "controls": controls_summary(plan, reports),
         "prime": [r.get("prime") for r in reports],
         "time_series": time_series(plan, reports),
         "notes": list(plan.notes),
@@ -156,6 +157,79 @@ def summarize(
     summary["generator"] = generator_health(summary, slo, plan)
     summary["slo"] = check_all(summary, slo, thresholds)
     return summary
+
+
+def controls_summary(plan: Plan, reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Controls as the flows followed them, over all workers (priming included): how many
+    were acknowledged and accepted by an agency, how they ended, how many were seen
+    ``unknown`` (counted apart: never as failed) and sent again, freezes that waited in line,
+    what was still open at the end; and the check of every case's own list of its controls
+    after the run."""
+    counts = _sum(reports, "controls")
+    ledgers = [r.get("ledger") or {} for r in reports]
+    checked = any(g.get("checked") for g in ledgers)
+    return {
+        "mode": plan.api.get("controls"),
+        "faults": plan.api.get("faults"),
+        "polls": plan.polls,
+        "counts": dict(sorted(counts.items())),
+        "case_check": {
+            "checked": checked,
+            "cases": sum(g.get("cases", 0) for g in ledgers),
+            "controls": sum(g.get("controls", 0) for g in ledgers),
+            "cases_with_controls": sum(g.get("cases_with_controls", 0) for g in ledgers),
+            "unread": sum(g.get("unread", 0) for g in ledgers),
+            "violations": dict(_sum(ledgers, "violations")),
+        },
+    }
+
+
+def controls_lines(c: dict[str, Any]) -> list[str]:
+    """The controls' part of the readable summary."""
+    if not c:
+        return []
+    n = Counter(c.get("counts") or {})
+    faults = c.get("faults")
+    how = {
+        "scenario": "through the agencies, followed by polls",
+        "instant": "decided at once",
+    }.get(str(c.get("mode")), "as the adapter says")
+    if faults:
+        how += (
+            f"; agency faults: late {faults['timeout_probability']:g}, lost "
+            f"{faults['lost_reply_probability']:g}, twice {faults['duplicate_reply_probability']:g}"
+        )
+    text = (
+        f"controls ({how}): {n['acknowledged']} acknowledged, {n['accepted']} with an agency; "
+        f"done {n['done']}, failed {n['failed']}, refused {n['refused']}"
+    )
+    if faults or n["unknown_seen"]:
+        text += (
+            f"; unknown {n['unknown_seen']} (never counted as failed; sent again "
+            f"{n['retried']}, then done {n['unknown_then_done']}, failed "
+            f"{n['unknown_then_failed']})"
+        )
+    if n["waiting"]:
+        text += f"; waited in line {n['waiting']} (took effect {n['waiting_took_effect']})"
+    if n["resent"]:
+        text += f"; sent again for want of an answer {n['resent']}"
+    lines = [f"{text}; open at the end {n['open_at_end']}"]
+    check = c.get("case_check") or {}
+    if check.get("checked"):
+        bad = check.get("violations") or {}
+        verdict = (
+            "; ".join(f"{k} {v}" for k, v in sorted(bad.items()))
+            if bad
+            else "every acknowledged control listed once, none more than were left "
+            "unanswered, no final state changed, money recovered within what the "
+            "deductions allow"
+        )
+        unread = f", {check['unread']} not read" if check.get("unread") else ""
+        lines.append(
+            f"case check after the run: {check['cases']} of {check['cases_with_controls']} "
+            f"cases read ({check.get('controls', 0)} controls{unread}): {verdict}"
+        )
+    return lines
 
 
 def figures(summary: dict[str, Any]) -> dict[str, Any]:
@@ -419,6 +493,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{ms(s['send_lag_ms'], 'p99')} ms; queue wait p99 {ms(s['queue_wait_ms'], 'p99')} ms",
         f"errors {s['errors']['count']} ({100 * s['errors']['rate']:.3f}%), refusals "
         f"{sum(s['refusals'].values())}, violations {s['violations']['count']}",
+        *controls_lines(s.get("controls") or {}),
         "",
         "request mix: planned (the simulation's, with polls) beside measured, shares of all "
         "requests sent",

@@ -11,6 +11,10 @@ rule, not an error) are a status and a code path; correctness checks that need a
 endpoints or particular semantics are optional (``[checks]``), and are reported as
 skipped when an adapter does not declare them.
 
+``poll_control`` (optional) says how a control an agency still has is followed: how often a
+client polls it (``interval_seconds``), where its status is and which words end it
+(:class:`PollControlSpec`); without it every control is final when answered.
+
 What a file cannot say goes into a small Python hook (``hook = "file.py"`` beside the
 adapter), which may define either or both of::
 
@@ -97,6 +101,28 @@ class PollSpec(RequestSpec):
     )
 
 
+class PollControlSpec(RequestSpec):
+    """``poll_control``: a control's state while an agency has it, and the words that end it.
+
+    A control's own answer is read with the same ``status`` path: absent, or one of ``done``,
+    it is final at once; one of ``failed`` or ``refused``, it ended so; one of ``unknown``,
+    the API stopped waiting for the agency (sent again with its key, and polled); anything
+    else (``accepted``, ``processing``) means the agency has it. An adapter without
+    ``poll_control`` takes every control as final when answered."""
+
+    interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="how often a client polls a control the agency has (wall seconds); with "
+        "the scenario's control latency it gives the polls the plan allows each control",
+    )
+    status: str = "status"
+    done: list[str] = ["done"]
+    failed: list[str] = ["failed"]
+    refused: list[str] = ["refused"]
+    unknown: list[str] = ["unknown"]
+
+
 class Refusals(_Spec):
     status: list[int] = [409]
     code: str = "code"
@@ -107,6 +133,20 @@ class Check(_Spec):
     method: Literal["GET", "POST"] = "GET"
     path: str = Field(pattern=r"^/")
     ok: Match
+
+
+class CaseControls(_Spec):
+    """Where ``read_case``'s answer lists the case's controls: after the run every case the
+    flows made controls on is read, and what it lists held against what was acknowledged."""
+
+    controls: str = "controls"  # the list
+    id: str = "control_id"  # in each, as the controls' answers give it (checks.replay_id)
+    status: str = "status"  # in each, in poll_control's words
+    recovered_fen: str | None = Field(
+        default=None,
+        description="the case's money recovered, in fen (checked against the "
+        "deductions acknowledged done and those whose fate is open)",
+    )
 
 
 class Checks(_Spec):
@@ -120,6 +160,7 @@ class Checks(_Spec):
         description="answer path of the control's id; a control sent again with the same "
         "{key} must give the same id (controls must send {key})",
     )
+    case_controls: CaseControls | None = None
 
 
 class AdapterSpec(_Spec):
@@ -153,6 +194,7 @@ class Reply:
     result: str
     label: str = ""  # refusal code or what went wrong
     values: dict[str, Any] = field(default_factory=dict)  # extracted variables
+    state: str = ""  # controls and poll_control: done, failed, refused, unknown or open
     answered: bool = False  # poll_query: the query is answered
     findings: list[dict[str, Any]] = field(default_factory=list)  # poll_query, when answered
     body: Any = None
@@ -216,7 +258,7 @@ class Adapter:
         self.source = source  # where it came from, for messages
         self.requests: dict[str, RequestSpec] = {}
         for name, raw in spec.requests.items():
-            model = PollSpec if name == lr.POLL_QUERY else RequestSpec
+            model = _MODELS.get(name, RequestSpec)
             self.requests[name] = model.model_validate(raw)
         self.hook_source, self.hook_name = hook_source, hook_name
         self._before: Callable[..., Any] | None = None
@@ -260,6 +302,40 @@ class Adapter:
 
     def stat_name(self, logical: str) -> str:
         return self.requests[logical].name or logical
+
+    @property
+    def poll_control(self) -> PollControlSpec | None:
+        """How controls are followed; None: every control is final when answered."""
+        spec = self.requests.get(lr.POLL_CONTROL)
+        return spec if isinstance(spec, PollControlSpec) else None
+
+    def control_state(self, body: Any) -> str:
+        """What a control's answer (or a poll's) says of it: done, failed, refused, unknown
+        or open (the agency has it), in :mod:`load.target.logical`'s words."""
+        poll = self.poll_control
+        if poll is None:
+            return lr.DONE
+        try:
+            word = dig(body, poll.status)
+        except (KeyError, TypeError):
+            return lr.DONE  # a control's answer with no status: decided at once
+        return self.state_of(word)
+
+    def state_of(self, word: Any) -> str:
+        """A status word of the API (``poll_control``'s lists) in the flows' terms."""
+        poll = self.poll_control
+        if poll is None:
+            return lr.DONE
+        word = str(word)
+        for state, words in (
+            (lr.DONE, poll.done),
+            (lr.FAILED, poll.failed),
+            (lr.REFUSED, poll.refused),
+            (lr.UNKNOWN, poll.unknown),
+        ):
+            if word in words:
+                return state
+        return lr.OPEN
 
     @property
     def sends_keys(self) -> bool:
@@ -334,6 +410,8 @@ class Adapter:
         try:
             values = {var: _extract(body, path) for var, path in spec.extract.items()}
             reply = Reply("ok", values=values, body=body)
+            if logical in lr.CONTROLS or logical == lr.POLL_CONTROL:
+                reply.state = self.control_state(body)
             if isinstance(spec, PollSpec):
                 reply.answered = _equal(dig(body, spec.answered.path), spec.answered.equals)
                 if reply.answered:
@@ -351,6 +429,9 @@ class Adapter:
         balance = out.get("balance_fen") or 0
         out["balance_fen"] = round(float(balance) * (100 if spec.balance_unit == "yuan" else 1))
         return out
+
+
+_MODELS: dict[str, type[RequestSpec]] = {lr.POLL_QUERY: PollSpec, lr.POLL_CONTROL: PollControlSpec}
 
 
 def _extract(body: Any, path: str) -> Any:
@@ -414,8 +495,18 @@ def _check_templates(adapter: Adapter, where: str) -> None:
                     f"{where}: requests.poll_query.asset_types.{word}: '{kind}' is "
                     f"not an asset type ({types_})"
                 )
-    if adapter.spec.checks.replay_id is not None and not adapter.sends_keys:
+    checks = adapter.spec.checks
+    if checks.replay_id is not None and not adapter.sends_keys:
         problems.append(f"{where}: checks.replay_id: the controls send no {{key}}")
+    if checks.case_controls is not None:
+        if lr.READ_CASE not in adapter.requests:
+            problems.append(f"{where}: checks.case_controls: needs requests.read_case")
+        if checks.replay_id is None:
+            problems.append(
+                f"{where}: checks.case_controls: needs checks.replay_id (the control's id)"
+            )
+    if adapter.poll_control is not None and not any(c in adapter.requests for c in lr.CONTROLS):
+        problems.append(f"{where}: requests.poll_control: the adapter has no control to poll")
     if problems:
         raise UserError(problems)
 

@@ -4,8 +4,9 @@ answer as its adapter says.
 In the ``chakong`` process (plain HTTP, no Locust), in order: the adapter's health check;
 ``file_case``, ``send_query``, ``poll_query`` and ``read_case`` for one court (each must
 answer a status the adapter calls success, as JSON holding what the adapter extracts); and
-each control against an asset the new case has not found (the answer must be JSON, with a
-status the adapter calls success, a documented refusal, or a 404/422). Anything else is a
+each control against an asset the new case has not found, and ``poll_control`` of a control
+it never made (the answer must be JSON, with a status the adapter calls success, a
+documented refusal, or a 404/422). Anything else is a
 :class:`UserError` naming the request, what was sent and what came back: exit 2, within
 seconds, before any load is offered. Calls are bounded by ``timeout`` each.
 """
@@ -19,7 +20,7 @@ import urllib.request
 from typing import Any
 
 from load.target import logical as lr
-from load.target.adapter import Adapter, Call, Check, dig
+from load.target.adapter import Adapter, Call, CaseControls, Check, dig
 from sim.errors import UserError
 
 ANSWERED_UNKNOWN = (404, 422)  # what a control on an asset the case never found may get
@@ -62,6 +63,16 @@ def check_endpoint(
     except (KeyError, TypeError):
         ok = False
     return ok, status, body
+
+
+def _lists_controls(body: Any, listing: CaseControls) -> bool:
+    """A case's answer with its controls (and its money) where the adapter says."""
+    try:
+        if listing.recovered_fen is not None:
+            dig(body, listing.recovered_fen)
+        return isinstance(dig(body, listing.controls), list)
+    except (KeyError, TypeError):
+        return False
 
 
 def preflight(
@@ -147,7 +158,14 @@ def preflight(
     if reply.result == "ok":
         call_once(lr.POLL_QUERY, {**case, "query_id": reply.values["query_id"]})
     if adapter.supports(lr.READ_CASE):
-        call_once(lr.READ_CASE, case)
+        reply = call_once(lr.READ_CASE, case)
+        listing = adapter.spec.checks.case_controls
+        if listing is not None and not _lists_controls(reply.body, listing):
+            fail(
+                lr.READ_CASE, adapter.call(lr.READ_CASE, case), seen[lr.READ_CASE]["status"],
+                json.dumps(reply.body),
+                f"should list the case's controls at '{listing.controls}' (checks.case_controls)",
+            )  # fmt: skip
     for n, action in enumerate(c for c in lr.CONTROLS if adapter.supports(c)):
         variables = {
             **case,
@@ -159,4 +177,7 @@ def preflight(
             "amount_yuan": 1.0,
         }
         call_once(action, variables, refusals_ok=True)
+    if adapter.supports(lr.POLL_CONTROL):  # a control this court never made: 404 is fine
+        variables = {**case, "control_id": 1, "asset_id": "chakong-preflight-none"}
+        call_once(lr.POLL_CONTROL, {**variables, "action": "freeze"}, refusals_ok=True)
     return {"seconds": round(time.perf_counter() - began, 3), "calls": seen}

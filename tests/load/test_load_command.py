@@ -46,7 +46,12 @@ def test_a_passing_run_writes_the_results_and_exits_0(chakong, tmp_path):
         "deduct",
         "unfreeze",
         "renew",
+        "poll_control",
     }
+    # a target given with --host runs as the scenario's [api] says: controls decided at once
+    assert s["controls"]["mode"] == "instant" and s["controls"]["counts"]["done"] > 0
+    check = s["controls"]["case_check"]
+    assert check["cases"] == check["cases_with_controls"] > 0 and not check["violations"]
     assert s["requests"]["completed"] == sum(e["count"] for e in s["by_name"].values())
     assert s["mix"]["file_case"]["predicted_share"] > 0
     assert s["mix"]["freeze"]["measured_share"] > 0  # primed: controls from the start
@@ -229,6 +234,9 @@ def test_a_plain_web_server_fails_preflight_within_seconds(chakong, tmp_path):
         (["--shape", "sine"], "--shape"),
         (["--scale", "2"], "--scale"),
         (["--step-duration", "5s"], "only with --find-capacity"),
+        (["--controls", "sometimes"], "--controls"),
+        (["--faults", "0.7"], "--faults 0.7: at most 0.5"),
+        (["--faults", "-1"], "--faults"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(chakong, tmp_path, args, message):

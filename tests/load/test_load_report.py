@@ -91,6 +91,7 @@ def test_chromium_renders_the_load_report(browser, load_dir):
         "Simulated against measured",
         "Latency",
         "Correctness",
+        "Controls with the agencies",
         "The run",
         "Files and manifest",
     ]

@@ -412,6 +412,7 @@ def test_logical_names_are_the_simulations_and_the_adapters():
         "deduct",
         "unfreeze",
         "renew",
+        "poll_control",
     }
     assert all(REFERENCE.supports(k) for k in lr.LOGICAL)
     names = {REFERENCE.stat_name(k) for k in lr.CONTROLS}
@@ -432,6 +433,9 @@ def test_the_demand_is_cached_by_the_scenarios_hash_and_scaled_back_up(tmp_path,
     assert source.startswith("cache") and again == first
     other = load_scenario(BASELINE, [*quick, "regions.hunan.officers=30"])
     assert demand_cache.cache_key(other, 1, 1) != demand_cache.cache_key(loaded, 1, 1)
+    # how the API and the load test run changes no simulated demand: the same key
+    same = load_scenario(BASELINE, [*quick, "api.controls=scenario", "load.replay_share=0"])
+    assert demand_cache.cache_key(same, 1, 1) == demand_cache.cache_key(loaded, 1, 1)
     half = demand_cache.scaled_up(first, 0.5)
     kind = "POST /v1/cases"
     assert half["requests"][kind]["per_second"]["mean"] == pytest.approx(
@@ -441,3 +445,24 @@ def test_the_demand_is_cached_by_the_scenarios_hash_and_scaled_back_up(tmp_path,
     assert half["total"]["by_hour_per_second"][10] == pytest.approx(
         2 * first["total"]["by_hour_per_second"][10]
     )
+
+
+def test_the_api_started_here_runs_its_controls_through_the_agencies_unless_told():
+    from load.cli.load import api_overrides
+    from sim.scenario import load_scenario
+    from tests.conftest import BASELINE
+
+    plain = load_scenario(BASELINE).scenario
+    assert api_overrides(None, None, plain, started_here=True) == ["api.controls=scenario"]
+    assert api_overrides("instant", None, plain, started_here=True) == []
+    assert api_overrides(None, None, plain, started_here=False) == []  # --host: as [api] says
+    told = load_scenario(BASELINE, ["api.controls=instant"]).scenario
+    assert api_overrides(None, None, told, started_here=True) == []
+    faults = api_overrides(None, 0.1, plain, started_here=True)[1:]
+    assert faults == [
+        "api.faults.timeout_probability=0.1",
+        "api.faults.lost_reply_probability=0.1",
+        "api.faults.duplicate_reply_probability=0.1",
+    ]
+    served = load_scenario(BASELINE, faults).scenario.api.faults
+    assert served.timeout_probability == served.lost_reply_probability == 0.1
