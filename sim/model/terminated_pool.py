@@ -1,8 +1,10 @@
 """The 终本 pool: cases terminated for now, re-queried, and restored when assets appear.
 
 A case closed 终本 (terminated for now: nothing realisable after the investigation, and more
-than 3 months after filing) joins the pool. Every ``requery_interval_days`` (6 months) for
-``requery_years`` (5 years) the network checks the debtor again (a push). At a push the
+than 3 months after filing) joins the pool with chance ``requery_share`` (the published
+pushes cover fewer debtors than five years of 终本 cases: the rest are never re-queried).
+Every ``requery_interval_days`` (6 months) for ``requery_years`` (5 years) the network
+checks the debtor again (a push). At a push the
 debtor holds new assets with ``emergence_probability`` (drawn from the scenario's debtor
 model); those the network reaches are a lead; a lead whose value is at least
 ``restore_min_share`` of what is still owed is worth restoring, and the court acts on it
@@ -68,6 +70,8 @@ class TerminatedPool:
         self.restore_share = spec.restore_min_share
         self.followup = spec.followup_probability
         self.rng = streams.rng("pool")
+        self.share = spec.requery_share
+        self.taken = streams.rng("pool", "share")  # its own stream: the share moves nothing else
         self.buckets: dict[int, list[Member]] = {}
         self.size = 0
         self.reachable = {r: w.topology.reachable(r) for r in w.scenario.regions}
@@ -91,7 +95,10 @@ class TerminatedPool:
         self.size += 1
 
     def enter(self, region: str, debtor_id: int, owed: float, at: float) -> None:
-        """A case closed 终本 at ``at``: its debtor is re-queried from then on."""
+        """A case closed 终本 at ``at``: its debtor is re-queried from then on (when the
+        re-query takes it in: ``requery_share``)."""
+        if self.share < 1 and self.taken.random() >= self.share:
+            return
         self._add(Member(region, debtor_id, owed, self.pushes, at + self.interval))
 
     def run(self) -> Generator[Any, Any, None]:

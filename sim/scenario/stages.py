@@ -179,6 +179,11 @@ class TerminatedPool(Frozen):
         default=182.5, description="The pool is re-queried this often (every 6 months)."
     )
     requery_years: Positive = Field(default=5, description="...for this many years.")
+    requery_share: Probability = Field(
+        default=1.0,
+        description="Share of the cases closed 终本 (or partly performed) whose debtors the "
+        "automatic re-query takes in; the others are not re-queried and never restored.",
+    )
     emergence_probability: Probability = Field(
         default=0.0,
         description="Chance that, at a re-query, a pool debtor holds new assets (drawn from "
@@ -276,7 +281,8 @@ def flatten_fit(value: Any) -> Any:
         else:
             flat[path] = (low, high)
 
-    walk(value, "")
+    if value:
+        walk(value, "")
     if problems:
         raise ValueError("; ".join(problems))
     return flat

@@ -118,24 +118,24 @@ def resolve_varies(file: Path, overrides: Sequence[str], texts: Sequence[str]) -
     inputs = []
     for text in texts:
         path, low, high = parse_vary(text)
-        inputs.append((path, low, high, f"--vary {text}"))
+        inputs.append((path, low, high, f"--vary {text}", text))
     return check_inputs(file, overrides, inputs, "--vary")
 
 
 def check_inputs(
     file: Path,
     overrides: Sequence[str],
-    inputs: Sequence[tuple[str, float, float, str]],
+    inputs: Sequence[tuple[str, float, float, str, str]],
     source: str,
     *,
     whole: bool = True,
 ) -> list[Vary]:
-    """Check inputs ``(path, low, high, where)`` against the scenario: the field exists and
+    """Check inputs ``(path, low, high, where, text)`` against the scenario: the field exists and
     is a number, given once, whole numbers stay whole (or, ``whole=False``, are refused),
     and the scenario is valid with every input at its low and at its high. ``where``
     starts each message; ``source`` (``--vary``, ``[fit]``) names them all."""
     varies: list[Vary] = []
-    for path, low, high, where in inputs:
+    for path, low, high, where, text in inputs:
         if any(v.path == path for v in varies):
             raise UserError(f"{where}: {path} is given twice")
         found, value = _field_value(file, overrides, path)
@@ -153,7 +153,7 @@ def check_inputs(
             )
         if integer and not (low.is_integer() and high.is_integer()):
             raise UserError(f"{where}: '{path}' is a whole number; give whole LOW and HIGH")
-        varies.append(Vary(path, low, high, integer, where))
+        varies.append(Vary(path, low, high, integer, text))
     for end in ("low", "high"):
         point = {v.path: v.value(0.0 if end == "low" else 1.0, grid=True) for v in varies}
         try:

@@ -79,7 +79,10 @@ def free_parameters(loaded: LoadedScenario) -> list[Vary]:
         )
     check_targets(loaded)
     where = f"{loaded.path}: fit"
-    inputs = [(path, low, high, f"{where}.{path}") for path, (low, high) in fit.items()]
+    inputs = [
+        (path, low, high, f"{where}.{path}", f"{path} = [{low:g}, {high:g}]")
+        for path, (low, high) in fit.items()
+    ]
     return check_inputs(loaded.path, loaded.overrides, inputs, "[fit] bound", whole=False)
 
 
