@@ -19,6 +19,7 @@ from sim.results.metrics import HEADLINE_METRICS
 from sim.results.statistics import Summary
 from sim.results.tables import text_table
 from sim.scenario.loader import LoadedScenario
+from sim.scenario.stages import CalibrationTarget
 from sim.study.run import run
 from sim.study.settings import Settings
 from sim.study.skeleton import NO_FOLDER
@@ -37,13 +38,19 @@ def check_targets(loaded: LoadedScenario) -> None:
         )
 
 
+def aim(loaded: LoadedScenario, t: CalibrationTarget) -> tuple[float, float]:
+    """A figure's value at the scenario's scale (volumes scaled), and its tolerance."""
+    target = t.target * (loaded.volume_factor if t.scales_with_volume else 1.0)
+    tol = t.tolerance if t.tolerance is not None else (t.tolerance_rel or 0.0) * abs(target)
+    return target, tol
+
+
 def target_rows(loaded: LoadedScenario, summary: Mapping[str, Summary]) -> list[dict[str, Any]]:
     """Every published figure beside the simulated mean: targets first, then checks."""
     rows = []
     for t in sorted(loaded.scenario.calibration, key=lambda t: t.role != "target"):
         s = summary[t.metric]
-        target = t.target * (loaded.volume_factor if t.scales_with_volume else 1.0)
-        tol = t.tolerance if t.tolerance is not None else (t.tolerance_rel or 0.0) * abs(target)
+        target, tol = aim(loaded, t)
         ok = not math.isnan(s.mean) and abs(s.mean - target) <= tol
         rows.append(
             {

@@ -49,7 +49,7 @@ from sim.results.statistics import Summary
 from sim.results.tables import text_table
 from sim.scenario import load_scenario
 from sim.scenario.loader import LoadedScenario
-from sim.study.calibrate import check_targets, rows_table, sources, target_rows
+from sim.study.calibrate import aim, check_targets, rows_table, sources, target_rows
 from sim.study.design import Vary, check_inputs, point_overrides
 from sim.study.settings import FitOptions, Settings
 from sim.study.skeleton import Folder, Stamp, conduct, replicate
@@ -204,14 +204,8 @@ class Fit:
         self.tick = tick
         self.evaluations: list[Evaluation] = []
         self._cache: dict[tuple[float, ...], Evaluation] = {}
-        targets = [t for t in loaded.scenario.calibration if t.role == "target"]
         self.targets = [
-            (
-                t.metric,
-                target := t.target * (loaded.volume_factor if t.scales_with_volume else 1.0),
-                t.tolerance if t.tolerance is not None else (t.tolerance_rel or 0.0) * abs(target),
-            )
-            for t in targets
+            (t.metric, *aim(loaded, t)) for t in loaded.scenario.calibration if t.role == "target"
         ]
 
     # points are kept in the unit cube [0, 1]^d; the search works in [1, 2]^d, where a
