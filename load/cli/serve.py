@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sim.cli import options
 from sim.cli.options import non_negative_int, positive_int
 from sim.errors import UserError
 
@@ -64,15 +65,16 @@ def port_number(text: str) -> int:
 
 
 def register(subparsers: Any, scenario_parent: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
+    p = options.command(
+        subparsers,
         "serve",
-        parents=[scenario_parent],
+        [scenario_parent],
+        serve,
         help="run the reference query-and-control API",
         description="Run the reference query-and-control HTTP API for a scenario: courts with "
         "bearer tokens, debtors with assets at the agencies, queries answered on a scaled "
         "clock, freezes and deductions with the region's rules. OpenAPI at /openapi.json.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--scenario", required=True, metavar="FILE", help="scenario file (TOML)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -115,7 +117,6 @@ def register(subparsers: Any, scenario_parent: argparse.ArgumentParser) -> None:
         metavar="S",
         help="a request body must arrive whole within S seconds (default 10): 408",
     )
-    p.set_defaults(func=serve)
 
 
 def bind(host: str, port: int) -> socket.socket:
