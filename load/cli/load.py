@@ -35,6 +35,7 @@ from sim.cli import options
 from sim.errors import UserError
 
 CONTROL_MODES = ("scenario", "instant")
+LOCUST_FLAGS = ("workers", "remote_workers", "master_bind", "master_port", "ui")  # group processes
 DEFAULT_CONTROLS = "scenario"
 
 LOAD_EPILOG = """\
@@ -329,6 +330,9 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
                 print(f"demand: {source}", file=sys.stderr)
             rate = planning.target_rate(scenario, demand, args.rate, args.demand_multiplier)
 
+            # how Locust runs: the flags of the same names, the same for every step
+            locust = {name: getattr(args, name) for name in LOCUST_FLAGS}
+
             def step(at: float, folder: Path, kind: str = shape) -> dict[str, Any]:
                 spec = running.Step(
                     rate=at,
@@ -336,12 +340,8 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
                     shape=describe(kind, settings, warmup),
                     duration_s=length,
                     warmup_s=warmup,
-                    workers=args.workers,
-                    remote_workers=args.remote_workers,
-                    master_bind=args.master_bind,
-                    master_port=args.master_port,
-                    ui=args.ui,
                     show_progress=show,
+                    **locust,
                 )
                 s = running.run_step(loaded, demand, adapter, tgt, thresholds, spec, seed, folder)
                 write_json(folder / "summary.json", s)
