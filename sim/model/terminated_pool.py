@@ -19,7 +19,7 @@ checks; they are counted (``requery_pushes_per_year``) but do not queue at agenc
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -47,14 +47,8 @@ class PoolWorld(Protocol):
 
     def new_debtor_id(self) -> int: ...
 
-    def restore(
-        self,
-        region: str,
-        debtor_id: int,
-        owed: float,
-        assets: tuple[Asset, ...],
-        pays: bool = False,
-    ) -> object: ...
+    @property  # restore(region, debtor_id, owed, assets, pays): 恢复执行, a new matter
+    def restore(self) -> Callable[[str, int, float, tuple[Asset, ...], bool], object]: ...
 
 
 class Member(NamedTuple):
@@ -131,7 +125,7 @@ class TerminatedPool:
             if i in paying:  # credit punishment bites: the debtor pays what is still owed
                 region = w.regions[m.region]
                 owed = m.owed if not math.isnan(m.owed) else region.draw_pool_claim()
-                w.restore(m.region, m.debtor_id, owed, (), pays=True)
+                w.restore(m.region, m.debtor_id, owed, (), True)
                 continue
             if i in emerged:
                 region = w.regions[m.region]
@@ -143,7 +137,7 @@ class TerminatedPool:
                     worth = self._realisable(found) >= self.restore_share * owed
                     if worth and (self.followup >= 1 or self.rng.random() < self.followup):
                         restored += 1
-                        w.restore(m.region, m.debtor_id, owed, assets)
+                        w.restore(m.region, m.debtor_id, owed, assets, False)
                         continue
             if m.pushes_left > 1:
                 self._add(

@@ -132,32 +132,13 @@ class World:
         matter, filed in the court's office hours."""
         runtime = self.regions[region]
         at = runtime.restore_time(self.env.now)
-        if at <= self.env.now:
-            self._restore(runtime, debtor_id, owed, assets, pays)
-        else:
-            self.env.process(self._restore_at(at, runtime, debtor_id, owed, assets, pays))
 
-    def _restore_at(
-        self,
-        at: float,
-        region: RegionRuntime,
-        debtor_id: int,
-        owed: float,
-        assets: tuple[Asset, ...],
-        pays: bool,
-    ) -> Generator[Any, Any, None]:
-        yield self.env.timeout(at - self.env.now)
-        self._restore(region, debtor_id, owed, assets, pays)
+        def later() -> Generator[Any, Any, None]:
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            self.file(runtime, owed, assets, "restored", debtor_id, pays)
 
-    def _restore(
-        self,
-        region: RegionRuntime,
-        debtor_id: int,
-        owed: float,
-        assets: tuple[Asset, ...],
-        pays: bool,
-    ) -> None:
-        self.file(region, owed, assets, "restored", debtor_id, pays)
+        self.env.process(later())
 
     def _filings(self, region: RegionRuntime) -> Generator[Any, Any, None]:
         for _ in range(region.initial_pending):
