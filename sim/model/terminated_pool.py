@@ -4,12 +4,14 @@ A case closed 终本 (terminated for now: nothing realisable after the investiga
 than 3 months after filing) joins the pool with chance ``requery_share`` (the published
 pushes cover fewer debtors than five years of 终本 cases: the rest are never re-queried).
 Every ``requery_interval_days`` (6 months) for ``requery_years`` (5 years) the network
-checks the debtor again (a push). At a push the
-debtor holds new assets with ``emergence_probability`` (drawn from the scenario's debtor
-model); those the network reaches are a lead; a lead whose value is at least
-``restore_min_share`` of what is still owed is worth restoring, and the court acts on it
-with ``followup_probability``: the case is restored (恢复执行) as a new matter, which goes
-through enforcement again.
+checks the debtor again (a push). At a push the debtor holds new assets with
+``emergence_probability`` (drawn from the scenario's debtor model); those the network
+reaches are a lead; a lead whose value is at least ``restore_min_share`` of what is still
+owed is worth restoring, and the court acts on it with ``followup_probability``: the case
+is restored (恢复执行) as a new matter, which goes through enforcement again. At a push a
+debtor may also pay what is still owed (``voluntary_payment_probability``: credit
+punishment bites); the case is then restored and closes as performed. Restored cases are
+filed in the court's office hours.
 
 The pool is kept in day buckets and checked once a simulated day, so millions of debtors
 cost a few list operations each, not a SimPy process each. Pushes are automatic batch
@@ -19,7 +21,7 @@ checks; they are counted (``requery_pushes_per_year``) but do not queue at agenc
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -47,9 +49,8 @@ class PoolWorld(Protocol):
 
     def new_debtor_id(self) -> int: ...
 
-    def restore(
-        self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]
-    ) -> object: ...
+    @property  # restore(region, debtor_id, owed, assets, pays): 恢复执行, a new matter
+    def restore(self) -> Callable[[str, int, float, tuple[Asset, ...], bool], object]: ...
 
 
 class Member(NamedTuple):
@@ -72,6 +73,8 @@ class TerminatedPool:
         self.rng = streams.rng("pool")
         self.share = spec.requery_share
         self.taken = streams.rng("pool", "share")  # its own stream: the share moves nothing else
+        self.pays = spec.voluntary_payment_probability
+        self.pays_rng = streams.rng("pool", "pays")
         self.buckets: dict[int, list[Member]] = {}
         self.size = 0
         self.reachable = {r: w.topology.reachable(r) for r in w.scenario.regions}
@@ -119,8 +122,18 @@ class TerminatedPool:
             if self.emergence > 0
             else ()
         )
+        paying = (
+            set(np.flatnonzero(self.pays_rng.random(len(members)) < self.pays).tolist())
+            if self.pays > 0
+            else ()
+        )
         leads = restored = 0
         for i, m in enumerate(members):
+            if i in paying:  # credit punishment bites: the debtor pays what is still owed
+                region = w.regions[m.region]
+                owed = m.owed if not math.isnan(m.owed) else region.draw_pool_claim()
+                w.restore(m.region, m.debtor_id, owed, (), True)
+                continue
             if i in emerged:
                 region = w.regions[m.region]
                 assets = region.pool_debtors.holdings()
@@ -131,7 +144,7 @@ class TerminatedPool:
                     worth = self._realisable(found) >= self.restore_share * owed
                     if worth and (self.followup >= 1 or self.rng.random() < self.followup):
                         restored += 1
-                        w.restore(m.region, m.debtor_id, owed, assets)
+                        w.restore(m.region, m.debtor_id, owed, assets, False)
                         continue
             if m.pushes_left > 1:
                 self._add(
