@@ -19,6 +19,7 @@ import numpy as np
 from sim.reporting import figures
 from sim.reporting.data import read_json
 from sim.reporting.html import esc, image, page, table
+from sim.reporting.pages import manifest_section
 from sim.study.day_kinds import DayKinds
 
 DAY_KIND_LABELS = {
@@ -83,6 +84,55 @@ def _aligned(rows: Sequence[Sequence[str]], rules: Sequence[int] = (), left: int
     return out
 
 
+def request_rows(d: dict[str, Any], intervals: bool) -> list[tuple[str, ...]]:
+    """One row per request and one for all: per day, mean /s, the working day's peak hour
+    and its rate (with its interval when ``intervals``), share."""
+    entries = [*d["requests"].items(), ("all requests", d["total"])]
+    return [
+        (
+            name,
+            _count(r["per_day"]["mean"]),
+            rate(r["per_second"]["mean"]),
+            f"{r['peak_hour']:02d}:00" if r["peak_per_second"]["mean"] else "-",
+            rate(r["peak_per_second"]["mean"]),
+            *((interval(r["peak_per_second"]),) if intervals else ()),
+            _pct(r["share"]["mean"]) if "share" in r else "100.0%",
+        )
+        for name, r in entries
+    ]
+
+
+PEAK_HEADER = ("a working day", "when", "requests/s", "95% interval")
+
+
+def peak_rows(t: dict[str, Any]) -> list[tuple[str, ...]]:
+    """A working day's peak hour, peak minute, 24-hour mean and their ratio."""
+    hour = t["peak_hour"]
+    return [
+        ("peak hour", f"{hour:02d}:00-{hour + 1:02d}:00", *_cells(t["peak_per_second"])),
+        ("peak minute", t["peak_minute"], *_cells(t["peak_minute_per_second"])),
+        ("24-hour mean", "", *_cells(t["working_day_per_second"])),
+        ("peak hour / 24-hour mean", "", *_cells(t["peak_to_mean"], _ratio)),
+    ]
+
+
+KINDS_HEADER = ("kind of day", "days", "requests per day", "95% interval", "mean /s")
+
+
+def day_kind_rows(t: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Days of each kind in the window and the requests of a mean day of the kind."""
+    return [
+        (
+            DAY_KIND_LABELS.get(kind, kind),
+            str(k["days"]),
+            _count(k["per_day"]["mean"]),
+            interval(k["per_day"], _count),
+            rate(k["per_second"]["mean"]),
+        )
+        for kind, k in t["by_day_kind"].items()
+    ]
+
+
 def format_demand(d: dict[str, Any]) -> str:
     """The readable table of ``chakong demand``."""
     t = d["total"]
@@ -93,55 +143,11 @@ def format_demand(d: dict[str, Any]) -> str:
         f"window {d['window_days']:g} days ({first} to {last}); {scale_line(d)}",
         "",
     ]
-    rows = []
-    for name, r in d["requests"].items():
-        rows.append(
-            (
-                name,
-                _count(r["per_day"]["mean"]),
-                rate(r["per_second"]["mean"]),
-                f"{r['peak_hour']:02d}:00",
-                rate(r["peak_per_second"]["mean"]),
-                _pct(r["share"]["mean"]),
-            )
-        )
-    rows.append(
-        (
-            "all requests",
-            _count(t["per_day"]["mean"]),
-            rate(t["per_second"]["mean"]),
-            f"{t['peak_hour']:02d}:00",
-            rate(t["peak_per_second"]["mean"]),
-            "100.0%",
-        )
-    )
+    rows = request_rows(d, intervals=False)
     header = ("request", "per day", "mean /s", "peak hour", "peak /s", "share")
     lines += _aligned([header, *rows], rules=(0, len(rows) - 1))
-    hour = t["peak_hour"]
-    peak = [
-        ("a working day", "when", "requests/s", "95% interval"),
-        ("  peak hour", f"{hour:02d}:00-{hour + 1:02d}:00", *_cells(t["peak_per_second"])),
-        ("  peak minute", t["peak_minute"], *_cells(t["peak_minute_per_second"])),
-        ("  24-hour mean", "", *_cells(t["working_day_per_second"])),
-        ("  peak hour / 24-hour mean", "", *_cells(t["peak_to_mean"], _ratio)),
-    ]
-    lines += ["", *_aligned(peak, left=2)]
-    lines += [
-        "",
-        "by kind of day:",
-    ]
-    kinds = [("", "days", "requests per day", "95% interval", "mean /s")]
-    for kind, k in t["by_day_kind"].items():
-        kinds.append(
-            (
-                f"  {DAY_KIND_LABELS.get(kind, kind)}",
-                str(k["days"]),
-                _count(k["per_day"]["mean"]),
-                interval(k["per_day"], _count),
-                rate(k["per_second"]["mean"]),
-            )
-        )
-    lines += _aligned(kinds)
+    lines += ["", *_aligned([PEAK_HEADER, *_indented(peak_rows(t))], left=2)]
+    lines += ["", *_aligned([KINDS_HEADER, *_indented(day_kind_rows(t))])]
     lines += [
         "",
         f"busiest single hour of the window: "
@@ -162,6 +168,10 @@ def format_demand(d: dict[str, Any]) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def _indented(rows: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return [(f"  {r[0]}", *r[1:]) for r in rows]
 
 
 def _ratio(v: float | None) -> str:
@@ -280,73 +290,8 @@ def demand_page(folder: Path) -> str:
         esc(scale_line(d)),
         esc(f"command: {m.get('command', '')}"),
     ]
-    rows = [
-        (
-            name,
-            _count(r["per_day"]["mean"]),
-            rate(r["per_second"]["mean"]),
-            f"{r['peak_hour']:02d}:00",
-            rate(r["peak_per_second"]["mean"]),
-            interval(r["peak_per_second"]),
-            _pct(r["share"]["mean"]),
-        )
-        for name, r in d["requests"].items()
-    ]
-    rows.append(
-        (
-            "all requests",
-            _count(t["per_day"]["mean"]),
-            rate(t["per_second"]["mean"]),
-            f"{t['peak_hour']:02d}:00",
-            rate(t["peak_per_second"]["mean"]),
-            interval(t["peak_per_second"]),
-            "100.0%",
-        )
-    )
-    peak = table(
-        ("figure of a working day", "when", "requests/s", "95% interval"),
-        [
-            (
-                "peak hour",
-                f"{t['peak_hour']:02d}:00",
-                rate(t["peak_per_second"]["mean"]),
-                interval(t["peak_per_second"]),
-            ),
-            (
-                "peak minute",
-                t["peak_minute"],
-                rate(t["peak_minute_per_second"]["mean"]),
-                interval(t["peak_minute_per_second"]),
-            ),
-            (
-                "24-hour mean",
-                "",
-                rate(t["working_day_per_second"]["mean"]),
-                interval(t["working_day_per_second"]),
-            ),
-            (
-                "peak hour / 24-hour mean",
-                "",
-                _ratio(t["peak_to_mean"]["mean"]),
-                interval(t["peak_to_mean"], _ratio),
-            ),
-        ],
-        numeric=(2,),
-    )
-    kinds = table(
-        ("kind of day", "days", "requests per day", "95% interval", "mean requests/s"),
-        [
-            (
-                DAY_KIND_LABELS.get(kind, kind),
-                k["days"],
-                _count(k["per_day"]["mean"]),
-                interval(k["per_day"], _count),
-                rate(k["per_second"]["mean"]),
-            )
-            for kind, k in t["by_day_kind"].items()
-        ],
-        numeric=(1, 2, 4),
-    )
+    peak = table(PEAK_HEADER, peak_rows(t), numeric=(2,))
+    kinds = table(KINDS_HEADER, day_kind_rows(t), numeric=(1, 2, 4))
     note = (
         '<p class="note">Means over replications; 95% intervals on the log scale, so none '
         "goes below zero. A working day is Monday to Friday, not a public holiday (a make-up "
@@ -379,9 +324,10 @@ def demand_page(folder: Path) -> str:
                         "95% interval",
                         "share",
                     ),
-                    rows,
+                    request_rows(d, intervals=True),
                     numeric=(1, 2, 4, 6),
                 ),
             ),
+            ("manifest", "Manifest", manifest_section(m)),
         ],
     )
