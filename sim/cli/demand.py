@@ -1,4 +1,4 @@
-"""``chakong demand``: the request rates a scenario implies for the query API."""
+"""``chakong demand``: the request rates a scenario implies for the query-and-control API."""
 
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ manifest.json and report.html (plots of the working day, the peak hour, the kind
 DEMAND_HELP = "the request rates a scenario implies for the query API"
 
 DEMAND_ABOUT = (
-    "Run a scenario and report the request rates it implies for the "
-    "query-and-control API: queries per channel and controls per action and asset type, "
-    "per second, by hour of day (mean and peak), and the mix of request kinds."
+    "Run a scenario and report the requests it puts on the query-and-control network "
+    "(logical requests: file_case, query by channel, control by action and asset type) at "
+    "full volume: per second, a working day hour by hour with its peak hour and peak "
+    "minute, weekdays against weekends and public holidays, with 95% intervals."
 )
 
 

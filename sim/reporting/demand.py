@@ -236,8 +236,12 @@ def peak_hour_plot(d: dict[str, Any]) -> bytes | None:
     if not y.any():
         return None
     fig, ax = figures.subplots(figsize=(8.5, 3.8))
-    ax.step(np.arange(60), y, where="post", color=figures.colour(0), label="requests/s")
+    ax.step(np.arange(60), y, where="post", color=figures.colour(0),
+            label="requests/s in this hour")  # fmt: skip
     hour = t["peak_per_second"]["mean"] or 0.0
+    profile = hour * 60 * np.asarray(t["within_hour_share"], dtype=float)
+    ax.step(np.arange(60), profile, where="post", color=figures.colour(1),
+            label="the within-hour profile (every hour pooled)")  # fmt: skip
     ax.axhline(
         hour, color="#222", linestyle="--", linewidth=1, label=f"mean of the hour {rate(hour)}/s"
     )

@@ -16,7 +16,9 @@ Simulated time is calendar time, so a count per simulated day is a count per day
 time. A deployment is sized by its busiest time, so the figures are those of a **working
 day** (Monday to Friday, not a public holiday; a make-up working day counts as one): the
 rate by hour of the day, the peak hour and its ratio to the day's 24-hour mean, and the peak
-minute (from the within-hour profile, minute by minute); then the mean day of each kind
+minute: the peak hour at the busiest minute of the within-hour profile (the share of an
+hour's requests in each of its 60 minutes, every hour of every working day pooled, so that
+the peak is not the luck of one noisy minute); then the mean day of each kind
 (working day, weekend, public holiday when the scenario has a holiday calendar). Rates are
 at **full volume**: a run at ``--scale F`` simulates ``F`` of the filings, and its counts
 are divided by the volume kept (:attr:`LoadedScenario.volume_factor`), the scale stated
@@ -231,7 +233,11 @@ def summarize_demand(
     peak = max(range(24), key=lambda h: totals[h].mean)
     day_mean = over(lambda r: working_total(r) * working(r, SECONDS_PER_DAY))
     minutes = np.mean([np.asarray(r.working_minutes) * working(r, 60.0) for r in reps], axis=0)
-    peak_minute = int(np.argmax(minutes))
+    # the peak minute: the peak hour at the busiest minute of the within-hour profile (every
+    # hour of every working day pooled, so the choice is not one noisy minute's)
+    within = [_within_hour([r]) for r in reps]
+    pooled = _within_hour(reps)
+    busiest = int(np.argmax(pooled))
     all_requests = over(lambda r: sum(map(r.total, names)) * per_second)
     return {
         "scenario": scenario.name,
@@ -252,14 +258,17 @@ def summarize_demand(
             "peak_to_mean": _summary_json(
                 over(lambda r: _ratio(24 * hour_total(r, peak), working_total(r))), 4
             ),
-            "peak_minute": _clock(peak_minute),
+            "peak_minute": _clock(60 * peak + busiest),
             "peak_minute_per_second": _summary_json(
-                positive(r.working_minutes[peak_minute] * working(r, 60.0) for r in reps)
+                positive(
+                    hour_total(r, peak) * working(r, 3600.0) * 60 * w[busiest]
+                    for r, w in zip(reps, within, strict=True)
+                )
             ),
             "peak_hour_by_minute_per_second": [
                 _sig(float(minutes[60 * peak + m])) for m in range(60)
             ],
-            "within_hour_share": _within_hour(reps),
+            "within_hour_share": [round(x, 5) for x in pooled],
             "busiest_hour_per_second": _summary_json(
                 over(lambda r: r.busiest_hour_requests / 3600.0 / volume)
             ),
@@ -277,11 +286,9 @@ def _ratio(num: float, den: float) -> float:
 
 def _within_hour(reps: Sequence[ReplicationDemand]) -> list[float]:
     """Share of an hour's requests in each of its 60 minutes, working days, pooled."""
-    counts = [
-        sum(r.working_minutes[h * 60 + m] for r in reps for h in range(24)) for m in range(60)
-    ]
-    total = sum(counts)
-    return [round(c / total, 5) if total else 0.0 for c in counts]
+    counts = np.sum([np.reshape(r.working_minutes, (24, 60)).sum(axis=0) for r in reps], axis=0)
+    total = counts.sum()
+    return [float(c / total) if total else 0.0 for c in counts]
 
 
 def _by_day_kind(reps: Sequence[ReplicationDemand], volume: float) -> dict[str, Any]:
