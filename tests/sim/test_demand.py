@@ -223,6 +223,16 @@ def test_the_log_scale_interval_where_the_t_interval_goes_negative():
 # ---------------------------------------------------------------- the command
 
 
+def lower_bounds(node):
+    """Every interval's lower bound in a JSON object."""
+    if isinstance(node, dict):
+        own = [node["ci95"][0]] if "ci95" in node and node["ci95"][0] is not None else []
+        return own + [v for x in node.values() for v in lower_bounds(x)]
+    if isinstance(node, list):
+        return [v for x in node for v in lower_bounds(x)]
+    return []
+
+
 def test_demand_command_json_matches_the_run(cli, tmp_path):
     out = tmp_path / "demand"
     r = cli(
@@ -241,6 +251,7 @@ def test_demand_command_json_matches_the_run(cli, tmp_path):
     # courts work office hours: the busiest hour of queries is inside them
     assert 8 <= central["peak_hour"] <= 17
     assert json.loads((out / "demand.json").read_text()) == d
+    assert lower_bounds(d) and min(lower_bounds(d)) >= 0  # no interval goes below zero
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == "demand" and manifest["seed"] == 2023
     page = (out / "report.html").read_text(encoding="utf-8")
