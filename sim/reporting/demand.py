@@ -20,6 +20,7 @@ from sim.reporting import figures
 from sim.reporting.data import read_json
 from sim.reporting.html import esc, image, page, table
 from sim.reporting.pages import manifest_section
+from sim.study import requests as rq
 from sim.study.day_kinds import DayKinds
 
 DAY_KIND_LABELS = {
@@ -52,7 +53,10 @@ def _pct(v: float | None) -> str:
 
 
 def _count(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.1f}"
+    """Requests per day: one decimal under 1,000, none above."""
+    if v is None:
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.1f}"
 
 
 def scale_line(d: dict[str, Any]) -> str:
@@ -160,14 +164,25 @@ def format_demand(d: dict[str, Any]) -> str:
     for action, assets in d["in_person_controls_per_day_by_asset"].items():
         cells = ", ".join(f"{a} {_count(s['mean'])}" for a, s in assets.items())
         lines.append(f"  {action:<9} in person: {cells}")
-    lines.append(
-        "query channel share by region: "
-        + "; ".join(
-            f"{reg} " + ", ".join(f"{c} {100 * s:.0f}%" for c, s in shares.items())
-            for reg, shares in d["query_channel_share_by_region"].items()
-        )
-    )
+    lines.append(_channel_line(d))
     return "\n".join(lines)
+
+
+def _channel_line(d: dict[str, Any]) -> str:
+    """Each channel's share of the queries, and its range over the regions."""
+    queries = {
+        rq.split(name)[1]: r["per_second"]["mean"] or 0.0
+        for name, r in d["requests"].items()
+        if rq.split(name)[0] == rq.QUERY
+    }
+    total = sum(queries.values())
+    by_region = d["query_channel_share_by_region"].values()
+    cells = []
+    for channel, n in queries.items():
+        shares = [100 * s.get(channel, 0.0) for s in by_region]
+        spread = f" (regions {min(shares):.0f}%-{max(shares):.0f}%)" if shares else ""
+        cells.append(f"{channel} {100 * n / total if total else 0:.0f}%{spread}")
+    return "query channel share: " + ", ".join(cells)
 
 
 def _indented(rows: list[tuple[str, ...]]) -> list[tuple[str, ...]]:

@@ -267,7 +267,7 @@ def test_demand_command_table_and_bad_input(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "query central" in r.stdout and "peak /s" in r.stdout
     assert "peak minute" in r.stdout and "weekend" in r.stdout
-    assert "rates at full volume" in r.stdout
+    assert "rates at full volume" in r.stdout and "query channel share: central" in r.stdout
     for args, message in [
         ([str(tmp_path / "missing.toml")], "missing.toml"),
         ([str(BASELINE), "--replications", "0"], "--replications"),
