@@ -117,6 +117,7 @@ def peak_rows(t: dict[str, Any]) -> list[tuple[str, ...]]:
         ("peak minute", t["peak_minute"], *_cells(t["peak_minute_per_second"])),
         ("24-hour mean", "", *_cells(t["working_day_per_second"])),
         ("peak hour / 24-hour mean", "", *_cells(t["peak_to_mean"], _ratio)),
+        ("peak minute / its hour's mean", "", *_cells(t["peak_minute_to_hour"], _ratio)),
     ]
 
 

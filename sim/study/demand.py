@@ -16,10 +16,11 @@ Simulated time is calendar time, so a count per simulated day is a count per day
 time. A deployment is sized by its busiest time, so the figures are those of a **working
 day** (Monday to Friday, not a public holiday; a make-up working day counts as one): the
 rate by hour of the day, the peak hour and its ratio to the day's 24-hour mean, and the peak
-minute: the peak hour at the busiest minute of the within-hour profile (the share of an
-hour's requests in each of its 60 minutes, every hour of every working day pooled, so that
-the peak is not the luck of one noisy minute); then the mean day of each kind
-(working day, weekend, public holiday when the scenario has a holiday calendar). Rates are
+minute: the busiest minute of a mean working day, minute by minute, and its ratio to the
+mean of its hour (work released when an office opens arrives in a burst, which the hour
+hides; with few requests a minute, the largest of 1,440 noisy means is partly luck). Then
+the mean day of each kind (working day, weekend, public holiday when the scenario has a
+holiday calendar). Rates are
 at **full volume**: a run at ``--scale F`` simulates ``F`` of the filings, and its counts
 are divided by the volume kept (:attr:`LoadedScenario.volume_factor`), the scale stated
 beside them. Each figure is a mean over replications with a 95% interval taken on the log
@@ -232,12 +233,9 @@ def summarize_demand(
     totals = [positive(hour_total(r, h) * working(r, 3600.0) for r in reps) for h in range(24)]
     peak = max(range(24), key=lambda h: totals[h].mean)
     day_mean = over(lambda r: working_total(r) * working(r, SECONDS_PER_DAY))
+    # a mean working day minute by minute: its busiest minute is the peak minute
     minutes = np.mean([np.asarray(r.working_minutes) * working(r, 60.0) for r in reps], axis=0)
-    # the peak minute: the peak hour at the busiest minute of the within-hour profile (every
-    # hour of every working day pooled, so the choice is not one noisy minute's)
-    within = [_within_hour([r]) for r in reps]
-    pooled = _within_hour(reps)
-    busiest = int(np.argmax(pooled))
+    peak_minute = int(np.argmax(minutes))
     all_requests = over(lambda r: sum(map(r.total, names)) * per_second)
     return {
         "scenario": scenario.name,
@@ -258,17 +256,23 @@ def summarize_demand(
             "peak_to_mean": _summary_json(
                 over(lambda r: _ratio(24 * hour_total(r, peak), working_total(r))), 4
             ),
-            "peak_minute": _clock(60 * peak + busiest),
+            "peak_minute": _clock(peak_minute),
             "peak_minute_per_second": _summary_json(
-                positive(
-                    hour_total(r, peak) * working(r, 3600.0) * 60 * w[busiest]
-                    for r, w in zip(reps, within, strict=True)
-                )
+                positive(r.working_minutes[peak_minute] * working(r, 60.0) for r in reps)
+            ),
+            "peak_minute_to_hour": _summary_json(
+                over(
+                    lambda r: _ratio(
+                        60 * r.working_minutes[peak_minute],
+                        sum(r.working_minutes[60 * (peak_minute // 60) :][:60]),
+                    )
+                ),
+                4,
             ),
             "peak_hour_by_minute_per_second": [
                 _sig(float(minutes[60 * peak + m])) for m in range(60)
             ],
-            "within_hour_share": [round(x, 5) for x in pooled],
+            "within_hour_share": [round(x, 5) for x in _within_hour(reps)],
             "busiest_hour_per_second": _summary_json(
                 over(lambda r: r.busiest_hour_requests / 3600.0 / volume)
             ),

@@ -136,6 +136,7 @@ def test_peak_hour_and_peak_minute_meet_the_closed_form_of_a_known_profile(tmp_p
     assert holds(t["peak_per_second"], HOURLY[PEAK_HOUR] / 3600)
     assert t["peak_minute"] == f"{PEAK_HOUR:02d}:00"
     assert holds(t["peak_minute_per_second"], TOP_MINUTE * HOURLY[PEAK_HOUR] / 60)
+    assert holds(t["peak_minute_to_hour"], 60 * TOP_MINUTE)
     assert holds(t["working_day_per_second"], day_total / 86_400)
     assert holds(t["peak_to_mean"], 24 * HOURLY[PEAK_HOUR] / day_total)
     assert t["peak_to_mean"]["mean"] >= 2
