@@ -24,6 +24,13 @@ SCENARIOS = ROOT / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 
 
+def assert_holds(folder: Path, *names: str) -> None:
+    """The results folder holds these files (and maybe others); a failure names the
+    missing ones."""
+    missing = sorted(set(names) - {p.name for p in folder.iterdir()})
+    assert not missing, f"{folder} lacks {missing}"
+
+
 def chakong_exe() -> list[str]:
     exe = Path(sys.executable).with_name("chakong")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "sim.cli"]

@@ -29,7 +29,7 @@ from load.api.schema import (
     queries,
 )
 from load.api.sql import Stmt, Tx, tx_of
-from load.api.statuses import agency_status, control_status, query_status
+from load.api.statuses import agency_status, control_state, query_status
 from load.api.world import Court, World
 
 # Statements built once (bound parameters): SQLAlchemy then reuses their compiled form.
@@ -232,15 +232,11 @@ def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dic
 
 
 def _control(world: World, r: Any, now: float) -> dict[str, Any]:
-    status = control_status(r, now)
-    final = status in ("done", "failed", "refused")
     return {
         "control_id": r.control_id,
         "asset_id": r.asset_id,
         "action": r.action,
-        "status": status,
-        "outcome": r.outcome if final else None,
-        "amount_fen": r.amount_fen if final else None,
+        **control_state(r, now),
         "freeze_id": r.freeze_id,
         "sim_time": world.clock.iso(r.sim_time),
     }

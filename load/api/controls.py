@@ -31,7 +31,7 @@ from load.api.events import entry, settle, target
 from load.api.rules import ControlRequest, Decision, decide
 from load.api.schema import OPEN_CONTROL
 from load.api.sql import Stmt, Tx
-from load.api.statuses import control_status
+from load.api.statuses import control_state, control_status
 from load.api.world import Court, World
 
 __all__ = ["ControlRequest", "Decision", "decide", "prepare", "submit", "view"]
@@ -171,16 +171,12 @@ def view(tx: Tx, world: World, court: Court, control_id: int) -> dict[str, Any]:
     if c is None:
         raise not_found("control", control_id)
     now = world.clock.now()
-    status = control_status(c, now)
-    final = status in ("done", "failed", "refused")
     out: dict[str, Any] = {
         "control_id": c.control_id,
         "case_id": c.case_id,
         "asset_id": c.asset_id,
         "action": c.action,
-        "status": status,
-        "outcome": c.outcome if final else None,
-        "amount_fen": c.amount_fen if final else None,
+        **control_state(c, now),
         "freeze_id": c.freeze_id,
         "held_fen": None,
         "expires_at": None,

@@ -26,6 +26,7 @@ every byte.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -47,20 +48,16 @@ QueryHandler = Callable[[Court, int], Awaitable[Response]]
 ControlHandler = Callable[[Court, str, Any], Awaitable[Response]]
 
 
+@dataclass(eq=False)
 class FastPath:
-    def __init__(
-        self,
-        app: ASGIApp,
-        auth: Auth,
-        answers: Answers,
-        query: QueryHandler,
-        control: ControlHandler,
-    ) -> None:
-        self.app = app
-        self.auth = auth
-        self.answers = answers
-        self.query = query
-        self.control = control
+    """The middleware: ``app`` (the routes, for everything it does not answer itself), the
+    routes' ``auth`` and error ``answers``, and the routes' work for a query and a control."""
+
+    app: ASGIApp
+    auth: Auth
+    answers: Answers
+    query: QueryHandler
+    control: ControlHandler
 
     def court(self, scope: Scope) -> Court | None:
         who = self.auth.who(scope)

@@ -31,6 +31,18 @@ def control_status(c: Any, now: float) -> str:
     return "processing"
 
 
+def control_state(c: Any, now: float) -> dict[str, Any]:
+    """What a view of control row ``c`` says of it at ``now``: its status, and its outcome and
+    amount once it has ended (done, failed or refused; none before)."""
+    status = control_status(c, now)
+    final = status in ("done", "failed", "refused")
+    return {
+        "status": status,
+        "outcome": c.outcome if final else None,
+        "amount_fen": c.amount_fen if final else None,
+    }
+
+
 def agency_status(pickup: float, reply: float | None, deadline: float | None, now: float) -> str:
     """The status of one agency's part of a query at ``now``."""
     if now < pickup:

@@ -43,29 +43,12 @@ import numpy as np
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from load.bench.settings import BENCH_SETTINGS
+
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "scenarios" / "baseline.toml"
 CASES = 24  # cases of the SQLite run (its writes are serial anyway)
 PG_CASES = 192  # cases of the PostgreSQL runs
-# every debtor holds a large bank deposit: 1-fen deductions never run dry; answers come
-# fast (one simulated day a second, agencies polling around the clock)
-BENCH_SETTINGS = [
-    "api.debtors=200",
-    "debtors.nothing_share=0",
-    "debtors.assets.bank_deposit.hold_probability=1",
-    "debtors.assets.bank_deposit.value_yuan=1000000",
-    "channels.central.error_probability=0",
-    *(
-        f'agencies.{a}.polling={{days="all",open="00:00",close="24:00"}}'
-        for a in (
-            "land_registry",
-            "vehicle_admin",
-            "securities_depository",
-            "insurer",
-            "provident_fund_centre",
-        )
-    ),
-]
 
 
 def hello_app() -> FastAPI:

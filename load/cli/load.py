@@ -24,7 +24,6 @@ from typing import Any
 
 from load.cli.options import (
     duration,
-    fraction,
     non_negative_int,
     port_number,
     positive_float,
@@ -32,9 +31,11 @@ from load.cli.options import (
     share,
 )
 from load.harness.shapes import SHAPES
+from sim.cli import options
 from sim.errors import UserError
 
 CONTROL_MODES = ("scenario", "instant")
+LOCUST_FLAGS = ("workers", "remote_workers", "master_bind", "master_port", "ui")  # group processes
 DEFAULT_CONTROLS = "scenario"
 
 LOAD_EPILOG = """\
@@ -74,18 +75,19 @@ held; 1: a check failed; 2: bad input, or the target failed preflight.
 
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = options.command(
+        sub,
         "load",
-        parents=[scen],
+        [scen],
+        cmd_load,
         help="load-test a query API with traffic from a scenario (Locust, open workload)",
         description="Load-test a query-and-control API with the traffic a scenario implies: "
         "Poisson arrivals at the target rate in the simulated mix of logical requests, "
         "court flows through a target adapter, HDR latency corrected for coordinated "
         "omission, thresholds, time series.",
         epilog=LOAD_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("file", metavar="FILE", help="scenario file (TOML)")
+    options.add(p, "file")
     target = p.add_argument_group("target")
     target.add_argument("--host", metavar="URL", help="a running API (needs --fixtures)")
     target.add_argument(
@@ -131,12 +133,14 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "--warmup", type=duration, metavar="D", help="first part of the run left out of the verdict"
     )
     traffic.add_argument("--shape", choices=SHAPES, help="load over the run (default: flat)")
-    traffic.add_argument("--seed", type=non_negative_int, metavar="S", help="seed of the arrivals")
-    traffic.add_argument(
-        "--scale",
-        type=fraction,
-        metavar="F",
-        help="simulate the demand at this fraction of the volume (rates are scaled back up)",
+    options.add(
+        traffic,
+        "seed",
+        "scale",
+        seed={"help": "seed of the arrivals"},
+        scale={
+            "help": "simulate the demand at this fraction of the volume (rates are scaled back up)"
+        },
     )
     traffic.add_argument(
         "--demand-replications",
@@ -210,10 +214,9 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "--ui", action="store_true", help="serve Locust's web UI on a free loopback port (printed)"
     )
     out = p.add_argument_group("output")
-    out.add_argument("--out", type=Path, metavar="DIR", help="results folder (must be new)")
+    options.add(out, "out")
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     out.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    p.set_defaults(func=cmd_load)
 
 
 def api_overrides(
@@ -327,6 +330,9 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
                 print(f"demand: {source}", file=sys.stderr)
             rate = planning.target_rate(scenario, demand, args.rate, args.demand_multiplier)
 
+            # how Locust runs: the flags of the same names, the same for every step
+            locust = {name: getattr(args, name) for name in LOCUST_FLAGS}
+
             def step(at: float, folder: Path, kind: str = shape) -> dict[str, Any]:
                 spec = running.Step(
                     rate=at,
@@ -334,12 +340,8 @@ def _run(args, loaded, adapter, thresholds, out: Path, length: float, warmup: fl
                     shape=describe(kind, settings, warmup),
                     duration_s=length,
                     warmup_s=warmup,
-                    workers=args.workers,
-                    remote_workers=args.remote_workers,
-                    master_bind=args.master_bind,
-                    master_port=args.master_port,
-                    ui=args.ui,
                     show_progress=show,
+                    **locust,
                 )
                 s = running.run_step(loaded, demand, adapter, tgt, thresholds, spec, seed, folder)
                 write_json(folder / "summary.json", s)

@@ -14,7 +14,6 @@ from sim.cli.options import non_negative_int, positive_int
 
 __all__ = [
     "duration",
-    "fraction",
     "non_negative_int",
     "port_number",
     "positive_float",
@@ -37,14 +36,6 @@ def positive_float(text: str) -> float:
     value = _number(text)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A number in (0, 1]."""
-    value = _number(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
     return value
 
 

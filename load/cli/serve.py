@@ -13,6 +13,7 @@ lets uvicorn's workers accept requests on the socket it bound.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -20,9 +21,11 @@ import signal
 import socket
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sim.cli import options
 from sim.cli.options import non_negative_int, positive_int
 from sim.errors import UserError
 
@@ -62,15 +65,16 @@ def port_number(text: str) -> int:
 
 
 def register(subparsers: Any, scenario_parent: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
+    p = options.command(
+        subparsers,
         "serve",
-        parents=[scenario_parent],
+        [scenario_parent],
+        serve,
         help="run the reference query-and-control API",
         description="Run the reference query-and-control HTTP API for a scenario: courts with "
         "bearer tokens, debtors with assets at the agencies, queries answered on a scaled "
         "clock, freezes and deductions with the region's rules. OpenAPI at /openapi.json.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--scenario", required=True, metavar="FILE", help="scenario file (TOML)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -113,7 +117,6 @@ def register(subparsers: Any, scenario_parent: argparse.ArgumentParser) -> None:
         metavar="S",
         help="a request body must arrive whole within S seconds (default 10): 408",
     )
-    p.set_defaults(func=serve)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -219,29 +222,6 @@ def prepare_world(
 ) -> tuple[dict[str, Any], str, Path]:
     """The fixtures of the world in the database (resumed, or written afresh), how it came
     about ("new world" or "resumed"), and the state folder."""
-    from sqlalchemy.exc import OperationalError
-
-    from load.api.db import Database
-
-    db = Database(url, pool_size=1)
-    try:
-        return _prepare(db, url, scenario, seed, time_scale, reset, state_dir)
-    except OperationalError as exc:
-        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise UserError(f"--db: cannot use {shown(url)}: {first}") from None
-    finally:
-        db.dispose()
-
-
-def _prepare(
-    db: Any,
-    url: str,
-    scenario: Any,
-    seed: int,
-    time_scale: float | None,
-    reset: bool,
-    state_dir: str | None,
-) -> tuple[dict[str, Any], str, Path]:
     from load.api import admin
     from load.api.checkpoint import CheckpointFile
     from load.api.fixtures import create_world, resume_world
@@ -249,37 +229,56 @@ def _prepare(
     from load.api.state import SharedClock, StateDir, default_dir
     from load.api.world import World
 
-    state = StateDir(state_dir or default_dir(db.url))
-    version = db.stored_version()
-    fresh = reset or version is None
-    if not fresh and version != SCHEMA_VERSION:
-        raise UserError(
-            f"--db: {shown(url)} holds a chakong world of schema version {version}; this "
-            f"server reads version {SCHEMA_VERSION}: start with --reset to wipe it"
-        )
-    state.make()
-    if fresh:
-        state.new_key()
-        state.checkpoint_file.unlink(missing_ok=True)
-        fixtures = create_world(db, scenario, seed, time_scale)
-    else:
-        fixtures = resume_world(db, scenario, seed, time_scale)
-    world = World.load(db, state.key())
-    clock = SharedClock(state.clock_file)
-    clock.set(world.clock.offset())  # the offset the database keeps
-    clock.close()
-    if not fresh:
-        kept = CheckpointFile(state.checkpoint_file)
-        checked = db.snapshot(lambda c: admin.verify_audit(c, world, kept))
-        if not checked["ok"]:
-            print(
-                "chakong serve: warning: the audit log does not verify "
-                f"({checked['problem_count']} problems, first: {checked['problems'][0]}); "
-                "GET /v1/admin/audit/verify lists them",
-                file=sys.stderr,
-                flush=True,
+    with _database(url) as db:
+        state = StateDir(state_dir or default_dir(db.url))
+        version = db.stored_version()
+        fresh = reset or version is None
+        if not fresh and version != SCHEMA_VERSION:
+            raise UserError(
+                f"--db: {shown(url)} holds a chakong world of schema version {version}; this "
+                f"server reads version {SCHEMA_VERSION}: start with --reset to wipe it"
             )
-    return fixtures, "new world" if fresh else "resumed", state.path
+        state.make()
+        if fresh:
+            state.new_key()
+            state.checkpoint_file.unlink(missing_ok=True)
+            fixtures = create_world(db, scenario, seed, time_scale)
+        else:
+            fixtures = resume_world(db, scenario, seed, time_scale)
+        world = World.load(db, state.key())
+        clock = SharedClock(state.clock_file)
+        clock.set(world.clock.offset())  # the offset the database keeps
+        clock.close()
+        if not fresh:
+            kept = CheckpointFile(state.checkpoint_file)
+            checked = db.snapshot(lambda c: admin.verify_audit(c, world, kept))
+            if not checked["ok"]:
+                print(
+                    "chakong serve: warning: the audit log does not verify "
+                    f"({checked['problem_count']} problems, first: {checked['problems'][0]}); "
+                    "GET /v1/admin/audit/verify lists them",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        return fixtures, "new world" if fresh else "resumed", state.path
+
+
+@contextlib.contextmanager
+def _database(url: str) -> Iterator[Any]:
+    """The database at ``url`` while the world is prepared in it; one that cannot be used
+    is a clear --db error."""
+    from sqlalchemy.exc import OperationalError
+
+    from load.api.db import Database
+
+    db = Database(url, pool_size=1)
+    try:
+        yield db
+    except OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise UserError(f"--db: cannot use {shown(url)}: {first}") from None
+    finally:
+        db.dispose()
 
 
 def run_uvicorn(sock: socket.socket, workers: int) -> None:

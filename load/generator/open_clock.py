@@ -68,6 +68,18 @@ class Interval:
         }
 
 
+_TIMING_COUNTS = (
+    "arrivals",
+    "warmup_arrivals",
+    "dropped",
+    "completed",
+    "achieved",
+    "achieved_by_name",
+    "unfinished",
+    "aborted_at_s",
+)  # the counts of a worker's summary, as they are named in it
+
+
 @dataclass
 class Timing:
     """The histograms and counts of one worker's arrivals (the window after the warm-up)."""
@@ -97,14 +109,7 @@ class Timing:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "arrivals": self.arrivals,
-            "warmup_arrivals": self.warmup_arrivals,
-            "dropped": self.dropped,
-            "completed": self.completed,
-            "achieved": self.achieved,
-            "achieved_by_name": self.achieved_by_name,
-            "unfinished": self.unfinished,
-            "aborted_at_s": self.aborted_at_s,
+            **{name: getattr(self, name) for name in _TIMING_COUNTS},
             "histograms": {
                 "latency": {k: encode(h) for k, h in self.latency.items()},
                 "corrected": {k: encode(h) for k, h in self.corrected.items()},

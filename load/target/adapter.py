@@ -46,20 +46,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from load.target import logical as lr
 from sim.errors import UserError
+from sim.scenario.stages import ASSET_TYPE_NAMES
 
 REFERENCE = Path(__file__).with_name("reference.toml")
 _PLACE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_ASSET_TYPES = frozenset(
-    {
-        "bank_deposit",
-        "real_estate",
-        "vehicle",
-        "securities",
-        "insurance",
-        "provident_fund",
-        "e_asset",
-    }
-)
+_ASSET_TYPES = frozenset(ASSET_TYPE_NAMES)  # the scenario's asset types, and no others
 
 
 class _Spec(BaseModel):

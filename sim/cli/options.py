@@ -189,9 +189,9 @@ are judged against 1 percentage point; metrics that never vary meet any target; 
 never observed are not judged. The output says which happened."""
 
 
-def add(parser: argparse.ArgumentParser, *names: str, **changes: Any) -> None:
-    """Add the named options; ``changes`` maps a name to argparse keywords to change (a
-    command's own help or default)."""
+def add(parser: argparse._ActionsContainer, *names: str, **changes: Any) -> None:
+    """Add the named options to a parser or an argument group; ``changes`` maps a name to
+    argparse keywords to change (a command's own help or default)."""
     for name in names:
         option = OPTIONS[name]
         parser.add_argument(*option.flags, **(option.kwargs | changes.get(name, {})))

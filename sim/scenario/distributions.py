@@ -19,7 +19,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from statistics import NormalDist
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -32,7 +32,9 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Distribution(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # populate_by_name: a parameter named like a property (``mean_``, alias ``mean``) may
+    # be given by either name
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     @property
     def mean(self) -> float:
@@ -50,6 +52,17 @@ class _Distribution(BaseModel):
         ``ppf`` of a uniform draw is a draw of the distribution; the model uses it for
         draws keyed by what they are about (see :func:`sim.model.streams.keyed_uniform`)."""
         raise NotImplementedError
+
+
+class _GivenByMean(_Distribution):
+    """A distribution given by its mean (the parameter ``mean``), and maybe a shape."""
+
+    if TYPE_CHECKING:
+        mean_: float  # declared by each subclass, with its own bounds
+
+    @property
+    def mean(self) -> float:
+        return self.mean_
 
 
 class Constant(_Distribution):
@@ -72,17 +85,11 @@ class Constant(_Distribution):
         return self.value
 
 
-class Exponential(_Distribution):
+class Exponential(_GivenByMean):
     """Exponential with the given mean (memoryless: Poisson gaps, M/M/c service)."""
 
     kind: Literal["exponential"] = "exponential"
     mean_: Positive = Field(alias="mean")
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @property
-    def mean(self) -> float:
-        return self.mean_
 
     def sample(self, rng: np.random.Generator) -> float:
         return float(rng.exponential(self.mean_))
@@ -101,8 +108,6 @@ class Lognormal(_Distribution):
     sigma: NonNegative
     mean_: Positive | None = Field(default=None, alias="mean")
     median: Positive | None = None
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     @model_validator(mode="after")
     def _one_location(self) -> Lognormal:
@@ -128,18 +133,12 @@ class Lognormal(_Distribution):
         return math.exp(self.mu + self.sigma * _STANDARD_NORMAL.inv_cdf(max(u, 1e-300)))
 
 
-class Gamma(_Distribution):
+class Gamma(_GivenByMean):
     """Gamma with the given mean and shape (shape 1 is exponential; integer shape is Erlang)."""
 
     kind: Literal["gamma"] = "gamma"
     mean_: Positive = Field(alias="mean")
     shape: Positive
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @property
-    def mean(self) -> float:
-        return self.mean_
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.gamma(self.shape, self.mean_ / self.shape, n)
@@ -239,17 +238,11 @@ class Empirical(_Distribution):
         return float(self.values[min(k, len(self.values) - 1)])
 
 
-class Poisson(_Distribution):
+class Poisson(_GivenByMean):
     """Poisson counts with the given mean."""
 
     kind: Literal["poisson"] = "poisson"
     mean_: NonNegative = Field(alias="mean")
-
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-    @property
-    def mean(self) -> float:
-        return self.mean_
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.poisson(self.mean_, n).astype(float)

@@ -24,12 +24,12 @@ from typing import Any
 import httpx
 import pytest
 
+from load.bench.settings import POLLING_AROUND_THE_CLOCK
 from load.harness.processes import stop as stop_process_group
 from tests.conftest import BASELINE, ROOT, chakong_exe
 
 PG_ADMIN_URL = os.environ.get("CHAKONG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TIME_SCALE = 2.0  # seconds of wall time per simulated day in the tests
-ALWAYS = '{days="all",open="00:00",close="24:00"}'
 TEST_SETTINGS = [
     "api.debtors=40",
     "start_date=2023-01-02",  # a Monday: the tests run far from a year's end
@@ -43,16 +43,7 @@ TEST_SETTINGS = [
     "regions.chongqing.policy.provident_fund_freeze_years=0.002",  # 0.73 days: lapses fast
     "regions.hunan.channels.local.use=false",  # Hunan has no local channel
     "api.over_freeze_share=0.5",  # courts may freeze half as much again as a claim needs
-    *(
-        f"agencies.{a}.polling={ALWAYS}"
-        for a in (
-            "land_registry",
-            "vehicle_admin",
-            "securities_depository",
-            "insurer",
-            "provident_fund_centre",
-        )
-    ),
+    *POLLING_AROUND_THE_CLOCK,
 ]
 CAP_FEN = 50_000 * 100  # the baseline's provident-fund cap in every region
 

@@ -83,12 +83,25 @@ def accepted(r: httpx.Response) -> int:
     return int(body["control_id"])
 
 
+def freeze_found(
+    srv: Server, c: httpx.Client, h: dict[str, str], kind: str
+) -> tuple[int, dict[str, Any], int]:
+    """A new Hunan case, its asset of this kind found through the central channel, and the
+    id of a freeze of it that the agency accepted."""
+    case = open_case(c, h, srv.debtor("hunan"), BIG_CLAIM)
+    asset = find(c, h, case, "central", kind)
+    return case, asset, send_freeze(c, h, case, asset["asset_id"])
+
+
+def send_freeze(c: httpx.Client, h: dict[str, str], case: int, asset_id: str) -> int:
+    """The id of a freeze of the asset for the case that the agency accepted."""
+    return accepted(control(c, h, case_id=case, asset_id=asset_id, action="freeze"))
+
+
 def test_a_control_is_accepted_processed_and_done_on_the_clock(timed: Server) -> None:
     _, h = timed.court("hunan")
     with timed.client() as c:
-        case = open_case(c, h, timed.debtor("hunan"), BIG_CLAIM)
-        bank = find(c, h, case, "central", "bank_deposit")
-        freeze = accepted(control(c, h, case_id=case, asset_id=bank["asset_id"], action="freeze"))
+        case, bank, freeze = freeze_found(timed, c, h, "bank_deposit")
         early = state(c, h, freeze)
         assert early["status"] in ("accepted", "processing") and early["outcome"] is None
         reconciled = timed.reconcile()
@@ -118,13 +131,11 @@ def test_a_control_is_accepted_processed_and_done_on_the_clock(timed: Server) ->
 def test_an_agency_that_fails_says_why_and_gives_the_money_back(timed: Server) -> None:
     _, h = timed.court("hunan")
     with timed.client() as c:
-        case = open_case(c, h, timed.debtor("hunan"), BIG_CLAIM)
-        car = find(c, h, case, "central", "vehicle")
-        freeze = accepted(control(c, h, case_id=case, asset_id=car["asset_id"], action="freeze"))
+        case, car, freeze = freeze_found(timed, c, h, "vehicle")
         failed = wait_for(c, h, freeze, "failed")
         assert (failed["outcome"], failed["held_fen"]) == ("agency_failed", 0)
         # the money is the debtor's again: a new freeze may try (and the office fails again)
-        again = accepted(control(c, h, case_id=case, asset_id=car["asset_id"], action="freeze"))
+        again = send_freeze(c, h, case, car["asset_id"])
         assert wait_for(c, h, again, "failed")["outcome"] == "agency_failed"
     assert timed.reconcile()["ok"]
 
@@ -134,9 +145,7 @@ def test_a_freeze_behind_another_authority_takes_effect_when_it_is_released(
 ) -> None:
     _, h = timed.court("hunan")
     with timed.client() as c:
-        case = open_case(c, h, timed.debtor("hunan"), BIG_CLAIM)
-        house = find(c, h, case, "central", "real_estate")
-        freeze = accepted(control(c, h, case_id=case, asset_id=house["asset_id"], action="freeze"))
+        _, house, freeze = freeze_found(timed, c, h, "real_estate")
         waiting = wait_for(c, h, freeze, "done")
         assert (waiting["outcome"], waiting["held_fen"]) == ("waiting", 0)
         assert timed.reconcile()["other_fen"] >= house["balance_fen"]  # the other holds it
@@ -157,9 +166,9 @@ def test_a_freeze_behind_another_case_waits_then_holds(timed: Server) -> None:
         first, second = (open_case(c, h, debtor, BIG_CLAIM) for _ in range(2))
         bank = find(c, h, first, "central", "bank_deposit")["asset_id"]
         find(c, h, second, "central", "bank_deposit")
-        f1 = accepted(control(c, h, case_id=first, asset_id=bank, action="freeze"))
+        f1 = send_freeze(c, h, first, bank)
         held = wait_for(c, h, f1, "done")["held_fen"]
-        f2 = accepted(control(c, h, case_id=second, asset_id=bank, action="freeze"))
+        f2 = send_freeze(c, h, second, bank)
         assert (wait_for(c, h, f2, "done")["outcome"], state(c, h, f2)["held_fen"]) == (
             "waiting",
             0,

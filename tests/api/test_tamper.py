@@ -12,7 +12,7 @@ checkpoint with a key of the forger's own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,29 @@ def auditor_copy(srv: Server) -> dict[str, Any]:
     return dict(r.json())
 
 
+class Chain:
+    """The busiest chain of the logged server, its entries as they were, and the auditor's
+    copy of the checkpoint, kept before any tampering."""
+
+    def __init__(self, logged: Any) -> None:
+        self.srv, self.db, _ = logged
+        self.kept = auditor_copy(self.srv)
+        self.shard = busiest(self.db)
+        self.saved = rows(self.db, self.shard)
+
+    def caught(self, tamper: Callable[[Any], None], seq: int, problem: str = "") -> None:
+        """Tamper with the database; both verifications fail at entry ``seq`` of the chain
+        (saying ``problem`` first, if given); then the chain is put back."""
+        self.db.write(tamper)
+        try:
+            for v in verdicts(self.srv, self.kept):
+                assert not v["ok"] and v["first_bad"] == f"{self.shard}:{seq}", v
+                if problem:
+                    assert problem in v["problems"][0]
+        finally:
+            put_back(self.db, self.shard, self.saved)
+
+
 def test_audit_entries_record_the_money_and_its_accounts(logged: Any) -> None:
     _srv, db, _ = logged
     entries = db.read(
@@ -133,29 +156,15 @@ def test_audit_entries_record_the_money_and_its_accounts(logged: Any) -> None:
 
 
 def test_an_edited_entry_is_caught(logged: Any) -> None:
-    srv, db, _ = logged
-    kept = auditor_copy(srv)
-    shard = busiest(db)
-    saved = rows(db, shard)
-    db.write(
-        lambda c: c.execute(
-            text("UPDATE audit SET amount_fen = 1 WHERE shard = :s AND seq = 2"), {"s": shard}
-        )
-    )
-    try:
-        for v in verdicts(srv, kept):
-            assert not v["ok"] and v["first_bad"] == f"{shard}:2", v
-            assert "altered" in v["problems"][0]
-    finally:
-        put_back(db, shard, saved)
-    assert all(v["ok"] for v in verdicts(srv, kept))
+    chain = Chain(logged)
+    edit = text("UPDATE audit SET amount_fen = 1 WHERE shard = :s AND seq = 2")
+    chain.caught(lambda c: c.execute(edit, {"s": chain.shard}), 2, "altered")
+    assert all(v["ok"] for v in verdicts(chain.srv, chain.kept))
 
 
 def test_deleting_the_last_entries_and_moving_the_head_is_caught(logged: Any) -> None:
-    srv, db, _ = logged
-    kept = auditor_copy(srv)
-    shard = busiest(db)
-    saved = rows(db, shard)
+    chain = Chain(logged)
+    shard, saved = chain.shard, chain.saved
     keep = len(saved) - 2
 
     def delete_tail(c: Any) -> None:
@@ -166,20 +175,12 @@ def test_deleting_the_last_entries_and_moving_the_head_is_caught(logged: Any) ->
             {"q": last["seq"], "m": last["mac"], "s": shard},
         )
 
-    db.write(delete_tail)
-    try:
-        for v in verdicts(srv, kept):
-            assert not v["ok"] and v["first_bad"] == f"{shard}:{keep + 1}", v
-            assert "sealed" in v["problems"][0]
-    finally:
-        put_back(db, shard, saved)
+    chain.caught(delete_tail, keep + 1, "sealed")
 
 
 def test_truncating_a_chain_is_caught(logged: Any) -> None:
-    srv, db, _ = logged
-    kept = auditor_copy(srv)
-    shard = busiest(db)
-    saved = rows(db, shard)
+    chain = Chain(logged)
+    shard = chain.shard
 
     def truncate(c: Any) -> None:
         c.execute(text("DELETE FROM audit WHERE shard = :s"), {"s": shard})
@@ -188,12 +189,7 @@ def test_truncating_a_chain_is_caught(logged: Any) -> None:
             {"m": audit.GENESIS_MAC, "s": shard},
         )
 
-    db.write(truncate)
-    try:
-        for v in verdicts(srv, kept):
-            assert not v["ok"] and v["first_bad"] == f"{shard}:1", v
-    finally:
-        put_back(db, shard, saved)
+    chain.caught(truncate, 1)
 
 
 @pytest.mark.parametrize("guessed", [b"", b"chakong", None])
@@ -201,10 +197,8 @@ def test_editing_and_rehashing_the_rest_is_caught(logged: Any, guessed: bytes | 
     """The entry edited, every later MAC recomputed with the project's own function and a
     guessed key (None: plain SHA-256 over the same fields, as the chain was before it was
     keyed), the head moved to the new last MAC."""
-    srv, db, _ = logged
-    kept = auditor_copy(srv)
-    shard = busiest(db)
-    saved = rows(db, shard)
+    chain = Chain(logged)
+    shard, saved = chain.shard, chain.saved
 
     def rehash(c: Any) -> None:
         prev = saved[0]["prev_mac"]
@@ -231,12 +225,7 @@ def test_editing_and_rehashing_the_rest_is_caught(logged: Any, guessed: bytes | 
             prev = mac
         c.execute(text("UPDATE audit_heads SET mac = :m WHERE shard = :s"), {"m": prev, "s": shard})
 
-    db.write(rehash)
-    try:
-        for v in verdicts(srv, kept):
-            assert not v["ok"] and v["first_bad"] == f"{shard}:1", v
-    finally:
-        put_back(db, shard, saved)
+    chain.caught(rehash, 1)
 
 
 def test_a_whole_new_log_forged_without_the_key_is_caught(logged: Any) -> None:

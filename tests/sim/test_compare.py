@@ -14,7 +14,7 @@ from scipy import stats as st
 import sim
 from sim.results.metrics import HEADLINE_METRICS
 from sim.study.compare import format_comparison, independent_difference, paired_difference
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, assert_holds
 from tests.sim import studies
 
 
@@ -122,8 +122,7 @@ def test_json_is_one_object_of_the_documented_shape(compared):
 
 def test_the_folder_holds_every_scenario_and_a_report(compared):
     out, res = compared
-    names = {p.name for p in out.iterdir()}
-    assert {"comparison.json", "comparison.csv", "manifest.json", "report.html"} <= names
+    assert_holds(out, "comparison.json", "comparison.csv", "manifest.json", "report.html")
     folder = studies.read_json(out / "comparison.json")
     assert folder["base"] == json.loads(res.stdout)["base"]
     assert folder["others"] == json.loads(res.stdout)["others"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sim.model.events import EVENT_COLUMNS
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, assert_holds
 from tests.sim.command import invoke
 
 SHORT = ["--set", "horizon_days=200", "--set", "warmup_days=20", "--replications", "2"]
@@ -53,8 +53,8 @@ def test_json_is_one_object_with_every_metric(json_run):
 
 def test_results_folder_holds_numbers_manifest_log_and_plots(json_run):
     res, out = json_run
-    names = {p.name for p in out.iterdir()}
-    assert {
+    assert_holds(
+        out,
         "summary.json",
         "manifest.json",
         "cases.csv",
@@ -63,7 +63,7 @@ def test_results_folder_holds_numbers_manifest_log_and_plots(json_run):
         "backlog.csv",
         "time_to_close.png",
         "backlog.png",
-    } <= names
+    )
     assert json.loads((out / "summary.json").read_text()) == json.loads(res.stdout)
     for png in ("time_to_close.png", "backlog.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ from sim.errors import UserError
 from sim.results.metrics import HEADLINE_METRICS
 from sim.study.design import Vary, make_design, parse_vary, resolve_varies
 from sim.study.sensitivity import sobol, standardised_regression
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, assert_holds
 from tests.sim import studies
 
 
@@ -204,8 +204,8 @@ def test_sweep_prints_which_inputs_drive_the_metrics(swept):
 
 def test_sweep_folder_holds_the_table_and_the_report(swept):
     out, _ = swept
-    names = {p.name for p in out.iterdir()}
-    assert {
+    assert_holds(
+        out,
         "sweep.csv",
         "replications.csv",
         "sensitivity.csv",
@@ -213,7 +213,7 @@ def test_sweep_folder_holds_the_table_and_the_report(swept):
         "manifest.json",
         "report.html",
         "scenario.toml",
-    } <= names
+    )
     with (out / "sweep.csv").open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 8
