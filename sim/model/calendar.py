@@ -1,10 +1,12 @@
 """Working-time arithmetic on the simulation clock.
 
 Simulated time is a float in days since the scenario's ``start_date`` at 00:00. A
-:class:`WorkingTime` answers three questions about one weekly calendar (open days and one
-daily window): when is the next open moment, when does a piece of work measured in
-*working days* end, and when is the next polling instant. :class:`CalendarYears` maps the
-clock to calendar years (the provident-fund cap counts per calendar year).
+:class:`WorkingTime` places one working calendar (open days of the week, one daily window,
+and the scenario's public holidays and make-up working days, 调休) on the clock, and
+answers: when is the next open moment, when does a piece of work measured in *working
+days* end, when is the next polling instant, and which moment of office hours does a thing
+happen at that would otherwise fall outside them. :class:`CalendarYears` maps the clock to
+calendar years (the provident-fund cap counts per calendar year).
 """
 
 from __future__ import annotations
@@ -13,37 +15,66 @@ import bisect
 import datetime as dt
 import math
 
+from sim.scenario.holidays import NO_HOLIDAYS, Holidays
 from sim.scenario.schema import WEEKDAYS, WorkingCalendar
+
+CHUNK = 366  # days of open/closed flags computed at a time
 
 
 class WorkingTime:
-    """One weekly calendar placed on the simulation clock.
+    """One working calendar placed on the simulation clock.
 
     A working day is one daily window (``open`` to ``close``); work of ``w`` working days
     therefore takes ``w`` windows of open time, spread over as many calendar days as needed.
-    A calendar open all week from 00:00 to 24:00 is continuous time (the M/M/c case).
+    A calendar open all week from 00:00 to 24:00 that keeps no holidays is continuous time
+    (the M/M/c case).
     """
 
-    def __init__(self, calendar: WorkingCalendar, start_date: dt.date) -> None:
+    def __init__(
+        self, calendar: WorkingCalendar, start_date: dt.date, holidays: Holidays = NO_HOLIDAYS
+    ) -> None:
         self.open = calendar.open_fraction
         self.close = calendar.close_fraction
         self.window = self.close - self.open
+        self.start_date = start_date
         first = start_date.weekday()  # Monday is 0
         open_days = {WEEKDAYS.index(d) for d in calendar.days}
-        # open_by_offset[k]: is day k (mod 7) after the start an open day?
-        self.open_by_offset = tuple(((first + k) % 7) in open_days for k in range(7))
-        self.open_days_per_week = sum(self.open_by_offset)
-        self.continuous = self.open_days_per_week == 7 and self.open == 0.0 and self.close == 1.0
+        # weekly[k]: is day k (mod 7) after the start an open day of the week?
+        self.weekly = tuple(((first + k) % 7) in open_days for k in range(7))
+        self.holidays = holidays if calendar.keeps_holidays else NO_HOLIDAYS
+        self.continuous = (
+            sum(self.weekly) == 7
+            and self.open == 0.0
+            and self.close == 1.0
+            and self.holidays is NO_HOLIDAYS
+        )
+        self._open: list[bool] = []  # is day k open?
+        self._cum: list[int] = [0]  # open days in [0, k)
 
-    def _day_open(self, day: int) -> bool:
-        return self.open_by_offset[day % 7]
+    def _extend(self, day: int) -> None:
+        """Compute flags up to and including ``day``."""
+        while len(self._open) <= day:
+            base = len(self._open)
+            for k in range(base, base + CHUNK):
+                date = self.start_date + dt.timedelta(days=k)
+                is_open = self.holidays.is_working_day(date, self.weekly[k % 7])
+                self._open.append(is_open)
+                self._cum.append(self._cum[-1] + is_open)
+
+    def day_open(self, day: int) -> bool:
+        """Is day ``day`` (days since the start) a working day of this calendar?"""
+        if day < 0:
+            return self.weekly[day % 7]
+        if day >= len(self._open):
+            self._extend(day)
+        return self._open[day]
 
     def is_open(self, t: float) -> bool:
         if self.continuous:
             return True
         day = math.floor(t)
         tod = t - day
-        return self._day_open(day) and self.open <= tod < self.close
+        return self.day_open(day) and self.open <= tod < self.close
 
     def next_open(self, t: float) -> float:
         """The first open moment at or after ``t``."""
@@ -51,33 +82,33 @@ class WorkingTime:
             return t
         day = math.floor(t)
         tod = t - day
-        if self._day_open(day) and tod < self.close:
+        if self.day_open(day) and tod < self.close:
             return day + max(tod, self.open)
-        for k in range(1, 8):
-            if self._day_open(day + k):
-                return day + k + self.open
-        raise AssertionError("a validated calendar has at least one open day")
+        return self.next_working_day(day + 1) + self.open
+
+    def next_working_day(self, day: int) -> int:
+        """The first working day at or after ``day``."""
+        for k in range(day, day + 60):
+            if self.day_open(k):
+                return k
+        raise ValueError("a calendar is closed for 60 days running: check its days and holidays")
 
     def advance(self, t: float, work_days: float) -> float:
         """When work of ``work_days`` working days, started at ``t``, is finished."""
         if self.continuous:
             return t + work_days
-        remaining = work_days * self.window  # in days of open time
         t = self.next_open(t)
-        per_week = self.open_days_per_week * self.window
-        while True:
-            day = math.floor(t)
-            left_today = day + self.close - t
-            if remaining <= left_today + 1e-12:
-                return t + remaining
-            remaining -= left_today
-            if remaining > per_week:  # skip whole weeks at once
-                weeks = math.floor(remaining / per_week)
-                if remaining - weeks * per_week == 0:
-                    weeks -= 1
-                remaining -= weeks * per_week
-                day += 7 * weeks
-            t = self.next_open(day + 1.0)
+        day = math.floor(t)
+        left_today = (day + self.close - t) / self.window  # in working days
+        if work_days <= left_today + 1e-12:
+            return t + work_days * self.window
+        remaining = work_days - left_today
+        j = max(1, math.ceil(remaining - 1e-12))  # the j-th working day after today
+        target = self._cum[day + 1] + j  # _cum covers day + 1: day_open(day) extended it
+        while self._cum[-1] < target:
+            self._extend(len(self._open))
+        end_day = bisect.bisect_left(self._cum, target) - 1
+        return end_day + self.open + (remaining - (j - 1)) * self.window
 
     def working_days_between(self, a: float, b: float) -> float:
         """Working days (open windows) that lie inside [a, b)."""
@@ -87,12 +118,22 @@ class WorkingTime:
             return b - a
         total = 0.0
         for day in range(math.floor(a), math.ceil(b)):
-            if self._day_open(day):
+            if self.day_open(day):
                 lo = max(a, day + self.open)
                 hi = min(b, day + self.close)
                 if hi > lo:
                     total += hi - lo
         return total / self.window
+
+    def in_hours(self, t: float, u: float) -> float:
+        """``t`` if it is an open moment; else the moment a share ``u`` (0 to 1) into the
+        next working day's window: something due at ``t`` is done then."""
+        if self.continuous or self.is_open(t):
+            return t
+        day = math.floor(t)
+        if self.day_open(day) and t - day < self.open:
+            return day + self.open + u * self.window
+        return self.next_working_day(day + 1) + self.open + u * self.window
 
     def next_poll(self, t: float, interval_days: float) -> float:
         """The first polling instant at or after ``t``.
@@ -111,7 +152,7 @@ class WorkingTime:
             day = math.floor(t)
             tod = t - day
             slot = math.ceil(tod / interval_days - 1e-9) * interval_days
-            if slot < self.close - 1e-9 and self._day_open(day):
+            if slot < self.close - 1e-9 and self.day_open(day):
                 return max(t, day + slot)
             t = self.next_open(day + 1.0)
 

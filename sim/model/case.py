@@ -32,6 +32,7 @@ class Case:
     work: float = 0.0  # the officer's first stint, in working days
     pays_after: float = math.inf  # credit punishment: days from restrictions to payment
     objects: bool = False  # draws an objection (a matter of its own)
+    pays_in_pool: bool = False  # restored because the debtor paid while in the 终本 pool
     seed: int = 0  # keys the case's own draws after its query (records, controls, sales,
     # payouts, renewals), drawn at filing: the same case draws the same in every scenario
     officer_start: float = math.nan

@@ -1,19 +1,27 @@
 """Case funds: money reaches the court's account, then is disbursed to the creditor after
-``[disbursement] days`` (the 30-day rule bounds it in practice)."""
+``[disbursement] days`` (the 30-day rule bounds it in practice), on a working day in the
+court's office hours."""
 
 from __future__ import annotations
 
-from sim.model.streams import key_of, keyed_sample
+from sim.model.calendar import WorkingTime
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
 from sim.scenario.stages import Disbursement
 
-PAYOUT = key_of("payout")
+PAYOUT, PAYOUT_HOUR = key_of("payout"), key_of("payout hour")
 
 
 class CaseFunds:
     def __init__(self, spec: Disbursement) -> None:
         self.days = spec.days
 
-    def paid_out_at(self, received: float, seed: int, source: int, step: int) -> float:
+    def paid_out_at(
+        self, received: float, seed: int, source: int, step: int, court: WorkingTime | None = None
+    ) -> float:
         """When money received at ``received`` reaches the creditor: the case's draw, keyed
-        by its ``seed``, the asset the money came from (``source``) and its ``step``."""
-        return received + keyed_sample(self.days, seed, PAYOUT, source, step)
+        by its ``seed``, the asset the money came from (``source``) and its ``step``, moved
+        into the ``court``'s office hours."""
+        due = received + keyed_sample(self.days, seed, PAYOUT, source, step)
+        if court is None:
+            return due
+        return court.in_hours(due, keyed_uniform(seed, PAYOUT_HOUR, source, step))

@@ -1,4 +1,5 @@
-"""Filing: cases arrive in each region as a Poisson process whose rate may vary by month.
+"""Filing: cases arrive in each region as a Poisson process whose rate may vary by month,
+in the court's office hours (:class:`OfficeFilings`).
 
 The rate is piecewise constant over calendar months (the region's ``arrival_rate_per_day``
 times that month's factor). Arrival times come from inverting the cumulative rate: each
@@ -8,11 +9,14 @@ same draws (common random numbers).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from sim.model.calendar import WorkingTime
 
 
 class MonthlyRate:
@@ -84,3 +88,54 @@ def arrival_times(
         return state["t"]
 
     return next_time
+
+
+class OfficeFilings:
+    """Places filings in office hours: each month's arrivals, drawn on the calendar clock,
+    are spread over that month's working days, and within a day by the hourly weights.
+
+    The map is monotone (a time change of the Poisson process), so a month keeps its count
+    and a scenario keeps its draws (common random numbers). A calendar open around the
+    clock files around the clock."""
+
+    def __init__(
+        self, rate: MonthlyRate, calendar: WorkingTime, hour_weights: Sequence[float]
+    ) -> None:
+        self.rate = rate
+        self.calendar = calendar
+        self.continuous = calendar.continuous
+        self.days: list[list[int]] = []  # working days of each month segment
+        for i in range(len(rate.rates)):
+            first, last = math.ceil(rate.starts[i]), math.ceil(rate.starts[i + 1])
+            self.days.append([d for d in range(first, last) if calendar.day_open(d)])
+        # the within-day distribution: piecewise uniform over the window, by hour
+        xs: list[float] = [calendar.open]
+        cum: list[float] = [0.0]
+        for hour, weight in enumerate(hour_weights):
+            lo = max(hour / 24, calendar.open)
+            hi = min((hour + 1) / 24, calendar.close)
+            if hi > lo:
+                xs.append(hi)
+                cum.append(cum[-1] + weight * (hi - lo))
+        self.xs = xs
+        self.cum = [c / cum[-1] for c in cum]
+
+    def time_of_day(self, share: float) -> float:
+        """The time of day (a fraction) below which ``share`` of a day's filings fall."""
+        k = min(max(bisect.bisect_right(self.cum, share), 1), len(self.cum) - 1)
+        lo, hi = self.cum[k - 1], self.cum[k]
+        frac = (share - lo) / (hi - lo) if hi > lo else 0.0
+        return self.xs[k - 1] + frac * (self.xs[k] - self.xs[k - 1])
+
+    def place(self, t: float) -> float:
+        """The office-hours filing time of an arrival drawn at calendar time ``t``."""
+        if self.continuous or t == math.inf:
+            return t
+        i = self.rate._segment(t)
+        days = self.days[i]
+        if not days:
+            return t
+        start, end = self.rate.starts[i], self.rate.starts[i + 1]
+        u = (t - start) / (end - start) * len(days)
+        j = min(int(u), len(days) - 1)
+        return days[j] + self.time_of_day(u - j)

@@ -1,15 +1,16 @@
 """Freezes: controls against the records a query returned.
 
-An online freeze takes hold after the link's control latency; one the channel cannot do
-online is done by an officer in person (the case pays for the officer's stint before this
-is called). A control fails (``freeze_failed``) when the record was wrong or stale, or, for
-assets that are hard to freeze (securities, funds, insurance), with an extra chance; it is
-then redone after an officer's rework and a fresh query.
+An online freeze, ordered in the court's office hours, is picked up at the agency's next
+poll and takes hold after the link's control latency in the agency's staff hours; one the
+channel cannot do online is done by an officer in person (the case pays for the officer's
+stint before this is called). A control fails (``freeze_failed``) when the record was wrong
+or stale, or, for assets that are hard to freeze (securities, funds, insurance), with an
+extra chance; it is then redone after an officer's rework and a fresh query.
 
 A freeze holds for the period of its asset type and region (deposits 1 year, movables 2,
-real estate 3; the provident fund as the region says) and must be renewed before it
-expires. When another authority froze the asset first, ours waits in line (轮候) and takes
-effect only when the earlier freeze is released, on what that authority left.
+real estate 3; the provident fund as the region says) and must be renewed before it expires.
+When another authority froze the asset first, ours waits in line (轮候) and takes effect only
+when the earlier freeze is released, on what that authority left; its period runs from then.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class FreezeDesk:
             if needs_officer(f):
                 at = officer_done
             else:
-                at = started + f.via.control_latency(seed, FREEZE, index, attempt)
+                at = f.via.control_done(started, seed, FREEZE, index, attempt)
             delay = self.hard_delay[asset_type]
             if delay > 0:
                 at += -delay * math.log1p(-keyed_uniform(seed, STALE, index, attempt))
@@ -110,5 +111,6 @@ class FreezeDesk:
                 waiting = True
                 effective = at + keyed_sample(self.release, seed, RELEASE, index, attempt)
                 value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
-            holds.append(Hold(f, at, effective, at + period, period, value, waiting))
+            # a freeze's period runs from when it takes effect (a waiting one's too)
+            holds.append(Hold(f, at, effective, effective + period, period, value, waiting))
         return holds, failures

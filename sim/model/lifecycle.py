@@ -24,9 +24,9 @@ from sim.model.debtors import Asset
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
 from sim.model.realisation import Realisation, Stages
 from sim.model.settlement import to_fen
-from sim.model.streams import key_of, keyed_uniform
+from sim.model.streams import key_of, keyed_sample, keyed_uniform
 
-WRONG = key_of("wrong record")
+WRONG, CLOSING_HOUR, APPROVAL = key_of("wrong record"), key_of("closing hour"), key_of("approval")
 
 
 class CaseWorld(Stages, Protocol):
@@ -54,6 +54,12 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
     if case.objects:
         w.object_to(case)
+    if case.pays_in_pool:  # restored because the debtor pays what is owed: nothing to query
+        money = Realisation(w, case)
+        money.add_voluntary(env.now)
+        yield from money.run(env.now)
+        yield from _close(w, case, money, env.now)
+        return
 
     # network query over every channel the region uses
     def wrong(via: LinkRuntime, asset: Asset) -> bool:  # keyed: same case, same records
@@ -61,7 +67,9 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
             via.error_probability
         )
 
-    result = w.network.query(region.name, case.assets, env.now, wrong, events.detailed)
+    result = w.network.query(
+        region.name, case.assets, env.now, wrong, events.detailed, seed=case.seed
+    )
     yield from _await_answers(w, case, result)
     targets = preferred(result.findings, region.preference)
     case.found = len(targets)
@@ -69,6 +77,10 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     # controls, with rework rounds for failed ones
     money = Realisation(w, case)
     while targets:
+        # an officer orders the controls in office hours
+        ordered = court.calendar.next_open(env.now)
+        if ordered > env.now:
+            yield env.timeout(ordered - env.now)
         started = env.now
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
@@ -108,12 +120,35 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
     money.add_voluntary(pays_at)
     yield from money.run(terminate_at)
+    yield from _close(w, case, money, terminate_at)
+
+
+def _close(
+    w: CaseWorld, case: Case, money: Realisation, terminate_at: float
+) -> Generator[Any, Any, None]:
+    """Close the case once its money is in: performed, in office hours; still owing (终本,
+    partly performed), once the conditions hold (no sooner than ``terminate_at``, 3 months
+    after filing), after an officer's closing work and the approval."""
+    env = w.env
+    calendar = case.court.calendar
     if to_fen(case.recovered) >= to_fen(case.claim):
         case.outcome = "fully_performed"
-        close_at = max(money.end, env.now)
-    else:  # the rest is owed: closed no sooner than 3 months after filing, then pooled
+        due = max(money.end, env.now)
+        close_at = calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR))
+    else:  # the rest is owed: closed as work, then pooled
         case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
-        close_at = max(money.end, terminate_at)
+        ready = max(money.end, terminate_at)
+        work = case.region.closing_work()
+        if work > 0:
+            if ready > env.now:
+                yield env.timeout(ready - env.now)
+            _, done = case.court.book(env.now, work)
+        else:
+            done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
+        approval = keyed_sample(
+            w.scenario.terminated_pool.approval_working_days, case.seed, APPROVAL
+        )
+        close_at = calendar.advance(done, approval) if approval > 0 else done
     money.release(close_at)
     w.close(case, close_at)
 
@@ -125,7 +160,8 @@ def objection(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     case.officer_start = start
     w.events.officer_started(case, start)
     case.outcome = "objection"
-    w.close(case, max(w.env.now, case.filed + region.objection_days()))
+    due = max(w.env.now, case.filed + region.objection_days())
+    w.close(case, case.court.calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR)))
 
 
 def _await_answers(w: CaseWorld, case: Case, result: QueryResult) -> Generator[Any, Any, None]:

@@ -24,19 +24,34 @@ import numpy as np
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
-from sim.model.streams import Streams, key_of, keyed_sample
+from sim.model.streams import Streams, key_of, keyed_sample, keyed_uniform, uniforms
 from sim.model.topology import Topology
 from sim.scenario.distributions import sampler
+from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Agency, Link, Scenario
 
 
 class AgencyDesk:
     """One agency's intake: polling on its calendar and FCFS processing on its desks."""
 
-    def __init__(self, name: str, spec: Agency, scenario: Scenario, rng: np.random.Generator):
+    def __init__(
+        self,
+        name: str,
+        spec: Agency,
+        scenario: Scenario,
+        rng: np.random.Generator,
+        manual: np.random.Generator | None = None,
+    ):
         self.name = name
         self.holds = frozenset(spec.holds)
-        self.polling = WorkingTime(spec.polling, scenario.start_date)
+        holidays = load_holidays(scenario.holidays)
+        self.polling = WorkingTime(spec.polling, scenario.start_date, holidays)
+        self.office = WorkingTime(spec.office, scenario.start_date, holidays)
+        self.manual_share = spec.manual_share
+        self.manual = None
+        if manual is not None and spec.manual_share > 0:
+            self.manual = uniforms(manual)
+            self.manual_days = sampler(spec.manual_days, manual.spawn(1)[0])
         self.poll_interval_days = spec.poll_interval_minutes / 1440.0
         self.processing = sampler(spec.processing_days, rng)
         self.deadline_days = (
@@ -55,6 +70,9 @@ class AgencyDesk:
             pickup = self.next_pickup
         else:
             pickup = self.next_pickup = self.polling.next_poll(submitted, self.poll_interval_days)
+        if self.manual is not None and self.manual() < self.manual_share:
+            # answered by hand by the staff, in their hours (not on the automated desks)
+            return self.office.advance(pickup, self.manual_days())
         free = self.desks_free_at[0]
         done = (pickup if pickup > free else free) + self.processing()
         heapq.heapreplace(self.desks_free_at, done)
@@ -74,9 +92,21 @@ class LinkRuntime:
         self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
 
     def control_latency(self, seed: int, *keys: int) -> float:
-        """Time for an online control over this link to take effect: the case's draw,
-        keyed by the case's ``seed`` and ``keys`` (what the control is about)."""
+        """Working days for an online control over this link to take effect: the case's
+        draw, keyed by the case's ``seed`` and ``keys`` (what the control is about)."""
         return keyed_sample(self.link.control_latency_days, seed, self.key, *keys)
+
+    def control_done(self, ordered: float, seed: int, *keys: int) -> float:
+        """When an online control ordered at ``ordered`` takes effect: the agency picks it
+        up at its next poll and carries it out in its staff hours."""
+        desk = self.desk
+        picked = desk.polling.next_poll(ordered, desk.poll_interval_days)
+        return desk.office.advance(picked, self.control_latency(seed, *keys))
+
+    def reaches(self, seed: int, asset: Asset) -> bool:
+        """Does this link reach the record of ``asset`` (its coverage share; keyed)?"""
+        share = self.link.coverage_share
+        return share >= 1 or keyed_uniform(seed, COVERED, self.key, asset.index) < share
 
 
 @dataclass(slots=True)
@@ -90,6 +120,7 @@ class Finding:
 
 
 WrongRecord = Callable[["LinkRuntime", Asset], bool]
+COVERED = key_of("covered")
 
 
 @dataclass(slots=True)
@@ -110,7 +141,13 @@ class Network:
 
     def __init__(self, scenario: Scenario, topology: Topology, streams: Streams) -> None:
         self.desks = {
-            name: AgencyDesk(name, spec, scenario, streams.rng("agency", name))
+            name: AgencyDesk(
+                name,
+                spec,
+                scenario,
+                streams.rng("agency", name),
+                streams.rng("agency", name, "manual"),
+            )
             for name, spec in scenario.agencies.items()
         }
         self.holder = {a: name for name, spec in scenario.agencies.items() for a in spec.holds}
@@ -136,19 +173,26 @@ class Network:
         now: float,
         wrong: WrongRecord,
         detail: bool = False,
+        seed: int = 0,
     ) -> QueryResult:
         """The full network query of a case: every agency over every channel in use.
 
         ``wrong(link, asset)`` says whether the record the link returns is wrong (a draw of
         the case's own, keyed by link and asset, so the same case meets the same records in
-        every scenario). With ``detail``, every request's answer is listed too (for the
-        event log)."""
+        every scenario). A link reaches the record of an asset with its coverage share (a
+        draw keyed by the case's ``seed``). With ``detail``, every request's answer is
+        listed too (for the event log)."""
         held: dict[str, list[Asset]] = {}
         for a in assets:
             agency = self.holder.get(a.asset_type)
             if agency is not None:
                 held.setdefault(agency, []).append(a)
-        pairs = [(via, held.get(via.desk.name)) for via in self.links[region]]
+        pairs = []
+        for via in self.links[region]:
+            mine = held.get(via.desk.name)
+            if mine and via.link.coverage_share < 1:
+                mine = [a for a in mine if via.reaches(seed, a)]
+            pairs.append((via, mine))
         return self._send(
             pairs, now, wrong, detail, self.requests[region], self.with_deadline[region]
         )

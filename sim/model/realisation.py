@@ -41,9 +41,13 @@ class Stages(Protocol):
     sale: SaleStage
     funds: CaseFunds
     events: EventSink
+    fund_ledger: dict[tuple[int, int], int]
 
 
-MISSED, DEDUCT, RENEW = key_of("renewal missed"), key_of("deduct"), key_of("renew")
+MISSED, DEDUCT, RENEW, YEAR_STEP = (
+    key_of(k) for k in ("renewal missed", "deduct", "renew", "year step")
+)
+PAYS = key_of("pays")
 
 # item kinds, in the order they are handled at equal times
 CHECKPOINT, IN_PERSON, MONEY, VOLUNTARY = 0, 1, 2, 3
@@ -55,7 +59,10 @@ class Realisation:
     def __init__(self, w: Stages, case: Case) -> None:
         self.w = w
         self.case = case
-        self.settlement = Settlement(case.claim, w.years, case.region.provident_fund_cap)
+        self.settlement = Settlement(
+            case.claim, w.years, case.region.provident_fund_cap, w.fund_ledger, case.debtor_id
+        )
+        self.calendar = case.court.calendar
         self.heap: list[tuple[float, int, int, Hold | None, float, float]] = []
         self.seq = 0
         self.pending: dict[int, int] = {}  # id(hold) -> money items still to come
@@ -98,13 +105,17 @@ class Realisation:
         elif deduction.needs_officer(hold):
             self._push(hold.effective, IN_PERSON, hold, hold_left)
         else:
-            latency = hold.finding.via.control_latency(self.case.seed, DEDUCT, hold.asset.index)
-            self._push(hold.effective + latency, MONEY, hold, hold_left)
+            # the officer orders it online in office hours once the freeze bites
+            ordered = self.calendar.next_open(hold.effective)
+            done = hold.finding.via.control_done(ordered, self.case.seed, DEDUCT, hold.asset.index)
+            self._push(done, MONEY, hold, hold_left)
         self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
 
     def add_voluntary(self, at: float) -> None:
+        """The debtor pays at ``at`` (at the court, in its office hours)."""
         if at < math.inf:
-            self._push(at, VOLUNTARY, None)
+            share = keyed_uniform(self.case.seed, PAYS)
+            self._push(self.calendar.in_hours(at, share), VOLUNTARY, None)
 
     # ------------------------------------------------------------ running
     def run(self, terminate_at: float) -> Generator[Any, Any, None]:
@@ -149,7 +160,10 @@ class Realisation:
             self._pay(t, hold, taken, kind, transfer)
         left = amount - taken
         if fund and left > 0 and not self.settlement.paid_off:
-            self._push(self.w.years.next_year_start(t), MONEY, hold, left)
+            # the next step on a working day of the new year, in office hours
+            year_start = self.w.years.next_year_start(t)
+            share = keyed_uniform(self.case.seed, YEAR_STEP, hold.asset.index, round(year_start))
+            self._push(self.calendar.in_hours(year_start, share), MONEY, hold, left)
 
     def _pay(self, t: float, hold: Hold | None, fen: int, kind: EventKind, transfer: float) -> None:
         w, case = self.w, self.case
@@ -159,7 +173,7 @@ class Realisation:
         self.recovered_fen += fen
         source = hold.asset.index if hold is not None else -1  # -1: voluntary payment
         self.payments[source] = step = self.payments.get(source, 0) + 1
-        paid = w.funds.paid_out_at(t, case.seed, source, step)
+        paid = w.funds.paid_out_at(t, case.seed, source, step, self.calendar)
         w.events.paid(case, hold, t, paid, yuan, kind)
         case.recovered += yuan
         if math.isnan(case.last_disbursed) or paid > case.last_disbursed:
@@ -177,8 +191,8 @@ class Realisation:
         ):
             done = math.inf
         elif hold.finding.via.link.online_freeze:
-            done = t + hold.finding.via.control_latency(
-                self.case.seed, RENEW, hold.asset.index, self.renewals
+            done = hold.finding.via.control_done(
+                self.calendar.next_open(t), self.case.seed, RENEW, hold.asset.index, self.renewals
             )
         else:
             if t > env.now:

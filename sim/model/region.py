@@ -12,10 +12,11 @@ import simpy
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import DebtorFactory
-from sim.model.filing import MonthlyRate, arrival_times
+from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
 from sim.model.streams import Streams, integers, uniforms
 from sim.scenario.distributions import sampler
+from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
 
 
@@ -32,7 +33,8 @@ class RegionRuntime:
         work_log: WorkLog,
     ) -> None:
         self.name = name
-        calendar = WorkingTime(spec.calendar, scenario.start_date)
+        calendar = WorkingTime(spec.calendar, scenario.start_date, load_holidays(scenario.holidays))
+        self.calendar = calendar
         officers = spec.effective_officers
         self.courts = [
             Court(env, f"{name}-{i + 1}", name, n, calendar, work_log)
@@ -82,7 +84,15 @@ class RegionRuntime:
             scenario.start_date,
             scenario.horizon_days,
         )
-        self.next_arrival = arrival_times(self.rate, stream("arrivals"))
+        drawn = arrival_times(self.rate, stream("arrivals"))
+        office = OfficeFilings(self.rate, calendar, spec.filing_hours)
+        self.next_arrival = lambda: office.place(drawn())
+        self.filing_hour = office.time_of_day
+        # when in its office hours a restored case is filed: a stream of its own
+        self.restore_share = uniforms(stream("pool", "hours"))
+        self.closing_work = sampler(
+            scenario.terminated_pool.closing_officer_days, stream("work", "closing")
+        )
         self.initial_pending = spec.initial_pending_cases
 
     def draw_claim(self) -> float:
@@ -90,6 +100,15 @@ class RegionRuntime:
 
     def draw_pool_claim(self) -> float:
         return round(self.pool_claim(), 2)
+
+    def restore_time(self, t: float) -> float:
+        """When, in office hours, a restored case found at ``t`` is filed."""
+        cal = self.calendar
+        if cal.continuous:
+            return t
+        day = cal.next_working_day(int(t // 1))
+        at = day + self.filing_hour(self.restore_share())
+        return at if at >= t else cal.next_working_day(day + 1) + self.filing_hour(0.5)
 
     def pick_court(self, matter: str = "new") -> Court:
         return self.courts[self._court_picks[matter]()]

@@ -1,11 +1,12 @@
 """Sale (拍卖, 变卖) of real estate and vehicles.
 
-After preparation (valuation, orders) and a notice period, a first online auction starts
-at about 70% of the valuation; unsold, a second follows after a shorter notice (15 days for
+After preparation (valuation, orders) and a notice period, a first online auction starts at
+about 70% of the valuation; unsold, a second follows after a shorter notice (15 days for
 real estate, 7 for movables) with the price cut by at most 20%; unsold again, a 60-day
-fixed-price sale at the second price. Each round succeeds with its own chance; the winning
-price is the starting price plus a premium. The buyer pays after ``payment_days``, and the
-title transfer takes ``transfer_days`` more (the Zhejiang reform cut it from 20 days to 2).
+fixed-price sale at the second price. Each round succeeds with its own chance; an auction's
+winning price is the starting price plus a premium, the fixed-price sale's is the price. The
+buyer pays after ``payment_days``, and the title transfer takes ``transfer_days`` more (the
+Zhejiang reform cut it from 20 days to 2).
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ class SaleStage:
         rounds.append((t + 1 + s.fixed_price_days, price))  # fixed price, same as round 2
         for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
             if keyed_uniform(seed, SELLS, index, n) < p:
-                premium = keyed_sample(s.hammer_premium, seed, PREMIUM, index, n)
-                sold_for = base * (1 + max(0.0, premium))
+                if n < 2:  # an auction: the start price plus the bidding's premium
+                    premium = keyed_sample(s.hammer_premium, seed, PREMIUM, index, n)
+                    sold_for = base * (1 + max(0.0, premium))
+                else:  # 变卖: a fixed-price sale sells at the fixed price
+                    sold_for = base
                 paid = end + 1 + s.payment_days
                 return SaleOutcome(True, n + 1, paid, sold_for, paid + s.transfer_days)
         end = rounds[-1][0]

@@ -2,8 +2,11 @@
 
 Money reaches a case in time order (the realisation timeline calls :meth:`take` as each sum
 arrives). The claim takes what it still needs; a provident fund (公积金) may give at most
-``provident_fund_annual_cap_yuan`` per calendar year per debtor, so a balance above the cap
-is taken in yearly steps. Settling in whole fen keeps every sum exact.
+``provident_fund_annual_cap_yuan`` per calendar year per debtor, across all the debtor's
+cases and funds (a ledger the world keeps by debtor and year), so a balance above the cap is
+taken in yearly steps. A case settles its timeline ahead of the clock, so two cases of one
+debtor share the cap in the order their money is settled, not always in time order. Settling
+in whole fen keeps every sum exact.
 """
 
 from __future__ import annotations
@@ -22,13 +25,21 @@ def to_fen(yuan: float) -> int:
 class Settlement:
     """What one debtor still owes on one claim, and the provident fund taken per year."""
 
-    __slots__ = ("cap", "fund_taken", "remaining", "years")
+    __slots__ = ("cap", "debtor", "fund_taken", "remaining", "years")
 
-    def __init__(self, claim_yuan: float, years: CalendarYears, fund_cap_yuan: float) -> None:
+    def __init__(
+        self,
+        claim_yuan: float,
+        years: CalendarYears,
+        fund_cap_yuan: float,
+        ledger: dict[tuple[int, int], int] | None = None,
+        debtor: int = -1,
+    ) -> None:
         self.remaining = to_fen(claim_yuan)
         self.years = years
         self.cap = None if math.isinf(fund_cap_yuan) else to_fen(fund_cap_yuan)
-        self.fund_taken: dict[int, int] = {}
+        self.fund_taken = {} if ledger is None else ledger  # (debtor, year) -> fen
+        self.debtor = debtor
 
     @property
     def paid_off(self) -> bool:
@@ -43,10 +54,10 @@ class Settlement:
         """Take, at time ``at``, what the claim needs of ``available_fen``; returns fen taken."""
         take = min(available_fen, self.remaining)
         if provident_fund and self.cap is not None:
-            year = self.years.year_of(at)
-            take = min(take, self.cap - self.fund_taken.get(year, 0))
+            key = (self.debtor, self.years.year_of(at))
+            take = min(take, self.cap - self.fund_taken.get(key, 0))
             if take > 0:
-                self.fund_taken[year] = self.fund_taken.get(year, 0) + take
+                self.fund_taken[key] = self.fund_taken.get(key, 0) + take
         if take <= 0:
             return 0
         self.remaining -= take

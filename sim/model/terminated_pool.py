@@ -7,7 +7,9 @@ debtor holds new assets with ``emergence_probability`` (drawn from the scenario'
 model); those the network reaches are a lead; a lead whose value is at least
 ``restore_min_share`` of what is still owed is worth restoring, and the court acts on it
 with ``followup_probability``: the case is restored (恢复执行) as a new matter, which goes
-through enforcement again.
+through enforcement again. At a push a debtor may also pay what is still owed
+(``voluntary_payment_probability``: credit punishment bites); the case is then restored and
+closes as performed. Restored cases are filed in the court's office hours.
 
 The pool is kept in day buckets and checked once a simulated day, so millions of debtors
 cost a few list operations each, not a SimPy process each. Pushes are automatic batch
@@ -17,7 +19,7 @@ checks; they are counted (``requery_pushes_per_year``) but do not queue at agenc
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -45,9 +47,8 @@ class PoolWorld(Protocol):
 
     def new_debtor_id(self) -> int: ...
 
-    def restore(
-        self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]
-    ) -> object: ...
+    @property  # restore(region, debtor_id, owed, assets, pays): 恢复执行, a new matter
+    def restore(self) -> Callable[[str, int, float, tuple[Asset, ...], bool], object]: ...
 
 
 class Member(NamedTuple):
@@ -68,6 +69,8 @@ class TerminatedPool:
         self.restore_share = spec.restore_min_share
         self.followup = spec.followup_probability
         self.rng = streams.rng("pool")
+        self.pays = spec.voluntary_payment_probability
+        self.pays_rng = streams.rng("pool", "pays")
         self.buckets: dict[int, list[Member]] = {}
         self.size = 0
         self.reachable = {r: w.topology.reachable(r) for r in w.scenario.regions}
@@ -112,8 +115,18 @@ class TerminatedPool:
             if self.emergence > 0
             else ()
         )
+        paying = (
+            set(np.flatnonzero(self.pays_rng.random(len(members)) < self.pays).tolist())
+            if self.pays > 0
+            else ()
+        )
         leads = restored = 0
         for i, m in enumerate(members):
+            if i in paying:  # credit punishment bites: the debtor pays what is still owed
+                region = w.regions[m.region]
+                owed = m.owed if not math.isnan(m.owed) else region.draw_pool_claim()
+                w.restore(m.region, m.debtor_id, owed, (), True)
+                continue
             if i in emerged:
                 region = w.regions[m.region]
                 assets = region.pool_debtors.holdings()
@@ -124,7 +137,7 @@ class TerminatedPool:
                     worth = self._realisable(found) >= self.restore_share * owed
                     if worth and (self.followup >= 1 or self.rng.random() < self.followup):
                         restored += 1
-                        w.restore(m.region, m.debtor_id, owed, assets)
+                        w.restore(m.region, m.debtor_id, owed, assets, False)
                         continue
             if m.pushes_left > 1:
                 self._add(

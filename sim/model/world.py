@@ -52,6 +52,8 @@ class World:
         self.env = simpy.Environment()
         self.events = events
         self.years = CalendarYears(scenario.start_date)
+        # 公积金: provident fund taken per (debtor, calendar year), across cases and funds
+        self.fund_ledger: dict[tuple[int, int], int] = {}
         self.topology = Topology(scenario)
         self._next_debtor = 0
         self.filed_total = 0
@@ -87,6 +89,7 @@ class World:
         assets: tuple[Asset, ...] | None = None,
         matter: str = "new",
         debtor_id: int | None = None,
+        pays: bool = False,
     ) -> Case:
         now = self.env.now
         case = Case(
@@ -98,6 +101,7 @@ class World:
             assets=region.debtors.assets() if assets is None else assets,
             matter=matter,
             debtor_id=self.new_debtor_id() if debtor_id is None else debtor_id,
+            pays_in_pool=pays,
         )
         if matter != "objection":  # drawn at filing, in filing order (common random numbers)
             case.seed = region.case_seed()
@@ -116,9 +120,25 @@ class World:
         """执行异议: an objection to ``case``, a matter of its own for the same debtor."""
         self.file(case.region, 0.0, (), "objection", case.debtor_id)
 
-    def restore(self, region: str, debtor_id: int, owed: float, assets: tuple[Asset, ...]) -> Case:
-        """恢复执行: a 终本 case whose debtor has assets again, as a new matter."""
-        return self.file(self.regions[region], owed, assets, "restored", debtor_id)
+    def restore(
+        self,
+        region: str,
+        debtor_id: int,
+        owed: float,
+        assets: tuple[Asset, ...],
+        pays: bool = False,
+    ) -> None:
+        """恢复执行: a 终本 case whose debtor has assets again (or pays: ``pays``), as a new
+        matter, filed in the court's office hours."""
+        runtime = self.regions[region]
+        at = runtime.restore_time(self.env.now)
+
+        def later() -> Generator[Any, Any, None]:
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            self.file(runtime, owed, assets, "restored", debtor_id, pays)
+
+        self.env.process(later())
 
     def _filings(self, region: RegionRuntime) -> Generator[Any, Any, None]:
         for _ in range(region.initial_pending):

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from sim.scenario.distributions import Constant, Distribution
+from sim.scenario.holidays import load_holidays
 from sim.scenario.load_settings import LoadSettings
 from sim.scenario.stages import (
     CalibrationTarget,
@@ -89,6 +90,11 @@ class WorkingCalendar(Frozen):
     days: Annotated[tuple[Weekday, ...], BeforeValidator(_expand_days)] = WEEKDAYS[:5]
     open: ClockTime = "08:30"
     close: ClockTime = "17:30"
+    holidays: bool | None = Field(
+        default=None,
+        description="Keeps the scenario's public holidays and make-up working days (调休); "
+        "default: yes, unless open all week.",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> WorkingCalendar:
@@ -101,6 +107,10 @@ class WorkingCalendar(Frozen):
         return self
 
     @property
+    def keeps_holidays(self) -> bool:
+        return self.holidays if self.holidays is not None else len(self.days) < 7
+
+    @property
     def open_fraction(self) -> float:
         return _clock_fraction(self.open)
 
@@ -110,6 +120,10 @@ class WorkingCalendar(Frozen):
 
 
 ALWAYS_OPEN = WorkingCalendar(days=WEEKDAYS, open="00:00", close="24:00")
+
+# Filings by hour of the day (00 to 23), weights: a morning peak, a lunch lull, a smaller
+# afternoon peak; only hours inside the court's window count.
+MORNING_HEAVY = (0,) * 8 + (1.5, 3.0, 3.0, 2.5, 0.4, 0.6, 2.0, 2.0, 1.6, 0.6) + (0,) * 6
 
 
 # ---------------------------------------------------------------- debtors
@@ -165,6 +179,21 @@ class Agency(Frozen):
     answer_deadline_hours: Positive | None = Field(
         default=None, description="Answer deadline from submission (banks: 24 hours)."
     )
+    manual_share: Probability = Field(
+        default=0.0,
+        description="Share of requests answered by hand, in 'office' hours and taking "
+        "'manual_days' (so an answer deadline can bind).",
+    )
+    manual_days: Distribution = Field(
+        default=Constant(value=0.5),
+        description="Time to answer a request by hand, in working days of 'office'.",
+    )
+    office: WorkingCalendar = Field(
+        default=ALWAYS_OPEN,
+        description="Staff hours (default: around the clock): online controls are carried "
+        "out in them (after the poll that picks them up), and answers by hand are made in "
+        "them.",
+    )
 
 
 # ---------------------------------------------------------------- channels
@@ -178,6 +207,7 @@ class LinkOverride(Frozen):
     online_freeze: bool | None = None
     online_deduct: bool | None = None
     control_latency_days: Distribution | None = None
+    coverage_share: Probability | None = None
 
 
 class Link(Frozen):
@@ -196,7 +226,13 @@ class Link(Frozen):
     online_deduct: bool = Field(description="Deductions can be done online (else in person).")
     control_latency_days: Distribution = Field(
         default=Constant(value=1),
-        description="Time for an online freeze or deduction to take effect, in days.",
+        description="Time for an online freeze or deduction to take effect, in working days "
+        "of the agency's office, from the poll that picks it up.",
+    )
+    coverage_share: Probability = Field(
+        default=1.0,
+        description="Share of the agency's records this link reaches (some banks answer only "
+        "the local channel in some regions).",
     )
 
     def merged(self, override: LinkOverride | None) -> Link:
@@ -273,6 +309,14 @@ class Region(Frozen):
         default=1.0, description="Multiplies 'officers' (what-ifs: 1.2 is 20% more officers)."
     )
     calendar: WorkingCalendar = WorkingCalendar()
+    filing_hours: tuple[NonNegative, ...] = Field(
+        default=MORNING_HEAVY,
+        min_length=24,
+        max_length=24,
+        description="Weights of filings by hour of the day (00..23), inside the calendar's "
+        "window; filings arrive on working days only (a calendar open around the clock "
+        "files around the clock, uniformly).",
+    )
     arrival_rate_per_day: NonNegative = Field(description="Poisson filings per calendar day.")
     arrival_monthly_factors: tuple[NonNegative, ...] = Field(
         default=(1.0,) * 12,
@@ -291,6 +335,16 @@ class Region(Frozen):
         description="Which channel's record a control uses when both found an asset and "
         "both (or neither) can freeze it online; one that can is preferred first.",
     )
+
+    @model_validator(mode="after")
+    def _filings_in_hours(self) -> Region:
+        lo, hi = self.calendar.open_fraction * 24, self.calendar.close_fraction * 24
+        if not any(w > 0 and h + 1 > lo and h < hi for h, w in enumerate(self.filing_hours)):
+            raise ValueError(
+                f"'filing_hours' gives no weight to the calendar's hours "
+                f"({self.calendar.open}-{self.calendar.close})"
+            )
+        return self
 
     @property
     def effective_officers(self) -> int:
@@ -388,6 +442,11 @@ class Scenario(Frozen):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     start_date: dt.date = Field(default=dt.date(2023, 1, 1), description="Day 0 of the clock.")
+    holidays: str = Field(
+        default="cn",
+        description="Holiday calendar kept by courts and by agencies that keep working days: "
+        "a shipped name ('cn': China's, 2020-2027), a .toml file, or 'none'.",
+    )
     horizon_days: Positive = Field(default=365, description="Simulated time, in days.")
     warmup_days: NonNegative = Field(
         default=0, description="Statistics ignore what closes before this time."
@@ -415,6 +474,10 @@ class Scenario(Frozen):
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         problems: list[str] = []
+        try:
+            load_holidays(self.holidays)
+        except ValueError as e:
+            problems.append(f"holidays: {e}")
         if self.warmup_days >= self.horizon_days:
             problems.append(
                 f"warmup_days: must be less than horizon_days ({self.warmup_days:g} >= "

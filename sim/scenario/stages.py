@@ -193,6 +193,21 @@ class TerminatedPool(Frozen):
         description="Chance the court acts on a lead worth restoring (恢复执行): small "
         "balances, other creditors' freezes and officer time keep many leads idle.",
     )
+    voluntary_payment_probability: Probability = Field(
+        default=0.0,
+        description="Chance that, at a re-query, a pool debtor under credit punishment pays "
+        "what is still owed: the case is restored and closes as performed.",
+    )
+    closing_officer_days: Distribution = Field(
+        default=Constant(value=0.2),
+        description="An officer's work to close a case that still owes (终本 or partly "
+        "performed: the report, the interview, the notice), in working days, once the "
+        "conditions hold (the minimum time after filing, the investigation done).",
+    )
+    approval_working_days: Distribution = Field(
+        default=Constant(value=0.0),
+        description="Then the approval (合议, the head's sign-off), in working days.",
+    )
 
 
 class Matters(Frozen):

@@ -13,6 +13,7 @@ job leaves with probability ``1 - feedback`` and returns to station 1 otherwise.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,29 @@ class MMc:
     @property
     def number_in_system_mean(self) -> float:
         return self.arrival_rate * self.sojourn_mean  # Little's law
+
+
+def run_length(q: MMc, replications: int, precision: float = 0.05) -> tuple[float, float]:
+    """A warm-up and a run length (days) for estimating the mean wait of the M/M/c queue
+    ``q`` within ``precision`` (relative half-width of a 95% interval) from
+    ``replications`` runs that start empty.
+
+    The warm-up is five relaxation times, 1 / (c mu (1 - sqrt(rho))^2) (the M/M/1 value,
+    Abate and Whitt 1987, with the c servers taken as one fast server). The run length
+    comes from the asymptotic variance of the time-average number waiting, whose relative
+    value per unit time is 2 (1 + rho) / (C rho (1 - rho)^2 c mu) (the M/M/1 value of
+    Whitt 1989 given the chance C of waiting): the run needs z^2 times that, over
+    precision^2 and the replications. At rho = 0.95 with c = 1 this is about 7,800 days of
+    warm-up and, at 10% with 8 replications, 83,000 days of run.
+    """
+    rho = q.utilization
+    if not 0 < rho < 1:
+        raise ValueError(f"utilisation {rho:g}: the queue has no steady state")
+    rate = q.servers / q.service_mean  # c mu
+    waits = erlang_c(q.servers, q.offered)
+    warmup = 5 / (rate * (1 - math.sqrt(rho)) ** 2)
+    per_day = 2 * (1 + rho) / (waits * rho * (1 - rho) ** 2 * rate)
+    return warmup, 1.96**2 * per_day / (precision**2 * replications)
 
 
 def jackson_feedback_sojourn(

@@ -42,9 +42,10 @@ def test_one_deposit_online(tmp_path):
         (1.75, "freeze", "bank_deposit", "central", 4000.0, "bank"),
         (2.75, "deduct", "bank_deposit", "central", 4000.0, ""),
         (12.75, "disbursed", "bank_deposit", "central", 4000.0, ""),
-        # 6,000 still owed: closed no sooner than 3 months after filing
-        (90.0, "unfreeze", "bank_deposit", "central", None, "bank"),
-        (90.0, "closed", "", "", 4000.0, ""),
+        # 6,000 still owed: no sooner than 3 months after filing, an officer's closing
+        # work (0.2 working days, the default) closes it
+        (90.2, "unfreeze", "bank_deposit", "central", None, "bank"),
+        (90.2, "closed", "", "", 4000.0, ""),
     ]
     (row,) = world.case_rows
     assert row.outcome == "partly_performed" and row.recovered_yuan == 4000.0
@@ -92,13 +93,15 @@ def test_offline_channel_costs_officer_stints(tmp_path):
     world, log = run_log(scenario)
     events = [(t, e) for t, e, *_ in log if e in ("freeze", "deduct", "disbursed", "closed")]
     # answers at 0.75; the officer freezes in person (1 day), then deducts in person (1 day)
-    assert events == [(1.75, "freeze"), (2.75, "deduct"), (12.75, "disbursed"), (90.0, "closed")]
-    assert world.observer.officer_work_sum == pytest.approx(0.5 + 1 + 1)
+    assert events == [(1.75, "freeze"), (2.75, "deduct"), (12.75, "disbursed"), (90.2, "closed")]
+    # investigation, in-person freeze and deduction, and the closing work (0.2)
+    assert world.observer.officer_work_sum == pytest.approx(0.5 + 1 + 1 + 0.2)
 
 
 def test_nothing_found_closes_terminated_for_now_after_three_months(tmp_path):
     world, log = run_log(tiny(tmp_path, "debtors.nothing_share=1"))
-    assert log[-1] == (90.0, "closed", "", "", 0.0, "")  # more than 3 months after filing
+    # more than 3 months after filing, then the officer's closing work (0.2 days)
+    assert log[-1] == (90.2, "closed", "", "", 0.0, "")
     assert world.case_rows[0].outcome == "terminated_for_now"
     assert world.observer.pushes == 10  # it joined the 终本 pool: 10 re-queries in 5 years
 
@@ -204,17 +207,21 @@ def test_in_person_renewal_costs_an_officer_stint(tmp_path):
     assert world.observer.officer_work_sum == pytest.approx(0.5 + 1 + 1 + 1)
 
 
-def test_waiting_freeze_needs_renewal_when_the_wait_is_long(tmp_path):
+def test_waiting_freeze_period_runs_from_when_it_takes_effect(tmp_path):
     scenario = tiny(
         tmp_path,
         "freeze.waiting.probability.bank_deposit=1",
         "freeze.waiting.release_days=500",
         "freeze.waiting.remaining_share=1",
     )
-    _world, log = run_log(scenario)
+    world, log = run_log(scenario)
     names = [e for _, e, *_ in log]
-    assert "freeze_waiting" in names and "freeze_renewed" in names
+    # registered at 1.75, biting at 501.75: a one-year period from then needs no renewal
+    # while it waits (counted from registration it would have lapsed at 366.75)
+    assert "freeze_waiting" in names and "freeze_renewed" not in names
     assert [t for t, e, *_ in log if e == "deduct"] == [pytest.approx(1.75 + 500 + 1)]
+    expiry = [r.expires_days for r in world.log.sorted_rows() if r.event == "freeze_waiting"]
+    assert expiry == [pytest.approx(501.75 + 365)]
 
 
 def test_credit_punishment_brings_a_voluntary_payment(tmp_path):

@@ -116,6 +116,17 @@ def test_more_officers_never_lengthen_the_mean_time_to_close(base_runs):
 
 
 @pytest.mark.slow
+def test_every_bank_query_central_cuts_freeze_failures_and_time_to_money(base_runs):
+    # deposits in small local banks, found only over the local channel, are controlled in
+    # person against records that are wrong more often; on the central channel they are not
+    central = _summary(SCENARIOS / "whatif" / "central-banks.toml", SCALE, REPS)
+    failures = _paired(base_runs, central, "freeze_failure_rate")
+    assert failures.ci95[1] < 0, failures
+    money = _paired(base_runs, central, "time_to_recovery_days_mean")
+    assert money.ci95[1] < 0, money
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("path", WHATIFS, ids=lambda p: p.stem)
 def test_every_whatif_runs_and_keeps_the_invariants(path, tmp_path):
     loaded = load_scenario(path, ["warmup_days=30", "horizon_days=150"]).scaled(0.0005)

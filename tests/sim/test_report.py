@@ -130,6 +130,7 @@ def test_agencies_named_in_chinese_do_not_break_the_plots(tmp_path):
 
     text = studies.BASELINE.read_text(encoding="utf-8")
     text = re.sub(r"\bbank\b", "银行", text).replace("[agencies.银行]", '[agencies."银行"]')
+    text = text.replace("per_agency.银行", 'per_agency."银行"')
     path = tmp_path / "cn.toml"
     path.write_text(text, encoding="utf-8")
     loaded = sim.load(path, horizon_days=30, warmup_days=5)

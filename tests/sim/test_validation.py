@@ -57,6 +57,22 @@ def test_mmc_officer_wait_matches_erlang_c_at_utilisation_0_8():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("servers", [1, 40])
+def test_mmc_holds_at_heavy_traffic_with_a_run_length_from_the_load(servers):
+    """At rho = 0.95 the wait is long and slow to settle (c = 1: 19 days, relaxation about
+    1,560 days); verify lengthens the run from the load, and the closed form is inside."""
+    rate = f"regions.court.arrival_rate_per_day={0.95 * servers}"
+    loaded = load_scenario(MMC, [f"regions.court.officers={servers}", rate])
+    settings = Settings(replications=8, seed=5, workers=2, progress=False)
+    r = verify(loaded, read_check(MMC), settings, precision=0.1)
+    assert r["parameters"]["utilization"] == pytest.approx(0.95)
+    assert r["warmup_days"] > loaded.scenario.warmup_days  # chosen from the load
+    assert r["inside_ci95"], r
+    lo, hi = r["ci95"]
+    assert (hi - lo) / 2 < 0.15 * r["expected"], r  # about the precision asked for
+
+
+@pytest.mark.slow
 def test_jackson_network_time_in_system_matches_product_form():
     loaded = load_scenario(JACKSON, ["horizon_days=12200"])
     r = verify(
