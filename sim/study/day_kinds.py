@@ -3,8 +3,8 @@
 Day ``d`` of the clock is ``start_date + d``. A working day is Monday to Friday unless it is
 a public holiday, or a weekend day the holiday calendar makes a working day (调休: a make-up
 working day); a weekend day is Saturday or Sunday that is neither; a public holiday is a day
-the scenario's holiday calendar closes (法定节假日). Without a holiday calendar there are
-only working days and weekends.
+the scenario's holiday calendar closes (法定节假日; ``holidays``, China's by default). With
+``holidays = "none"`` there are only working days and weekends.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 from collections.abc import Collection
 from typing import ClassVar
 
+from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Scenario
 
 
@@ -69,6 +70,7 @@ class DayKinds:
 
 
 def holiday_calendar(scenario: Scenario) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
-    """(public holidays, make-up working days) of the scenario's holiday calendar; both
-    empty when the scenario has none."""
-    return frozenset(), frozenset()
+    """(public holidays, make-up working days) of the scenario's holiday calendar
+    (``holidays``, :mod:`sim.scenario.holidays`); both empty for ``"none"``."""
+    holidays = load_holidays(scenario.holidays)
+    return holidays.off, holidays.worked

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from sim.model.events import Event, EventKind
 from sim.results.statistics import summarize, summarize_positive
@@ -75,10 +76,10 @@ def test_in_person_controls_are_counted_apart(tmp_path):
 def test_rates_per_second_peak_hour_and_shares(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
-    # day 1 of the clock is Monday 2 January 2023: a working day
-    loaded = load_scenario(path, ["warmup_days=1", "horizon_days=2"])
-    rows = [row(1 + 9 / 24 + i / 1e4, i, "filed") for i in range(36)]  # 36 filings in 09:00
-    rows += [row(1.5, 1, "query_sent", channel="central", agency="bank")]
+    # day 2 of the clock is Tuesday 3 January 2023: a working day
+    loaded = load_scenario(path, ["warmup_days=2", "horizon_days=3"])
+    rows = [row(2 + 9 / 24 + i / 1e4, i, "filed") for i in range(36)]  # 36 filings in 09:00
+    rows += [row(2.5, 1, "query_sent", channel="central", agency="bank")]
     d = summarize_demand(loaded, 1, [count_demand(rows, loaded.scenario)])
     cases = d["requests"][CASES]
     assert cases["per_day"]["mean"] == 36
@@ -88,7 +89,7 @@ def test_rates_per_second_peak_hour_and_shares(tmp_path):
     assert cases["share"]["mean"] == pytest.approx(36 / 37, abs=1e-4)
     assert d["total"]["busiest_hour_per_second"]["mean"] == pytest.approx(36 / 3600)
     assert d["query_channel_share_by_region"] == {"r": {"central": 1.0}}
-    assert d["window"] == ["2023-01-02", "2023-01-02"]
+    assert d["window"] == ["2023-01-03", "2023-01-03"]
 
 
 # ---------------------------------------------------------------- a known profile
@@ -117,19 +118,32 @@ def known_profile_rows(days: DayKinds, n_days: int, rng: np.random.Generator) ->
     return out
 
 
-def holds(summary, value):
-    lo, hi = summary["ci95"]
-    return lo <= value <= hi
+CLOSED_FORM_CHECKS = 8  # the closed-form checks of the test below, judged together
+
+
+def holds(summary, value, checks=CLOSED_FORM_CHECKS):
+    """Whether ``value`` lies in the summary's interval, widened from 95% for one check to
+    95% for ``checks`` together (Bonferroni: each at 1 - 0.05 / checks). The interval is on
+    the log scale, ``mean * f**(+-1)`` with ``log f = t * sem / mean``, so the wider one is
+    ``mean * f**(+-t_wide / t_95)``."""
+    mean, (lo, hi), n = summary["mean"], summary["ci95"], summary["n"]
+    assert 0 <= lo <= mean <= hi
+    widen = stats.t.ppf(1 - 0.025 / checks, n - 1) / stats.t.ppf(0.975, n - 1)
+    f = (hi / mean) ** widen
+    return mean / f <= value <= mean * f
 
 
 def test_peak_hour_and_peak_minute_meet_the_closed_form_of_a_known_profile(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
-    loaded = load_scenario(path, ["warmup_days=0", "horizon_days=21"])  # 15 working days, 6 not
+    loaded = load_scenario(path, ["warmup_days=0", "horizon_days=21"])  # 1-21 January 2023
     days = DayKinds.of(loaded.scenario)
-    rng = np.random.default_rng(11)
-    reps = [count_demand(known_profile_rows(days, 21, rng), loaded.scenario) for _ in range(6)]
-    d = summarize_demand(loaded, 11, reps)
+    streams = np.random.SeedSequence(2023).spawn(8)  # one stream per replication
+    reps = [
+        count_demand(known_profile_rows(days, 21, np.random.default_rng(s)), loaded.scenario)
+        for s in streams
+    ]
+    d = summarize_demand(loaded, 2023, reps)
     t = d["total"]
     day_total = sum(HOURLY.values())
     assert t["peak_hour"] == PEAK_HOUR
@@ -146,19 +160,22 @@ def test_peak_hour_and_peak_minute_meet_the_closed_form_of_a_known_profile(tmp_p
     assert profile[15] == pytest.approx(HOURLY[15] / 3600, rel=0.05)
     # the within-hour profile: minute 0 takes TOP_MINUTE of every hour
     assert t["within_hour_share"][0] == pytest.approx(TOP_MINUTE, abs=0.01)
-    # weekday against weekend
+    # weekday against weekend and public holiday (China's calendar: 1-2 January, New Year;
+    # 21 January, the first day of the Spring Festival)
     kinds = t["by_day_kind"]
-    assert kinds[DayKinds.WORKING]["days"] == 15 and kinds[DayKinds.WEEKEND]["days"] == 6
-    assert DayKinds.HOLIDAY not in kinds  # the scenario names no holiday calendar
+    assert {k: v["days"] for k, v in kinds.items()} == {
+        DayKinds.WORKING: 14, DayKinds.WEEKEND: 4, DayKinds.HOLIDAY: 3
+    }  # fmt: skip
     assert holds(kinds[DayKinds.WORKING]["per_day"], day_total)
     assert holds(kinds[DayKinds.WEEKEND]["per_day"], WEEKEND_PER_DAY)
+    assert holds(kinds[DayKinds.HOLIDAY]["per_day"], WEEKEND_PER_DAY)
 
 
 def test_rates_are_at_full_volume_with_the_scale_stated(tmp_path):
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
-    loaded = load_scenario(path, ["warmup_days=1", "horizon_days=2"])
-    rows = [row(1 + 9 / 24 + i / 1e4, i, "filed") for i in range(36)]
+    loaded = load_scenario(path, ["warmup_days=2", "horizon_days=3"])
+    rows = [row(2 + 9 / 24 + i / 1e4, i, "filed") for i in range(36)]
     full = summarize_demand(loaded, 1, [count_demand(rows, loaded.scenario)])
     fifth = dataclasses.replace(loaded, scale=0.2, volume_factor=0.2)
     scaled = summarize_demand(fifth, 1, [count_demand(rows, loaded.scenario)])
@@ -198,6 +215,21 @@ def test_public_holidays_and_make_up_working_days(tmp_path, monkeypatch):
         DayKinds.WORKING: 3 + 4 + 5 + 6 + 7,
     }
     assert sum(counted.working_minutes) == 3 + 4 + 5 + 6 + 7
+
+
+def test_the_scenarios_holiday_calendar_names_the_days(tmp_path):
+    days = DayKinds.of(tiny(tmp_path))  # China's calendar, the default
+    on = {d: days.kind((d - dt.date(2023, 1, 1)).days) for d in (
+        dt.date(2023, 1, 2),  # New Year, observed on a Monday
+        dt.date(2023, 1, 28),  # a Saturday worked instead (调休) after the Spring Festival
+        dt.date(2023, 1, 29),  # the Sunday, likewise
+        dt.date(2023, 2, 4),  # a plain Saturday
+        dt.date(2023, 10, 6),  # National Day week, a Friday
+    )}  # fmt: skip
+    assert list(on.values()) == [
+        DayKinds.HOLIDAY, DayKinds.WORKING, DayKinds.WORKING, DayKinds.WEEKEND, DayKinds.HOLIDAY
+    ]  # fmt: skip
+    assert DayKinds.of(tiny(tmp_path, 'holidays="none"')).kind(1) == DayKinds.WORKING
 
 
 # ---------------------------------------------------------------- intervals
