@@ -10,7 +10,9 @@ HTTP call carries each):
   ``query_sent`` rows are one per agency; a channel answers its agencies together);
 - ``control <action>``, online controls only (an in-person control never reaches the network
   and is counted apart): ``freeze`` (attempts: ``freeze``, ``freeze_waiting`` and
-  ``freeze_failed``), ``renew`` (``freeze_renewed``), ``deduct`` and ``unfreeze``.
+  ``freeze_failed``), ``renew`` (``freeze_renewed``), ``deduct`` and ``unfreeze``. A control
+  is counted when the log records it, when it takes effect in the agency's staff hours (the
+  log has no row for the court's order).
 
 Simulated time is calendar time, so a count per simulated day is a count per day of wall
 time. A deployment is sized by its busiest time, so the figures are those of a **working
