@@ -39,8 +39,10 @@ from sim.study.precision import (
 
 MIN_REPLICATIONS = 2
 """A confidence interval needs two replications."""
+DEMAND_REPLICATIONS = 2  # the demand is a sizing figure: two replications give it an interval
 
 __all__ = [
+    "DEMAND_REPLICATIONS",
     "MIN_REPLICATIONS",
     "Settings",
     "at_least_problem",
