@@ -4,9 +4,9 @@
 their rates by hour), which takes a simulation. It is kept in a cache keyed by the hash of
 the scenario's files (with ``--set`` overrides), the seed, the replications and the scale,
 so a second run of the same scenario starts at once, and the national scenario can be
-load-tested after one simulation. ``--scale F`` simulates F of the volume; the rates are
-then scaled back up (divided by the volume factor), since a load test sizes the full
-deployment. The cache lives in ``$CHAKONG_CACHE_DIR`` (default ``~/.cache/chakong``)
+load-tested after one simulation. ``--scale F`` simulates F of the volume; the demand's
+rates are at full volume whatever the scale (divided by the volume kept), since a load test
+sizes the full deployment. The cache lives in ``$CHAKONG_CACHE_DIR`` (default ``~/.cache/chakong``)
 under ``demand/``; ``--no-demand-cache`` recomputes it.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from sim.scenario.loader import LoadedScenario
 
 CACHE_ENV = "CHAKONG_CACHE_DIR"
-VERSION = 1  # bump when the demand's form changes
+VERSION = 2  # bump when the demand's form changes
 IGNORED = ("api.", "load.")  # overrides of tables the simulation never reads
 
 
@@ -38,35 +38,6 @@ def cache_key(loaded: LoadedScenario, seed: int, replications: int) -> str:
     overrides = [o for o in loaded.overrides if not o.strip().startswith(IGNORED)]
     text = json.dumps([VERSION, loaded.sha256, overrides, seed, replications, loaded.scale])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def scaled_up(demand: dict[str, Any], factor: float) -> dict[str, Any]:
-    """Every rate of ``demand`` divided by ``factor`` (the volume simulated): per day, per
-    second, by hour. Shares are unchanged."""
-    if factor == 1:
-        return demand
-
-    def up(node: Any, key: str = "") -> Any:
-        if isinstance(node, dict):
-            return {k: up(v, k) for k, v in node.items()}
-        if isinstance(node, list):
-            return [up(v, key) for v in node]
-        if isinstance(node, float) and ("per_" in key or key in ("mean", "ci95")):
-            return node / factor
-        return node
-
-    out = {
-        k: up(v)
-        if k
-        in ("total", "requests", "controls_per_day_by_asset", "in_person_controls_per_day_by_asset")
-        else v
-        for k, v in demand.items()
-    }
-    # shares are ratios: put them back as they were
-    for kind, entry in out["requests"].items():
-        entry["share"] = demand["requests"][kind]["share"]
-    out["volume_factor"] = factor
-    return out
 
 
 def demand_for(
@@ -87,8 +58,6 @@ def demand_for(
         except (OSError, ValueError):
             pass  # a damaged entry: simulate again
     demand = run_demand(loaded, seed=seed, replications=replications, show_progress=show_progress)
-    demand = scaled_up(demand, loaded.volume_factor)
-    demand["scale"] = loaded.scale
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,15 @@
 """The plan of a load run: everything the Locust processes need, as one JSON file.
 
 ``chakong load`` builds the plan in its own process (no Locust, no gevent there) from the
-scenario, the simulated demand (:mod:`sim.demand`), the API's fixtures and the target
+scenario, the simulated demand (:mod:`sim.study.demand`), the API's fixtures and the target
 adapter, and writes it for the Locust processes (:mod:`load.generator.plan_file`).
 
 - **Rate and shape.** The target is ``--rate`` or the simulated peak-hour request rate times
   the demand multiplier; the shape (:mod:`load.harness.shapes`) turns it into constant-rate
   segments, split evenly over the worker processes.
-- **Mix.** Logical requests weighted by the simulated shares (``chakong demand``), plus
+- **Mix.** Logical requests weighted by the simulated shares (``chakong demand``; the
+  simulation names its requests, :data:`SIMULATED` says which of ours and which HTTP call
+  carries each), plus
   ``poll_query`` (``polls_per_query`` per query sent, which the simulation does not
   predict), ``poll_control`` (polls per control derived from the scenario's control latency
   and the adapter's poll interval, :mod:`load.harness.polls`: not simulated either) and
@@ -31,16 +33,25 @@ from typing import Any
 
 import numpy as np
 
+from load.api import paths
 from load.generator.plan_file import CourtPlan, Plan, Prime, RegionPlan
 from load.harness import polls
 from load.target import logical as lr
 from load.target.adapter import Adapter
 from sim.errors import UserError
 from sim.scenario.distributions import sampler
-from sim.scenario.schema import Scenario
-from sim.study.demand import CASES, CONTROLS, QUERIES
+from sim.scenario.schema import ChannelName, Scenario
+from sim.study import requests as rq
 
 CLAIM_SAMPLES = 512  # claims drawn per region for the generator to cycle through
+
+SIMULATED: dict[str, tuple[str, str]] = {
+    rq.FILE_CASE: (lr.FILE_CASE, f"POST {paths.CASES}"),
+    **{rq.query(c): (lr.SEND_QUERY, f"POST {paths.QUERIES} {c.value}") for c in ChannelName},
+    **{rq.control(a): (a, f"POST {paths.CONTROLS} {a}") for a in rq.CONTROL_ACTIONS},
+}
+"""The simulation's request (:mod:`sim.study.requests`) -> (our logical request, the
+reference API's HTTP call: method, path and the channel or action in its body)."""
 
 
 # ---------------------------------------------------------------- fixtures
@@ -99,16 +110,10 @@ def logical_shares(demand: dict[str, Any]) -> dict[str, float]:
     """The simulation's shares by logical request (queries over every channel together)."""
     out: dict[str, float] = {}
     for kind, v in demand["requests"].items():
-        share = v["share"]["mean"] or 0.0
-        if kind == CASES:
-            name = lr.FILE_CASE
-        elif kind.startswith(QUERIES):
-            name = lr.SEND_QUERY
-        elif kind.startswith(CONTROLS):
-            name = kind.split()[-1]
-        else:
+        if kind not in SIMULATED:
             continue
-        out[name] = out.get(name, 0.0) + share
+        name = SIMULATED[kind][0]
+        out[name] = out.get(name, 0.0) + (v["share"]["mean"] or 0.0)
     return out
 
 
@@ -182,9 +187,10 @@ def courts_and_regions(
 
 def _overall_channel_share(demand: dict[str, Any]) -> dict[str, float]:
     counts = {
-        k.split()[-1]: v["per_second"]["mean"] or 0.0
+        detail: v["per_second"]["mean"] or 0.0
         for k, v in demand["requests"].items()
-        if k.startswith(QUERIES)
+        for kind, detail in [rq.split(k)]
+        if kind == rq.QUERY
     }
     total = sum(counts.values()) or 1.0
     return {c: n / total for c, n in counts.items()} or {"central": 1.0}

@@ -4,7 +4,7 @@ latency from the actual and from the intended send, correctness.
 Built from the folder's ``summary.json`` and ``manifest.json`` alone, with the simulation
 reports' page builders (embedded PNGs, inline style, a Content-Security-Policy that forbids
 the network), so it opens anywhere; its Chinese terms are drawn with the font the install
-brings (:mod:`load.harness.fonts`), in the page and in the plots. Plots are matplotlib
+brings (:mod:`sim.reporting.fonts`), in the page and in the plots. Plots are matplotlib
 ``Figure`` objects (no pyplot, no backend switch). A ``--find-capacity`` folder gets a page
 of its steps.
 """
@@ -16,14 +16,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib as mpl
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter
 
-from load.harness.fonts import plot_fonts, with_cjk_font
 from load.harness.summary import controls_lines
 from load.target import logical as lr
+from sim.reporting.fonts import cjk_plots
 from sim.reporting.html import details, esc, image, page, pre, table
 
 PERCENTILES = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"))
@@ -79,7 +78,7 @@ def _pct(v: Any) -> str:
 
 def _png(draw) -> bytes | None:
     """Draw with the CJK fallback fonts into a new Figure; PNG bytes, or None."""
-    with mpl.rc_context({"font.family": list(plot_fonts())}):
+    with cjk_plots():
         fig = draw()
         if fig is None:
             return None
@@ -518,7 +517,7 @@ def load_page(folder: Path) -> str:
         )
     ]
     title = f"chakong load: {summary.get('scenario', folder.name)}"
-    return with_cjk_font(page(title, subtitle, sections))
+    return page(title, subtitle, sections)
 
 
 def capacity_page(folder: Path, summary: dict[str, Any], manifest: dict[str, Any]) -> str:
@@ -549,9 +548,7 @@ def capacity_page(folder: Path, summary: dict[str, Any], manifest: dict[str, Any
         ("files", "Files and manifest", _files(folder, manifest)),
     ]
     title = f"chakong load: {summary.get('scenario', folder.name)} capacity"
-    return with_cjk_font(
-        page(title, [esc("--find-capacity: each step a run of its own")], sections)
-    )
+    return page(title, [esc("--find-capacity: each step a run of its own")], sections)
 
 
 def write_report(folder: Path) -> Path:

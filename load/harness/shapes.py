@@ -7,9 +7,9 @@ is offered then as the shape says, and the verdict leaves it out.
 
 - ``flat``: the target throughout; ``soak`` the same, meant for long runs (its time series
   shows drift);
-- ``daily``: the simulated 24-hour profile of the scenario's requests (court time: office
-  hours, the peak hour) compressed into the run, 24 equal segments, the peak hour at the
-  target;
+- ``daily``: the simulated 24-hour profile of the scenario's requests on a working day
+  (court time: office hours, the peak hour) compressed into the run, 24 equal segments,
+  the peak hour at the target;
 - ``ramp``: from ``ramp_from`` of the target up to it, in one-second (or finer) steps;
 - ``step``: ``steps`` equal steps up to the target, each an equal share of the run;
 - ``spike``: the target, and ``spike_multiplier`` times it for ``spike_seconds`` from

@@ -1,4 +1,4 @@
-"""``chakong demand``: the request rates a scenario implies for the query API."""
+"""``chakong demand``: the request rates a scenario implies for the query-and-control API."""
 
 from __future__ import annotations
 
@@ -6,36 +6,40 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sim.cli import options
-
-DEMAND_REPLICATIONS = 2  # demand is a sizing figure: two replications give it an interval
+from sim.study.settings import DEMAND_REPLICATIONS
 
 DEMAND_EPILOG = """\
 examples:
   chakong demand scenarios/baseline.toml
-  chakong demand scenarios/national-2023.toml --scale 0.1 --replications 3 --json
+  chakong demand scenarios/national-2023.toml --replications 3 --json
   chakong demand scenarios/baseline.toml --set regions.hunan.arrival_rate_per_day=24
-  chakong demand scenarios/baseline.toml --out results/demand-baseline
+  chakong demand scenarios/national-2023.toml --out results/demand-national
 
-Runs the scenario with its event log and maps events to API requests: POST /v1/cases
-(filed and restored matters), POST /v1/queries by channel (one per case, channel and
-instant), POST /v1/controls by action (freeze attempts, renew, deduct, unfreeze; online
-controls only, in-person ones listed apart) and asset type. Rates are per second of wall
-time, over the observation window, overall and by hour of day (mean, peak hour, busiest
-single hour), with 95% intervals over replications. chakong load sizes its traffic from
-these figures. --out DIR writes demand.json and manifest.json.
+Runs the scenario with its event log and maps events to logical requests: file_case
+(filed and restored matters), query by channel (one per case, channel and instant), and
+control by action (freeze attempts, renew, deduct, unfreeze; online controls only,
+in-person ones listed apart) and asset type. Rates are per second of wall time at full
+volume (a run at --scale F is divided by the volume it kept; the scale is stated): over
+the window, and for a working day hour by hour, its peak hour against its 24-hour mean,
+its peak minute; then weekdays, weekends and public holidays (when the scenario has a
+holiday calendar). Intervals are 95% over replications, on the log scale (never below
+zero). chakong load sizes its traffic from these figures. --out DIR writes demand.json,
+manifest.json and report.html (plots of the working day, the peak hour, the kinds of day).
 """
 
 
 DEMAND_HELP = "the request rates a scenario implies for the query API"
 
 DEMAND_ABOUT = (
-    "Run a scenario and report the request rates it implies for the "
-    "query-and-control API: queries per channel and controls per action and asset type, "
-    "per second, by hour of day (mean and peak), and the mix of request kinds."
+    "Run a scenario and report the requests it puts on the query-and-control network "
+    "(logical requests: file_case, query by channel, control by action and asset type) at "
+    "full volume: per second, a working day hour by hour with its peak hour and peak "
+    "minute, weekdays against weekends and public holidays, with 95% intervals."
 )
 
 
@@ -50,14 +54,17 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         "out",
         "json",
         "no_progress",
+        "no_report",
         replications={"help": f"replications, run in this process (default {DEMAND_REPLICATIONS})"},
-        out={"help": "write demand.json and manifest.json"},
+        out={"help": "write demand.json, manifest.json and report.html"},
     )
 
 
 def cmd_demand(args: argparse.Namespace) -> int:
+    from sim.reporting.build import finish
+    from sim.reporting.demand import format_demand
     from sim.results.folders import manifest, write_json
-    from sim.study.demand import format_demand, run_demand
+    from sim.study.demand import run_demand
     from sim.study.skeleton import Folder, Stamp, conduct
 
     loaded = options.loaded_scenario(args)
@@ -93,13 +100,15 @@ def cmd_demand(args: argparse.Namespace) -> int:
             )
         ),
         write,
-        Folder(args.out, write=args.out is not None),
+        Folder(args.out, args.out is not None, partial(finish, html=not args.no_report)),
         "demand",
     )
     figures = demand.figures
     print(json.dumps(figures, ensure_ascii=False) if args.json else format_demand(figures))
     if args.out is not None:
         print(f"results: {args.out}", file=sys.stderr)
+        if not args.no_report:
+            print(f"report: {args.out / 'report.html'}", file=sys.stderr)
     return 0
 
 

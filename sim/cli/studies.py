@@ -151,7 +151,7 @@ SWEEP_ABOUT = (
 
 REPORT_HELP = "build the self-contained HTML report of results folders"
 
-REPORT_ABOUT = "Build report.html for each results folder of chakong run, compare or sweep."
+REPORT_ABOUT = "Build report.html for each results folder of chakong run, compare, sweep or demand."
 
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:

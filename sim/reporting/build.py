@@ -1,4 +1,5 @@
-"""Self-contained HTML reports of results folders: a run, a comparison or a sweep.
+"""Self-contained HTML reports of results folders: a run, a comparison, a sweep or
+a demand.
 
 :func:`build_report` reads the folder (what kind it is comes from its manifest) and writes
 ``report.html`` into it, atomically (a temporary file renamed when complete), or to
@@ -15,9 +16,14 @@ import tempfile
 from pathlib import Path
 
 from sim.errors import UserError
-from sim.reporting import pages, plots
+from sim.reporting import demand, pages, plots
 
-KINDS = {"run": "summary.json", "compare": "comparison.json", "sweep": "sweep.json"}
+KINDS = {
+    "run": "summary.json",
+    "compare": "comparison.json",
+    "sweep": "sweep.json",
+    "demand": "demand.json",
+}
 
 
 def check_results_dir(folder: Path) -> str:
@@ -48,7 +54,12 @@ def check_results_dir(folder: Path) -> str:
 def render(folder: Path) -> str:
     """The report's HTML text."""
     kind = check_results_dir(folder)
-    build = {"run": pages.run_page, "compare": pages.compare_page, "sweep": pages.sweep_page}
+    build = {
+        "run": pages.run_page,
+        "compare": pages.compare_page,
+        "sweep": pages.sweep_page,
+        "demand": demand.demand_page,
+    }
     return build[kind](Path(folder))
 
 

@@ -4,10 +4,8 @@ as PNG bytes (the report embeds them).
 Figures are built as :class:`matplotlib.figure.Figure` objects, never through pyplot, so
 no backend is selected or switched: a notebook that imports chakong keeps its own.
 
-The plots' own words are ASCII: matplotlib's default font has no CJK glyphs (the HTML
-around the plots carries the Chinese terms). Names from a scenario (agencies, regions) may
-be Chinese: a CJK font installed on the machine is used for them as a fallback; without
-one they are drawn as boxes, quietly, and the HTML still names them.
+Names from a scenario (agencies, regions) may be Chinese: plots are drawn with the CJK font
+the install brings as a fallback (:mod:`sim.reporting.fonts`).
 """
 
 from __future__ import annotations
@@ -15,16 +13,14 @@ from __future__ import annotations
 import functools
 import io
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec
 
-import matplotlib
 import numpy as np
-from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from sim.reporting.fonts import cjk_plots
 from sim.results.artifacts import Backlog
 
 P = ParamSpec("P")
@@ -33,33 +29,13 @@ COLOURS = ("#4878a8", "#c44e52", "#55a868", "#8172b2", "#ccb974", "#64b5cd", "#8
 DPI = 100
 
 
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "SimHei",
-)
-
-
-@functools.cache
-def _fonts() -> list[str]:
-    """The default font, then whichever CJK fonts this machine has."""
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    return ["DejaVu Sans", *(name for name in CJK_FONTS if name in have)]
-
-
 def drawn(draw: Callable[P, bytes | None]) -> Callable[P, bytes | None]:
     """Draw a figure with the CJK fallback fonts, and without warnings about glyphs that
     no installed font has."""
 
     @functools.wraps(draw)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> bytes | None:
-        with matplotlib.rc_context({"font.family": _fonts()}), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        with cjk_plots():
             return draw(*args, **kwargs)
 
     return wrapper

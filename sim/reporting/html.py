@@ -1,7 +1,8 @@
 """Small builders of a self-contained HTML page: escaped text, tables, embedded images.
 
-Images are PNG bytes embedded as ``data:`` URIs, the style sheet is inline, and the page's
-Content-Security-Policy forbids every other source, so the report needs no network and a
+Images are PNG bytes embedded as ``data:`` URIs, the style sheet is inline (with the glyphs
+of the page's Chinese terms as an embedded font), and the page's Content-Security-Policy
+forbids every other source, so the report needs no network and a
 browser reports any attempt to reach one.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Iterable, Sequence
+
+from sim.reporting.fonts import with_cjk_font
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -98,11 +101,12 @@ def section(anchor: str, title: str, body: str) -> str:
 
 
 def page(title: str, subtitle: Sequence[str], sections: Sequence[tuple[str, str, str]]) -> str:
-    """The whole document: ``sections`` are (anchor, title, body HTML)."""
+    """The whole document: ``sections`` are (anchor, title, body HTML), with the glyphs of
+    its Chinese terms embedded (:func:`sim.reporting.fonts.with_cjk_font`)."""
     nav = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t, _ in sections)
     subs = "".join(f"<p>{s}</p>" for s in subtitle)
     body = "".join(section(a, t, b) for a, t, b in sections)
-    return (
+    return with_cjk_font(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

@@ -121,7 +121,7 @@ def _scenario_section(runs: list[tuple[str, RunData]]) -> str:
     return "".join(parts)
 
 
-def _manifest_section(manifest: dict[str, Any]) -> str:
+def manifest_section(manifest: dict[str, Any]) -> str:
     keys = ("command", "started_utc", "wall_seconds", "seed", "replications", "workers")
     rows = [(k, manifest[k]) for k in keys if k in manifest]
     ex = manifest.get("executor")
@@ -222,7 +222,7 @@ def run_page(folder: Path) -> str:
             ),
             ("plots", "Plots", _run_figures({run.name: run})),
             ("scenario", "Scenario", _scenario_section([(run.name, run)])),
-            ("manifest", "Manifest", _manifest_section(m)),
+            ("manifest", "Manifest", manifest_section(m)),
         ],
     )
 
@@ -324,7 +324,7 @@ def compare_page(folder: Path) -> str:
     )
     sections.append(("plots", "Plots", _run_figures(runs)))
     sections.append(("scenario", "Scenarios", _scenario_section(list(runs.items()))))
-    sections.append(("manifest", "Manifest", _manifest_section(m)))
+    sections.append(("manifest", "Manifest", manifest_section(m)))
     subtitle = [
         esc(
             f"{', '.join(names[1:])} against {base}: {c['replications']} replications each, "
@@ -455,7 +455,7 @@ def sweep_page(folder: Path) -> str:
             "random numbers). All metrics of every point: sweep.csv.</p>",
         ),
         ("scenario", "Scenario", _scenario_section([(sw["scenario"], load_scenario_only(folder))])),
-        ("manifest", "Manifest", _manifest_section(m)),
+        ("manifest", "Manifest", manifest_section(m)),
     ]
     subtitle = [
         esc(

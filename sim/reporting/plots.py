@@ -2,7 +2,7 @@
 
 Drawn from the folder's own files (``summary.json``, ``distributions.csv``,
 ``backlog.csv``, the manifest) as :class:`matplotlib.figure.Figure` objects, without
-pyplot, so the caller's matplotlib backend is left alone.
+pyplot, so the caller's matplotlib backend is left alone, with the CJK fallback fonts.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.reporting.data import load_run
+from sim.reporting.data import RunData, load_run
+from sim.reporting.fonts import cjk_plots
 from sim.results.artifacts import Backlog
 
 TIME_TO_CLOSE_PNG = "time_to_close.png"
@@ -24,6 +25,11 @@ BACKLOG_PNG = "backlog.png"
 def write_run_plots(folder: Path) -> None:
     """``time_to_close.png`` and ``backlog.png`` of a run folder."""
     run = load_run(folder)
+    with cjk_plots():
+        _draw_run_plots(folder, run)
+
+
+def _draw_run_plots(folder: Path, run: RunData) -> None:
     time_to_close(
         folder / TIME_TO_CLOSE_PNG,
         run.distributions.get("time_to_close", []),

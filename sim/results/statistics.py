@@ -309,6 +309,22 @@ def summarize(values: Iterable[float], confidence: float = 0.95) -> Summary:
     return Summary(mean, (float(lo), float(hi)), n)
 
 
+def summarize_positive(values: Iterable[float], confidence: float = 0.95) -> Summary:
+    """Mean and interval of per-replication values that cannot be negative (counts, rates):
+    the t-interval taken on the log scale by the delta method, ``mean / f`` to ``mean * f``
+    with ``f = exp(t * sem / mean)``. It never goes below zero, holds the mean, and is wider
+    above than below, as the sampling distribution of a small positive mean is; a mean of
+    zero (no replication saw any) has the interval [0, 0]."""
+    s = summarize(values, confidence)
+    if s.n < 2 or math.isnan(s.mean) or s.ci95[0] == s.ci95[1]:
+        return s
+    if s.mean <= 0:
+        return Summary(0.0, (0.0, 0.0), s.n)
+    t_sem = s.ci95[1] - s.mean  # t quantile times the standard error
+    f = math.exp(min(t_sem / s.mean, 700.0))
+    return Summary(s.mean, (s.mean / f, s.mean * f), s.n)
+
+
 def summarize_all(per_replication: Sequence[Mapping[str, float]]) -> dict[str, Summary]:
     names = list(per_replication[0]) if per_replication else []
     return {name: summarize(r[name] for r in per_replication) for name in names}

@@ -39,6 +39,7 @@ from sim.study.precision import (
 
 MIN_REPLICATIONS = 2
 """A confidence interval needs two replications."""
+DEMAND_REPLICATIONS = 2  # the demand is a sizing figure: two replications give it an interval
 
 MIN_SAMPLES = 2
 """A fit's design needs two points to choose between."""
@@ -48,6 +49,7 @@ DEFAULT_MAX_EVALUATIONS = 40
 
 __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
+    "DEMAND_REPLICATIONS",
     "MIN_REPLICATIONS",
     "MIN_SAMPLES",
     "FitOptions",

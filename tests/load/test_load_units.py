@@ -16,7 +16,7 @@ from load.generator.histograms import (
     record_seconds,
 )
 from load.generator.plan_file import CourtPlan, Plan, Prime, RegionPlan
-from load.harness.plan import build_mix, logical_shares
+from load.harness.plan import SIMULATED, build_mix, logical_shares
 from load.harness.shapes import segments_for
 from load.harness.summary import summarize
 from load.harness.thresholds import collect, parse
@@ -24,6 +24,7 @@ from load.target import logical as lr
 from load.target.adapter import load_adapter
 from sim.errors import UserError
 from sim.scenario.load_settings import LoadSettings, Slo
+from sim.study import requests as rq
 
 CAP = 5_000_000
 REFERENCE = load_adapter()
@@ -63,13 +64,31 @@ def demand(shares, by_hour=None):
 def test_the_simulated_kinds_become_logical_requests():
     d = demand(
         {
-            "POST /v1/cases": 0.2,
-            "POST /v1/queries central": 0.2,
-            "POST /v1/queries local": 0.1,
-            "POST /v1/controls deduct": 0.5,
+            "file_case": 0.2,
+            "query central": 0.2,
+            "query local": 0.1,
+            "control deduct": 0.5,
         }
     )
     assert logical_shares(d) == pytest.approx({"file_case": 0.2, "send_query": 0.3, "deduct": 0.5})
+
+
+def test_each_simulated_request_is_one_request_of_ours_and_one_http_call():
+    names = rq.names()  # every channel and every control action the simulation knows
+    assert sorted(SIMULATED) == sorted(names)  # nothing unmapped, nothing mapped twice
+    calls = [http for _, http in SIMULATED.values()]
+    assert len(set(calls)) == len(calls)  # one-to-one with the HTTP calls
+    assert {logical for logical, _ in SIMULATED.values()} == {
+        lr.FILE_CASE, lr.SEND_QUERY, *lr.CONTROLS
+    }  # fmt: skip
+    assert SIMULATED[rq.FILE_CASE] == (lr.FILE_CASE, "POST /v1/cases")
+    assert SIMULATED[rq.query("local")] == (lr.SEND_QUERY, "POST /v1/queries local")
+    assert SIMULATED[rq.control("renew")] == (lr.RENEW, "POST /v1/controls renew")
+    # the reference adapter sends each of our requests with the method and path named here
+    for logical, http in SIMULATED.values():
+        method, path = http.split()[:2]
+        spec = REFERENCE.requests[logical]
+        assert (spec.method, spec.path) == (method, path), logical
 
 
 def test_mix_adds_polls_per_query_and_leaves_out_what_the_adapter_cannot_send():
@@ -436,15 +455,8 @@ def test_the_demand_is_cached_by_the_scenarios_hash_and_scaled_back_up(tmp_path,
     # how the API and the load test run changes no simulated demand: the same key
     same = load_scenario(BASELINE, [*quick, "api.controls=scenario", "load.replay_share=0"])
     assert demand_cache.cache_key(same, 1, 1) == demand_cache.cache_key(loaded, 1, 1)
-    half = demand_cache.scaled_up(first, 0.5)
-    kind = "POST /v1/cases"
-    assert half["requests"][kind]["per_second"]["mean"] == pytest.approx(
-        2 * first["requests"][kind]["per_second"]["mean"]
-    )
-    assert half["requests"][kind]["share"] == first["requests"][kind]["share"]
-    assert half["total"]["by_hour_per_second"][10] == pytest.approx(
-        2 * first["total"]["by_hour_per_second"][10]
-    )
+    assert first["scale"] == loaded.scale and first["volume_factor"] == loaded.volume_factor
+    assert set(first["requests"]) == set(rq.names(["central", "local"]))
 
 
 def test_the_api_started_here_runs_its_controls_through_the_agencies_unless_told():

@@ -2,19 +2,16 @@
 errors, and that a real headless Chromium renders them with their images and no console
 errors.
 
-The browser is driven with Selenium through Debian's ``chromedriver``, which is built with
-the ``chromium`` package and so always matches it; Selenium Manager (which would download
-a driver) is never used. The report is served from a loopback HTTP server started here.
+The browser is the one of tests/conftest.py; the report is served from a loopback HTTP
+server started here.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -22,7 +19,9 @@ import pytest
 
 from sim.reporting.build import build_report, check_results_dir
 from sim.results.metrics import HEADLINE_METRICS
+from tests.conftest import BASELINE, cjk_font_used
 from tests.sim import studies
+from tests.sim.command import invoke
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +37,17 @@ def compare_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sweep_dir(tmp_path_factory):
     return studies.sweep_folder(tmp_path_factory)[0]
+
+
+@pytest.fixture(scope="session")
+def demand_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demand") / "baseline"
+    res = invoke(
+        "demand", str(BASELINE), "--set", "horizon_days=15", "--set", "warmup_days=0",
+        "--replications", "1", "--no-progress", "--out", str(out),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return out
 
 
 def _html(folder: Path) -> str:
@@ -200,46 +210,10 @@ def test_check_results_dir_names_the_kind(run_dir, compare_dir, sweep_dir):
 
 # ---------------------------------------------------------------- a real browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Chromium is not installed (apt-get install -y chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_AVOID_STATS", "true")
-    profile = tempfile.mkdtemp(prefix="chakong-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -257,11 +231,13 @@ def server(tmp_path_factory):
         thread.join()
 
 
-@pytest.mark.parametrize("kind", ["run", "compare", "sweep"])
+@pytest.mark.parametrize("kind", ["run", "compare", "sweep", "demand"])
 def test_chromium_renders_the_report_with_its_images_and_no_errors(
-    browser, server, kind, run_dir, compare_dir, sweep_dir
+    browser, server, kind, run_dir, compare_dir, sweep_dir, demand_dir
 ):
-    folder = {"run": run_dir, "compare": compare_dir, "sweep": sweep_dir}[kind]
+    folder = {"run": run_dir, "compare": compare_dir, "sweep": sweep_dir, "demand": demand_dir}[
+        kind
+    ]
     root, base = server
     browser.get_log("browser")  # drop anything from before
     browser.get(f"{base}/{folder.relative_to(root).as_posix()}/report.html")
@@ -276,6 +252,10 @@ def test_chromium_renders_the_report_with_its_images_and_no_errors(
     headings = browser.execute_script(
         "return Array.from(document.querySelectorAll('h2')).map(h => h.textContent)"
     )
-    assert "Manifest" in headings and ("Scenario" in headings or "Scenarios" in headings)
+    assert "Manifest" in headings
+    if kind == "demand":  # its Chinese term drawn with the embedded font
+        assert "Peak of a working day" in headings and cjk_font_used(browser, "调休")
+    else:
+        assert "Scenario" in headings or "Scenarios" in headings
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     assert errors == []

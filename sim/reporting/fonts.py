@@ -13,7 +13,9 @@ with no CJK font of its own:
   the reader's machine.
 
 When the package is missing, a CJK font matplotlib finds on the machine is used instead;
-without either, the text falls back to the reader's fonts. Plain Python.
+without either, the text falls back to the reader's fonts (plots draw boxes, quietly).
+Both halves' reports use it: :func:`sim.reporting.html.page` embeds the font in every page,
+:func:`cjk_plots` is the context every plot is drawn in.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import base64
 import functools
 import io
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 FAMILY = "chakong CJK"
@@ -65,6 +70,17 @@ def plot_fonts() -> tuple[str, ...]:
         font_manager.fontManager.addfont(str(found[0]))
     have = {f.name for f in font_manager.fontManager.ttflist}
     return ("DejaVu Sans", *(name for name in SYSTEM_FONTS if name in have))
+
+
+@contextmanager
+def cjk_plots() -> Iterator[None]:
+    """Draw matplotlib figures with the CJK fallback fonts, and without warnings about
+    glyphs that no font has."""
+    import matplotlib
+
+    with matplotlib.rc_context({"font.family": list(plot_fonts())}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        yield
 
 
 def cjk_characters(text: str) -> str:
