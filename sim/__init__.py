@@ -16,7 +16,9 @@ from sim._version import __version__ as __version__
 
 __all__ = [
     "RunResult",
+    "calibrate",
     "compare",
+    "fit",
     "load",
     "override",
     "report",

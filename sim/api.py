@@ -10,6 +10,10 @@
     cmp = sim.compare(base, more, replications=5)
     cmp.to_json()                            # the `chakong compare --json` object
     sw = sim.sweep(base, {"regions.hunan.officers": (10, 18)}, samples=6, replications=2)
+    nat = sim.load("scenarios/national-2023.toml", scale=0.002)
+    sim.calibrate(nat, replications=2)["passed"]   # `chakong calibrate --json`
+    fitted = sim.fit(nat, replications=2, max_evaluations=10)   # `chakong calibrate --fit`
+    fitted.fitted, fitted.rows                # values, each figure beside the model
     res.frame(), cmp.frame(), sw.frame()     # pandas DataFrames, when pandas is installed
     sim.report("results/my-run")              # the HTML report of a results folder
 
@@ -36,13 +40,16 @@ from sim.reporting.build import build_report, finish
 from sim.results.records import CASES_CSV, EVENTS_CSV, read_rows
 from sim.results.statistics import Summary
 from sim.scenario.loader import LoadedScenario, load_scenario
+from sim.study.calibrate import calibrate as calibrate_study
 from sim.study.compare import Comparison
 from sim.study.compare import compare as compare_study
 from sim.study.design import make_design, resolve_varies
+from sim.study.fit import FitOutcome
+from sim.study.fit import fit as fit_study
 from sim.study.precision import PrecisionOutcome
 from sim.study.run import RunOutcome, format_table
 from sim.study.run import run as run_study
-from sim.study.settings import Settings, resolve_given, scaled
+from sim.study.settings import Settings, fit_options, resolve_given, scaled
 from sim.study.skeleton import NO_FOLDER, Folder
 from sim.study.sweep import DEFAULT_TARGETS, SweepOutcome
 from sim.study.sweep import sweep as sweep_study
@@ -285,6 +292,30 @@ def sweep(
             targets=metrics,
             scale=loaded.scale,
         )
+
+
+def calibrate(loaded: LoadedScenario, **options: Unpack[StudyOptions]) -> dict[str, Any]:
+    """Every ``[[calibration]]`` figure beside the simulated mean (``chakong calibrate
+    --json``); ``["passed"]`` says whether every target was met."""
+    return calibrate_study(loaded, _settings(loaded, options))
+
+
+def fit(
+    loaded: LoadedScenario,
+    *,
+    samples: int | None = None,
+    max_evaluations: int | None = None,
+    **options: Unpack[StudyOptions],
+) -> FitOutcome:
+    """Fit the ``[fit]`` parameters to the targets (``chakong calibrate --fit``; options:
+    :class:`StudyOptions`); ``.fitted`` holds the values, ``.rows`` every published figure
+    beside the model at them, ``.to_json()`` the ``--json`` object. With ``out``, the
+    results folder (fit.json, fitted.set, fitted.toml...) is written there."""
+    how = fit_options(samples, max_evaluations)
+    settings = _settings(loaded, options)
+    out = options.get("out")
+    with settings.executor() as ex:
+        return fit_study(loaded, settings, ex, Folder(Path(out)) if out else NO_FOLDER, how)
 
 
 def report(results_dir: str | Path, out: str | Path | None = None) -> Path:

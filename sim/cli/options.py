@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sim.study.precision import DEFAULT_CAP, INITIAL_REPLICATIONS, target_problem
-from sim.study.settings import at_least_problem, scale_problem
+from sim.study.settings import (
+    DEFAULT_MAX_EVALUATIONS,
+    MIN_SAMPLES,
+    at_least_problem,
+    scale_problem,
+)
 
 if TYPE_CHECKING:
     from sim.engine.executors import Executor
@@ -50,6 +55,7 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 positive_int = whole_number(1)
 non_negative_int = whole_number(0)
+design_samples = whole_number(MIN_SAMPLES)  # --samples of a fit
 
 
 def _number(example: str, problem: Callable[[float], str | None]) -> Callable[[str], float]:
@@ -170,6 +176,25 @@ OPTIONS: dict[str, Option] = {
     ),
     "no_report": Option(
         ("--no-report",), {"action": "store_true", "help": "do not write report.html"}
+    ),
+    "fit_samples": Option(
+        ("--samples",),
+        {
+            "dest": "samples",
+            "type": design_samples,
+            "metavar": "N",
+            "help": "with --fit: points of the Latin hypercube design (default: 2 x "
+            "parameters + 2)",
+        },
+    ),
+    "max_evaluations": Option(
+        ("--max-evaluations",),
+        {
+            "type": positive_int,
+            "metavar": "N",
+            "help": "with --fit: evaluations the local search may spend (default "
+            f"{DEFAULT_MAX_EVALUATIONS})",
+        },
     ),
 }
 

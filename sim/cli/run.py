@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from sim.cli import options
@@ -39,8 +40,20 @@ examples:
   chakong calibrate --check scenarios/national-2023.toml
   chakong calibrate --check scenarios/national-2023.toml --scale 1 --replications 3
   chakong calibrate scenarios/national-2023.toml --json
+  chakong calibrate --fit scenarios/national-2023.toml --scale 0.005 --replications 2
 
-Volume targets (cases a year) are scaled by the share of the volume kept with --scale.
+Every [[calibration]] figure is a target (fitted, and judged by --check) or, with
+role = "check", a published figure only shown beside the model. Volume targets (cases a
+year) are scaled by the share of the volume kept with --scale.
+
+--fit fits the parameters of the file's [fit] table (PATH = [low, high]) to its targets:
+a Latin hypercube of --samples points over the bounds (scipy.stats.qmc), then
+scipy.optimize.least_squares from the best of them, every point over the same replications
+with the same seed (common random numbers), until every target is within a quarter of its
+tolerance, the search converges or --max-evaluations are spent. It prints the fitted values
+(also as --set lines) and each figure simulated beside published, and writes a results
+folder (default results/calibrate-<scenario>/<UTC time>/): fit.json, evaluations.csv,
+fitted.set, fitted.toml (the scenario with the fitted values) and manifest.json.
 """
 
 
@@ -58,11 +71,12 @@ VERIFY_ABOUT = (
     "the queueing-theory closed form."
 )
 
-CALIBRATE_HELP = "check a scenario against its published targets ([[calibration]])"
+CALIBRATE_HELP = "check a scenario against its published figures, or fit it to them"
 
 CALIBRATE_ABOUT = (
-    "Run a scenario and compare each [[calibration]] target (a published "
-    "figure) with the simulated mean and its 95%% interval."
+    "Run a scenario and compare each [[calibration]] figure (a published "
+    "target or check) with the simulated mean and its 95%% interval; or, with --fit, fit "
+    "the parameters of its [fit] table to its targets."
 )
 
 
@@ -76,8 +90,12 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p = options.command(
         sub, "calibrate", [scen], cmd_calibrate, CALIBRATE_HELP, CALIBRATE_ABOUT, CALIBRATE_EPILOG
     )
-    options.add(p, *options.RUN)
-    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    options.add(p, *options.RUN, "out", "fit_samples", "max_evaluations")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    how.add_argument(
+        "--fit", action="store_true", help="fit the [fit] parameters to the targets (see below)"
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -130,6 +148,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.study.calibrate import calibrate, format_calibration
 
     loaded = options.loaded_scenario(args)
+    if args.fit:
+        return _fit(args, loaded)
+    for flag, given in (
+        ("--out", args.out),
+        ("--samples", args.samples),
+        ("--max-evaluations", args.max_evaluations),
+    ):
+        if given is not None:
+            raise UserError(f"{flag}: only with --fit")
     result = calibrate(loaded, options.settings(args, loaded.scenario.run))
     print(json.dumps(result, ensure_ascii=False) if args.json else format_calibration(result))
     return 1 if args.check and not result["passed"] else 0
+
+
+def _fit(args: argparse.Namespace, loaded: Any) -> int:
+    from sim.results.folders import check_destination
+    from sim.study.fit import fit, format_fit
+    from sim.study.settings import fit_options
+    from sim.study.skeleton import Folder
+
+    how = fit_options(args.samples, args.max_evaluations)
+    if args.out is not None:
+        check_destination(args.out)
+    settings = options.settings(args, loaded.scenario.run)
+    with settings.executor() as executor:
+        outcome = fit(loaded, settings, executor, Folder(args.out), how)
+    print(json.dumps(outcome.to_json(), ensure_ascii=False) if args.json else format_fit(outcome))
+    print(f"results: {outcome.out_dir}", file=sys.stderr)
+    return 0

@@ -38,6 +38,7 @@ def run_once(
     )
     world = World(scenario, Streams(seed, replication), observer, progress)
     observer.available_officer_days = world.available_officer_days
+    observer.officers = sum(r.effective_officers for r in scenario.regions.values())
     # The model makes no cyclic garbage as it runs (memory peaks are the same with the
     # collector off), while full collections rescan every live case and pool member:
     # switched off, a national run is about 30% faster.

@@ -1,15 +1,17 @@
 """The 终本 pool: cases terminated for now, re-queried, and restored when assets appear.
 
 A case closed 终本 (terminated for now: nothing realisable after the investigation, and more
-than 3 months after filing) joins the pool. Every ``requery_interval_days`` (6 months) for
-``requery_years`` (5 years) the network checks the debtor again (a push). At a push the
-debtor holds new assets with ``emergence_probability`` (drawn from the scenario's debtor
-model); those the network reaches are a lead; a lead whose value is at least
-``restore_min_share`` of what is still owed is worth restoring, and the court acts on it
-with ``followup_probability``: the case is restored (恢复执行) as a new matter, which goes
-through enforcement again. At a push a debtor may also pay what is still owed
-(``voluntary_payment_probability``: credit punishment bites); the case is then restored and
-closes as performed. Restored cases are filed in the court's office hours.
+than 3 months after filing) joins the pool with chance ``requery_share`` (the published
+pushes cover fewer debtors than five years of 终本 cases: the rest are never re-queried).
+Every ``requery_interval_days`` (6 months) for ``requery_years`` (5 years) the network
+checks the debtor again (a push). At a push the debtor holds new assets with
+``emergence_probability`` (drawn from the scenario's debtor model); those the network
+reaches are a lead; a lead whose value is at least ``restore_min_share`` of what is still
+owed is worth restoring, and the court acts on it with ``followup_probability``: the case
+is restored (恢复执行) as a new matter, which goes through enforcement again. At a push a
+debtor may also pay what is still owed (``voluntary_payment_probability``: credit
+punishment bites); the case is then restored and closes as performed. Restored cases are
+filed in the court's office hours.
 
 The pool is kept in day buckets and checked once a simulated day, so millions of debtors
 cost a few list operations each, not a SimPy process each. Pushes are automatic batch
@@ -69,6 +71,8 @@ class TerminatedPool:
         self.restore_share = spec.restore_min_share
         self.followup = spec.followup_probability
         self.rng = streams.rng("pool")
+        self.share = spec.requery_share
+        self.taken = streams.rng("pool", "share")  # its own stream: the share moves nothing else
         self.pays = spec.voluntary_payment_probability
         self.pays_rng = streams.rng("pool", "pays")
         self.buckets: dict[int, list[Member]] = {}
@@ -94,7 +98,10 @@ class TerminatedPool:
         self.size += 1
 
     def enter(self, region: str, debtor_id: int, owed: float, at: float) -> None:
-        """A case closed 终本 at ``at``: its debtor is re-queried from then on."""
+        """A case closed 终本 at ``at``: its debtor is re-queried from then on (when the
+        re-query takes it in: ``requery_share``)."""
+        if self.share < 1 and self.taken.random() >= self.share:
+            return
         self._add(Member(region, debtor_id, owed, self.pushes, at + self.interval))
 
     def run(self) -> Generator[Any, Any, None]:

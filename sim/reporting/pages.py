@@ -263,12 +263,12 @@ def compare_page(folder: Path) -> str:
             classes.append("significant" if d["significant"] else "")
             if _comparable(metric, base_mean) and lo is not None and hi is not None:
                 forest_rows.append(
-                    figures.ForestRow(
+                    figures.ForestRow(  # % of the base's size: a negative base flips nothing
                         metric,
                         other["scenario"],
-                        change,
-                        100 * lo / base_mean,
-                        100 * hi / base_mean,
+                        100 * diff / abs(base_mean),
+                        100 * lo / abs(base_mean),
+                        100 * hi / abs(base_mean),
                         d["significant"],
                     )
                 )

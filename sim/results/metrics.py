@@ -204,10 +204,32 @@ METRICS: tuple[Metric, ...] = (
         Kind.count,
         "终本 pool debtors re-queried, per year",
     ),
+    Metric(
+        "requery_leads_per_year",
+        "leads/year",
+        0,
+        Kind.count,
+        "终本 pool re-queries that found an asset lead, per year",
+    ),
     Metric("requery_lead_rate", "%", 1, Kind.rate, "re-queries that found an asset lead"),
     Metric("requery_restore_rate", "%", 2, Kind.rate, "re-queries that restored the case"),
     Metric(
         "terminated_pool_mean", "debtors", 0, Kind.count, "debtors in the 终本 pool, time average"
+    ),
+    Metric(
+        "terminated_pool_growth_per_year",
+        "share/year",
+        3,
+        Kind.ratio,
+        "change of the 终本 pool over the window, per year, as a share of its size at the "
+        "window's start (0: steady; 2: it triples in a year)",
+    ),
+    Metric(
+        "cases_per_officer_per_year",
+        "cases/year",
+        0,
+        Kind.count,
+        "matters closed in the window per officer, per year (2024: 928 a judge)",
     ),
 )
 

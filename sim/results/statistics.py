@@ -40,6 +40,7 @@ class Observer:
     warmup: float
     horizon: float
     available_officer_days: float = 0.0  # officer working days available in the window
+    officers: int = 0  # officers of every region
     matters_filed: int = 0  # matters of every kind filed in the window
     filed_by_matter: dict[str, int] = field(default_factory=dict)
     matters_closed: int = 0  # matters of every kind closed in the window
@@ -227,9 +228,12 @@ class Observer:
             "case_to_matter_ratio": _ratio(self.matters_filed, new),
             "restored_per_year": self.restored * per_year,
             "requery_pushes_per_year": self.pushes * per_year,
+            "requery_leads_per_year": self.leads * per_year,
             "requery_lead_rate": _ratio(self.leads, self.pushes),
             "requery_restore_rate": _ratio(self.restored, self.pushes),
             "terminated_pool_mean": self._mean_in_window(self.pool_counts),
+            "terminated_pool_growth_per_year": self._pool_growth() * per_year,
+            "cases_per_officer_per_year": _ratio(closed * per_year, self.officers),
         }
         return {name: m[name] for name in HEADLINE_METRICS}
 
@@ -237,6 +241,13 @@ class Observer:
         if self.close_hist.get_total_count() == 0:
             return math.nan
         return self.close_hist.get_value_at_percentile(q) / MINUTES_PER_DAY
+
+    def _pool_growth(self) -> float:
+        """(pool at the last sample in the window - at the first) / at the first."""
+        inside = [
+            c for t, c in zip(self.backlog_times, self.pool_counts, strict=True) if self.in_window(t)
+        ]
+        return _ratio(inside[-1] - inside[0], inside[0]) if inside else math.nan
 
     def _backlog_mean(self) -> float:
         return self._mean_in_window(self.backlog_counts)

@@ -283,7 +283,8 @@ def _message(err: Mapping[str, Any], raw_loc: Sequence[Any]) -> str:
         return "missing required field"
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ")
-    if "input" in err and kind not in ("model_type", "dict_type") and not msg.startswith("give"):
+    says_got = msg.startswith("give") or "got " in msg  # the message quotes the value itself
+    if "input" in err and kind not in ("model_type", "dict_type") and not says_got:
         msg += f" (got {_describe(err['input'])})"
     return msg
 

@@ -27,6 +27,7 @@ from sim.scenario.stages import (
     PerAsset,
     Sale,
     TerminatedPool,
+    flatten_fit,
 )
 
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -465,6 +466,10 @@ class Scenario(Frozen):
     disbursement: Disbursement = Disbursement()
     calibration: tuple[CalibrationTarget, ...] = Field(
         default=(), description="Published figures this scenario must reproduce."
+    )
+    fit: Annotated[dict[str, tuple[float, float]], BeforeValidator(flatten_fit)] = Field(
+        default_factory=dict,
+        description="Free parameters of chakong calibrate --fit: dotted path -> [low, high].",
     )
     api: ApiSettings = ApiSettings()  # chakong serve
     load: LoadSettings = Field(

@@ -9,7 +9,8 @@ giving its numbers.
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -178,6 +179,11 @@ class TerminatedPool(Frozen):
         default=182.5, description="The pool is re-queried this often (every 6 months)."
     )
     requery_years: Positive = Field(default=5, description="...for this many years.")
+    requery_share: Probability = Field(
+        default=1.0,
+        description="Share of the cases closed 终本 (or partly performed) whose debtors the "
+        "automatic re-query takes in; the others are not re-queried and never restored.",
+    )
     emergence_probability: Probability = Field(
         default=0.0,
         description="Chance that, at a re-query, a pool debtor holds new assets (drawn from "
@@ -233,10 +239,17 @@ class Disbursement(Frozen):
 
 
 class CalibrationTarget(Frozen):
-    """A published figure the scenario must reproduce (``chakong calibrate --check``)."""
+    """A published figure the scenario must reproduce (``chakong calibrate --check``): a
+    ``target`` (fitted by ``--fit``, judged by ``--check``), or only a ``check`` (shown
+    beside the model, never fitted, and not judged by the exit status)."""
 
     metric: str
     target: float
+    role: Literal["target", "check"] = Field(
+        default="target",
+        description="target: fitted and judged; check: a published figure only shown beside "
+        "the model.",
+    )
     tolerance: Positive | None = Field(default=None, description="Absolute tolerance.")
     tolerance_rel: Positive | None = Field(default=None, description="Relative tolerance.")
     scales_with_volume: bool = Field(
@@ -249,3 +262,42 @@ class CalibrationTarget(Frozen):
         if (self.tolerance is None) == (self.tolerance_rel is None):
             raise ValueError("give exactly one of 'tolerance' and 'tolerance_rel'")
         return self
+
+
+FitBounds = tuple[float, float]
+
+
+def flatten_fit(value: Any) -> Any:
+    """The ``[fit]`` table as ``{dotted path: (low, high)}``: TOML's dotted keys
+    (``terminated_pool.emergence_probability = [0.1, 0.3]``) make nested tables, flattened
+    here; each path must end in a ``[low, high]`` pair of finite numbers, low below high."""
+    if not isinstance(value, dict):
+        raise ValueError("must be a table of dotted paths and [low, high] bounds")
+    flat: dict[str, FitBounds] = {}
+    problems: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, sub in node.items():
+                walk(sub, f"{path}.{key}" if path else str(key))
+            return
+        where = path
+        if not isinstance(node, list | tuple) or len(node) != 2:
+            problems.append(f"{where}: expected [low, high], got {node!r}")
+            return
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in node):
+            problems.append(f"{where}: low and high must be numbers, got {list(node)!r}")
+            return
+        low, high = float(node[0]), float(node[1])
+        if not (math.isfinite(low) and math.isfinite(high)):
+            problems.append(f"{where}: low and high must be finite, got {list(node)!r}")
+        elif low >= high:
+            problems.append(f"{where}: low ({low:g}) must be less than high ({high:g})")
+        else:
+            flat[path] = (low, high)
+
+    if value:
+        walk(value, "")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return flat

@@ -115,29 +115,52 @@ def resolve_varies(file: Path, overrides: Sequence[str], texts: Sequence[str]) -
     a number, whole numbers stay whole, and the scenario is valid at both ends."""
     if not texts:
         raise UserError("sweep: give at least one --vary PATH=LOW:HIGH")
-    varies: list[Vary] = []
+    inputs = []
     for text in texts:
         path, low, high = parse_vary(text)
-        flag = f"--vary {text}"
+        inputs.append((path, low, high, f"--vary {text}", text))
+    return check_inputs(file, overrides, inputs, "--vary")
+
+
+def check_inputs(
+    file: Path,
+    overrides: Sequence[str],
+    inputs: Sequence[tuple[str, float, float, str, str]],
+    source: str,
+    *,
+    whole: bool = True,
+) -> list[Vary]:
+    """Check inputs ``(path, low, high, where, text)`` against the scenario: the field exists and
+    is a number, given once, whole numbers stay whole (or, ``whole=False``, are refused),
+    and the scenario is valid with every input at its low and at its high. ``where``
+    starts each message; ``source`` (``--vary``, ``[fit]``) names them all."""
+    varies: list[Vary] = []
+    for path, low, high, where, text in inputs:
         if any(v.path == path for v in varies):
-            raise UserError(f"{flag}: {path} is varied twice")
+            raise UserError(f"{where}: {path} is given twice")
         found, value = _field_value(file, overrides, path)
         if not found:
-            raise UserError(f"{flag}: {file} has no field '{path}'")
+            raise UserError(f"{where}: {file} has no field '{path}'")
         if isinstance(value, bool) or not isinstance(value, int | float):
             kind = "a table" if isinstance(value, dict) else f"not a number ({value!r})"
-            raise UserError(f"{flag}: '{path}' is {kind}; vary a number")
+            verb = "vary" if source == "--vary" else "fit"
+            raise UserError(f"{where}: '{path}' is {kind}; {verb} a number")
         integer = isinstance(value, int)
+        if integer and not whole:
+            raise UserError(
+                f"{where}: '{path}' is a whole number; a fit needs a continuous field "
+                "(e.g. a factor or a mean)"
+            )
         if integer and not (low.is_integer() and high.is_integer()):
-            raise UserError(f"{flag}: '{path}' is a whole number; give whole LOW and HIGH")
+            raise UserError(f"{where}: '{path}' is a whole number; give whole LOW and HIGH")
         varies.append(Vary(path, low, high, integer, text))
     for end in ("low", "high"):
         point = {v.path: v.value(0.0 if end == "low" else 1.0, grid=True) for v in varies}
         try:
             load_scenario(file, [*overrides, *point_overrides(point)])
         except ScenarioError as exc:
-            lines = [f"{line} (with every --vary at its {end.upper()})" for line in exc.problems]
-            lines = [line.replace("(from --set ", "(from --vary ") for line in lines]
+            lines = [f"{line} (with every {source} at its {end.upper()})" for line in exc.problems]
+            lines = [line.replace("(from --set ", f"(from {source} ") for line in lines]
             raise UserError(lines) from None
     return varies
 

@@ -41,11 +41,21 @@ MIN_REPLICATIONS = 2
 """A confidence interval needs two replications."""
 DEMAND_REPLICATIONS = 2  # the demand is a sizing figure: two replications give it an interval
 
+MIN_SAMPLES = 2
+"""A fit's design needs two points to choose between."""
+
+DEFAULT_MAX_EVALUATIONS = 40
+"""How many evaluations a fit's local search may spend, by default."""
+
 __all__ = [
+    "DEFAULT_MAX_EVALUATIONS",
     "DEMAND_REPLICATIONS",
     "MIN_REPLICATIONS",
+    "MIN_SAMPLES",
+    "FitOptions",
     "Settings",
     "at_least_problem",
+    "fit_options",
     "resolve",
     "resolve_given",
     "scale_problem",
@@ -170,3 +180,23 @@ def scaled(loaded: LoadedScenario, scale: float | None) -> LoadedScenario:
     if scale is not None:
         _check("--scale", scale_problem(scale))
     return loaded.scaled(loaded.scenario.run.scale if scale is None else scale)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How ``chakong calibrate --fit`` searches (:mod:`sim.study.fit`)."""
+
+    samples: int | None = None  # the design's points (None: 2 x parameters + 2)
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS  # for the local search
+
+
+def fit_options(samples: int | None = None, max_evaluations: int | None = None) -> FitOptions:
+    """A fit's options from what was given (None: the default), refused as the flags are:
+    ``samples`` at least 2, ``max_evaluations`` at least 1."""
+    if samples is not None:
+        _check("--samples", at_least_problem(samples, MIN_SAMPLES))
+    if max_evaluations is not None:
+        _check("--max-evaluations", at_least_problem(max_evaluations, 1))
+    return FitOptions(
+        samples, DEFAULT_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
+    )

@@ -76,7 +76,10 @@ def test_pairing_narrows_the_interval_of_a_real_what_if():
         "time_to_close_days_mean",
         "time_to_recovery_days_mean",
         "backlog_mean",
-        "officer_wait_days_mean",
+        # not the officer wait: the baseline's officers are busy 94% of their time, so with
+        # 20% more the wait collapses and its noise is the what-if's own (pairing narrows
+        # it only 1.2 times); the officers' utilisation shares the arrivals' noise
+        "officer_utilization",
     ):
         p = paired.differences[0][m]
         i = independent_difference(

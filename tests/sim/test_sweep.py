@@ -65,7 +65,7 @@ def test_bad_vary_syntax_names_the_flag(text, message):
         ),
         (["name=1:2"], "'name' is not a number"),
         (["regions.hunan.officers=10.5:20"], "is a whole number; give whole LOW and HIGH"),
-        (["regions.hunan.officers=1:2", "regions.hunan.officers=3:4"], "is varied twice"),
+        (["regions.hunan.officers=1:2", "regions.hunan.officers=3:4"], "is given twice"),
         (["regions.hunan.officers=0:5"], "with every --vary at its LOW"),
     ],
 )
