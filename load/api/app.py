@@ -154,12 +154,13 @@ def create_app(
             metrics.controls.labels(body.action, outcome).inc()
         return Response(text, status_code=status, media_type="application/json")
 
-    async def up_to_date(asset_ids: list[str]) -> None:
-        """Bring assets up to the clock (agencies' acts, lapses) before they are read."""
+    async def up_to_date(asset_ids: list[str], now: float) -> None:
+        """Bring assets up to ``now`` (agencies' acts, lapses) before they are read at ``now``:
+        a view read at a later instant could show a status whose act is not yet carried out."""
         for asset_id in asset_ids:
 
             def settle(tx: Tx, asset_id: str = asset_id) -> None:
-                controls.bring_up_to_date(tx, world, asset_id)
+                controls.bring_up_to_date(tx, world, asset_id, now)
 
             await db.write_async(settle)
 
@@ -220,8 +221,10 @@ def create_app(
     async def get_case(case_id: PathId, court: CourtOf) -> Response:
         """The case, the money it recovered, its queries and every control (refusals too)."""
         now = world.clock.now()
-        await up_to_date(db.read_tx(lambda tx: casework.due_assets(tx, court, case_id, now)))
-        return json_response(200, db.read(lambda c: casework.read_case(c, world, court, case_id)))
+        await up_to_date(db.read_tx(lambda tx: casework.due_assets(tx, court, case_id, now)), now)
+        return json_response(
+            200, db.read(lambda c: casework.read_case(c, world, court, case_id, now))
+        )
 
     @courts.post(
         paths.QUERIES,
@@ -280,10 +283,11 @@ def create_app(
         asset = db.read_tx(lambda tx: controls.asset_of(tx, court, control_id))
         if asset is None:
             raise not_found("control", control_id)
-        if db.read_tx(lambda tx: controls.due(tx, asset, world.clock.now())):
-            await up_to_date([asset])
+        now = world.clock.now()  # one instant: settled to it, and viewed at it
+        if db.read_tx(lambda tx: controls.due(tx, asset, now)):
+            await up_to_date([asset], now)
         return json_response(
-            200, db.read_tx(lambda tx: controls.view(tx, world, court, control_id))
+            200, db.read_tx(lambda tx: controls.view(tx, world, court, control_id, now))
         )
 
     @admins.get(

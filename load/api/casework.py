@@ -213,12 +213,14 @@ def due_assets(tx: Tx, court: Court, case_id: int, now: float) -> list[str]:
     return sorted({str(r[0]) for r in tx.all(_DUE_ASSETS, params)})
 
 
-def read_case(conn: Connection, world: World, court: Court, case_id: int) -> dict[str, Any]:
+def read_case(
+    conn: Connection, world: World, court: Court, case_id: int, now: float
+) -> dict[str, Any]:
+    """The case as it stands at ``now`` (its assets brought up to ``now``)."""
     case = case_of(conn, court, case_id)
     recovered = balance(conn, court_account(case_id))
     rows = conn.execute(_CONTROLS, {"case_id": case_id})
     query_ids = conn.execute(_QUERY_IDS, {"case_id": case_id}).scalars()
-    now = world.clock.now()
     return {
         "case_id": case_id,
         "court_id": case.court_id,

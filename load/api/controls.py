@@ -165,12 +165,11 @@ def due(tx: Tx, asset_id: str, now: float) -> bool:
     return tx.one(_DUE, (asset_id, now, now, asset_id, now, now)) is not None
 
 
-def view(tx: Tx, world: World, court: Court, control_id: int) -> dict[str, Any]:
-    """``GET /v1/controls/{id}`` (after the asset was brought up to the clock)."""
+def view(tx: Tx, world: World, court: Court, control_id: int, now: float) -> dict[str, Any]:
+    """``GET /v1/controls/{id}`` at ``now`` (after the asset was brought up to ``now``)."""
     c = tx.one(_CONTROL, (control_id, court.court_id))
     if c is None:
         raise not_found("control", control_id)
-    now = world.clock.now()
     out: dict[str, Any] = {
         "control_id": c.control_id,
         "case_id": c.case_id,
@@ -195,9 +194,10 @@ def asset_of(tx: Tx, court: Court, control_id: int) -> str | None:
     return None if c is None else str(c.asset_id)
 
 
-def bring_up_to_date(tx: Tx, world: World, asset_id: str) -> None:
-    """Settle the asset's due events in a write transaction (locks the asset first)."""
+def bring_up_to_date(tx: Tx, world: World, asset_id: str, now: float) -> None:
+    """Settle the asset's events due by ``now`` in a write transaction (locks the asset
+    first)."""
     batch = Batch()
     tx.run(_LOCK_ASSET, (asset_id,))
-    settle(tx, world, asset_id, world.clock.now(), batch)
+    settle(tx, world, asset_id, now, batch)
     batch.write(tx, world.audit_key)

@@ -160,7 +160,9 @@ class Server:
         self.url = self.fixtures["base_url"]
         self.admin = {"Authorization": f"Bearer {self.fixtures['admin_token']}"}
 
-    def _wait_ready(self, timeout: float = 30) -> dict[str, Any]:
+    def _wait_ready(self, timeout: float = 120) -> dict[str, Any]:
+        """The fixtures the server wrote, once it answers /healthz. The deadline is generous: a
+        server with two workers starts in seconds, but far slower on a loaded 2-core machine."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
