@@ -46,19 +46,8 @@ def test_headers_name_fields_that_set_can_change():
 
 
 @pytest.mark.slow
-def test_mmc_officer_wait_matches_erlang_c_at_utilisation_0_8():
-    loaded = load_scenario(MMC, ["horizon_days=40200"])
-    r = verify(
-        loaded, read_check(MMC), Settings(replications=16, seed=7, workers=2, progress=False)
-    )
-    assert r["parameters"]["utilization"] == pytest.approx(0.8)
-    assert r["inside_ci95"], r
-    assert abs(r["relative_error"]) < 0.02, r
-
-
-@pytest.mark.slow
 def test_jackson_network_time_in_system_matches_product_form():
-    loaded = load_scenario(JACKSON, ["horizon_days=12200"])
+    loaded = load_scenario(JACKSON, ["horizon_days=6200"])  # the interval is about +-2%
     r = verify(
         loaded, read_check(JACKSON), Settings(replications=20, seed=3, workers=2, progress=False)
     )
