@@ -265,7 +265,7 @@ def peak_hour_plot(d: dict[str, Any]) -> bytes | None:
     ax.set_xlabel(f"minute of {t['peak_hour']:02d}:00-{t['peak_hour'] + 1:02d}:00")
     ax.set_ylabel("requests per second (full volume)")
     ax.set_title(f"The peak hour minute by minute (the day's peak minute: {t['peak_minute']})")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")  # explicit: no slowness warning
     return figures.png(fig)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 import pytest
@@ -85,8 +86,11 @@ def locked(world: World, court: Court, req: controls.ControlRequest) -> Any:
     return one
 
 
-def naive(world: World, court: Court, req: controls.ControlRequest) -> Any:
-    """Check, then write: the decision in one transaction, its effects in the next."""
+def naive(world: World, court: Court, req: controls.ControlRequest, threads: int) -> Any:
+    """Check, then write: the decision in one transaction, its effects in the next. Every
+    thread decides before any writes (a barrier between the two), so the race the locked
+    variant closes happens every time, however the threads are scheduled."""
+    decided = Barrier(threads)
 
     def one(i: int) -> tuple[int, dict[str, Any]]:
         def check(tx: Any) -> tuple[controls.Decision, Any]:
@@ -94,6 +98,7 @@ def naive(world: World, court: Court, req: controls.ControlRequest) -> Any:
             return controls.decide(tx, world, court, case, asset, req, now), asset
 
         decision, asset = world.db.write_tx(check)
+        decided.wait()
 
         def apply(tx: Any) -> tuple[int, dict[str, Any]]:
             batch = Batch()
@@ -117,7 +122,7 @@ def test_the_cap_holds_under_64_threads_and_check_then_write_breaks_it(new_world
     # the same test, with teeth: the naive variant lets more than the cap through
     world = new_world()
     court, req = fund_frozen(world)
-    replies = all_at_once(64, naive(world, court, req))
+    replies = all_at_once(64, naive(world, court, req, 64))
     with pytest.raises(AssertionError, match="deducted in 2023"):
         check_cap(replies, CAP_FEN)
     result = world.db.snapshot(lambda c: reconcile(c, world))
