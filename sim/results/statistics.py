@@ -28,7 +28,7 @@ from sim.model.deduction import is_provident_fund
 from sim.model.events import EventKind
 from sim.model.freeze import Failure, Hold
 from sim.model.network import QueryResult
-from sim.results.metrics import HEADLINE_METRICS
+from sim.results.metrics import HEADLINE_METRICS, json_number
 
 MINUTES_PER_DAY = 1440.0
 
@@ -341,11 +341,3 @@ def summarize_all(per_replication: Sequence[Mapping[str, float]]) -> dict[str, S
     return {name: summarize(r[name] for r in per_replication) for name in names}
 
 
-def json_number(v: float | None) -> float | None:
-    """A number for JSON: None where it is missing, NaN or infinite."""
-    return None if v is None or not math.isfinite(v) else v
-
-
-def from_json_number(v: float | None) -> float:
-    """A number read from JSON: NaN where it was None."""
-    return math.nan if v is None else float(v)

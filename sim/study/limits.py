@@ -27,6 +27,10 @@ DEFAULT_CAP = 100
 """The cap on replications under a precision target when none is given (or the initial
 number, if larger)."""
 
+RATE_FLOOR = 0.01
+"""Rates below 1% are judged on an absolute half-width of ``target`` x 1 percentage point
+(:mod:`sim.study.precision`; the comparison's report shows no % change for them)."""
+
 
 def at_least_problem(value: int, minimum: int) -> str | None:
     """What is wrong with a whole number that must be at least ``minimum``, or None."""

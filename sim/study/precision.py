@@ -39,10 +39,7 @@ from sim.engine.runner import Groups
 from sim.errors import UserError
 from sim.results.metrics import is_rate, unknown_metric
 from sim.results.statistics import summarize
-from sim.study.limits import DEFAULT_CAP, INITIAL_REPLICATIONS, target_problem
-
-RATE_FLOOR = 0.01
-"""Rates below 1% are judged on an absolute half-width of ``target`` x 1 percentage point."""
+from sim.study.limits import DEFAULT_CAP, INITIAL_REPLICATIONS, RATE_FLOOR, target_problem
 
 
 @dataclass(frozen=True)

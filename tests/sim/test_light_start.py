@@ -1,6 +1,7 @@
 """Short commands stay light: ``chakong --help`` (every command's parser, the plug-ins'
-included) and ``chakong validate`` load none of the heavy libraries. The check is on
-``sys.modules`` in a fresh interpreter, never on a time, so it holds on any machine."""
+included) and ``chakong validate`` load none of the heavy libraries, and ``chakong report``
+draws a run's report without the simulation. The check is on ``sys.modules`` in a fresh
+interpreter, never on a time, so it holds on any machine."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import pytest
 
 from tests.conftest import BASELINE, ROOT
+from tests.sim import studies
 
 SCIENCE = ("numpy", "scipy", "simpy", "networkx", "matplotlib", "pandas", "dask", "distributed")
 """What the simulation and its reports need, and a short command does not."""
@@ -81,3 +83,14 @@ def test_validate_coverage_still_loads_the_topology():
     code, modules = loaded_after("validate", str(BASELINE), "--coverage")
     assert code == 0
     assert "networkx" in modules
+
+
+def test_report_of_a_run_draws_without_the_simulation(tmp_path_factory, tmp_path):
+    """A run's report reads its folder: the model, the engine and scipy stay unloaded."""
+    run_dir = studies.run_folder(tmp_path_factory)[0]
+    out = tmp_path / "report.html"
+    code, modules = loaded_after("report", str(run_dir), "--out", str(out))
+    assert code == 0 and out.stat().st_size > 0
+    assert {"matplotlib", "fontTools"} <= modules  # the report was drawn
+    heavy = modules & {"simpy", "networkx", "scipy", "hdrh", "pandas", "dask", *SERVERS}
+    assert not heavy, f"chakong report imported {sorted(heavy)}"
