@@ -15,7 +15,6 @@ and a bare number means a constant: ``latency_days = 0``.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Callable, Iterator
@@ -34,12 +33,16 @@ if TYPE_CHECKING:
 _STANDARD_NORMAL = NormalDist()
 
 
-@functools.cache
-def _gammaincinv() -> Any:
-    """scipy's inverse of the regularised lower incomplete gamma function, imported once,
-    on the first gamma draw by inversion."""
+_gammaincinv: Any = None
+"""scipy's inverse of the regularised lower incomplete gamma function, once a gamma draw by
+inversion has imported it (a global: the draw is on the model's hot path)."""
+
+
+def _import_gammaincinv() -> Any:
+    global _gammaincinv
     from scipy.special import gammaincinv
 
+    _gammaincinv = gammaincinv
     return gammaincinv
 
 
@@ -162,7 +165,8 @@ class Gamma(_GivenByMean):
         return rng.gamma(self.shape, self.mean_ / self.shape, n)
 
     def ppf(self, u: float) -> float:
-        return float(_gammaincinv()(self.shape, u)) * self.mean_ / self.shape
+        inverse = _gammaincinv or _import_gammaincinv()
+        return float(inverse(self.shape, u)) * self.mean_ / self.shape
 
 
 class Uniform(_Distribution):
