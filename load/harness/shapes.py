@@ -19,10 +19,12 @@ is offered then as the shape says, and the verdict leaves it out.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import UserError
-from sim.scenario.load_settings import LoadSettings
+
+if TYPE_CHECKING:  # chakong load declares --shape from SHAPES before any settings exist
+    from sim.scenario.load_settings import LoadSettings
 
 Segment = tuple[float, float, float]
 SHAPES = ("flat", "daily", "ramp", "step", "spike", "soak")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli import options
-from sim.study.settings import DEMAND_REPLICATIONS
+from sim.study.limits import DEMAND_REPLICATIONS
 
 DEMAND_EPILOG = """\
 examples:

@@ -5,7 +5,10 @@ its finish hook, print.
 An option's value rules are the study layer's (:mod:`sim.study.settings`): the argument
 types here parse the text and ask the same ``*_problem`` functions the Python API's
 resolver asks, so ``--replications 0``, ``--scale 2`` or ``--precision 5`` are refused
-with the same words either way.
+with the same words either way. They come from the light modules
+(:mod:`sim.study.limits`, :mod:`sim.scenario.scaling`): declaring the options must not
+import the engine, numpy or scipy, so that ``chakong --help`` starts at once; each
+command imports what it runs inside its function.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sim.study.precision import DEFAULT_CAP, INITIAL_REPLICATIONS, target_problem
-from sim.study.settings import (
+from sim.scenario.scaling import scale_problem
+from sim.study.limits import (
+    DEFAULT_CAP,
     DEFAULT_MAX_EVALUATIONS,
+    INITIAL_REPLICATIONS,
     MIN_SAMPLES,
     at_least_problem,
-    scale_problem,
+    target_problem,
 )
 
 if TYPE_CHECKING:

@@ -37,7 +37,6 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sim.model.topology import Topology
     from sim.scenario import load_scenario
 
     failed = False
@@ -55,6 +54,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"channels {', '.join(s.channels)})"
         )
         if args.coverage:
+            from sim.model.topology import Topology  # networkx: only for --coverage
+
             topo = Topology(s)
             for region, asset, channels in topo.coverage():
                 reach = ", ".join(channels) if channels else "unreachable"

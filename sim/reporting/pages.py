@@ -15,10 +15,8 @@ from typing import Any
 from sim.reporting import figures
 from sim.reporting.data import RunData, load_run, load_scenario_only, read_json
 from sim.reporting.html import details, esc, image, page, pre, table
-from sim.results.metrics import format_value, is_rate, unit
-from sim.results.statistics import from_json_number
-from sim.study.precision import RATE_FLOOR
-from sim.study.sensitivity import Sensitivity
+from sim.results.metrics import format_value, from_json_number, is_rate, unit
+from sim.study.limits import RATE_FLOOR
 
 CRN_NOTE = (
     "Replication <i>i</i> of every scenario uses the same random streams (common random "
@@ -475,6 +473,8 @@ def _comparable(metric: str, base_mean: float) -> bool:
 
 
 def _verdict(s: dict[str, Any]) -> str:
+    from sim.study.sensitivity import Sensitivity  # scipy: only a sweep's page needs it
+
     return Sensitivity.from_json(s).verdict()
 
 

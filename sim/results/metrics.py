@@ -277,6 +277,16 @@ def format_value(value: float | None, name: str, signed: bool = False) -> str:
     return text
 
 
+def json_number(v: float | None) -> float | None:
+    """A metric's value for JSON: None where it is missing, NaN or infinite."""
+    return None if v is None or not math.isfinite(v) else v
+
+
+def from_json_number(v: float | None) -> float:
+    """A metric's value read from JSON: NaN where it was None."""
+    return math.nan if v is None else float(v)
+
+
 def markdown_table() -> str:
     """The README's metric table: one row per metric, in the catalogue's order."""
     lines = ["| metric | unit | meaning |", "| --- | --- | --- |"]

@@ -21,11 +21,30 @@ from collections.abc import Callable, Iterator
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
-from scipy import special
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy and scipy are imported where a distribution draws, not here: reading and checking a
+# scenario file (chakong validate, --help) needs neither, and they take most of a second
+# to import.
 
 _STANDARD_NORMAL = NormalDist()
+
+
+_gammaincinv: Any = None
+"""scipy's inverse of the regularised lower incomplete gamma function, once a gamma draw by
+inversion has imported it (a global: the draw is on the model's hot path)."""
+
+
+def _import_gammaincinv() -> Any:
+    global _gammaincinv
+    from scipy.special import gammaincinv
+
+    _gammaincinv = gammaincinv
+    return gammaincinv
+
 
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -79,6 +98,8 @@ class Constant(_Distribution):
         return self.value
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np
+
         return np.full(n, self.value)
 
     def ppf(self, u: float) -> float:
@@ -144,7 +165,8 @@ class Gamma(_GivenByMean):
         return rng.gamma(self.shape, self.mean_ / self.shape, n)
 
     def ppf(self, u: float) -> float:
-        return float(special.gammaincinv(self.shape, u)) * self.mean_ / self.shape
+        inverse = _gammaincinv or _import_gammaincinv()
+        return float(inverse(self.shape, u)) * self.mean_ / self.shape
 
 
 class Uniform(_Distribution):
@@ -220,6 +242,8 @@ class Empirical(_Distribution):
 
     @property
     def probabilities(self) -> np.ndarray:
+        import numpy as np
+
         if self.weights is None:
             return np.full(len(self.values), 1 / len(self.values))
         w = np.asarray(self.weights, dtype=float)
@@ -227,12 +251,18 @@ class Empirical(_Distribution):
 
     @property
     def mean(self) -> float:
+        import numpy as np
+
         return float(np.dot(self.values, self.probabilities))
 
     def sample_many(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        import numpy as np
+
         return rng.choice(np.asarray(self.values, dtype=float), size=n, p=self.probabilities)
 
     def ppf(self, u: float) -> float:
+        import numpy as np
+
         cumulative = np.cumsum(self.probabilities)
         k = int(np.searchsorted(cumulative, u, side="right"))
         return float(self.values[min(k, len(self.values) - 1)])

@@ -13,9 +13,13 @@ year, queries a day) shrink by :attr:`Scaled.volume_factor`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sim.errors import UserError
-from sim.scenario.schema import Scenario
+
+if TYPE_CHECKING:  # the schema (pydantic, the distributions) only for the types: the
+    # command line asks scale_problem before it loads any scenario
+    from sim.scenario.schema import Scenario
 
 
 @dataclass(frozen=True)

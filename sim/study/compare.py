@@ -34,9 +34,9 @@ from scipy import stats as st
 from sim.engine.executors import Executor
 from sim.errors import UserError
 from sim.results.folders import csv_number, manifest, write_json
-from sim.results.metrics import format_value
+from sim.results.metrics import format_value, json_number
 from sim.results.replication import ReplicationResult
-from sim.results.statistics import Summary, json_number, summarize
+from sim.results.statistics import Summary, summarize
 from sim.results.tables import text_table
 from sim.scenario.loader import LoadedScenario
 from sim.study.precision import PrecisionOutcome

@@ -39,22 +39,7 @@ from sim.engine.runner import Groups
 from sim.errors import UserError
 from sim.results.metrics import is_rate, unknown_metric
 from sim.results.statistics import summarize
-
-RATE_FLOOR = 0.01
-"""Rates below 1% are judged on an absolute half-width of ``target`` x 1 percentage point."""
-
-INITIAL_REPLICATIONS = 3
-"""Where the algorithm starts when no number of replications is given (Hoad et al.: 3)."""
-
-DEFAULT_CAP = 100
-"""The cap on replications when none is given (or the initial number, if larger)."""
-
-
-def target_problem(target: float) -> str | None:
-    """What is wrong with a precision target (a relative half-width), or None."""
-    if not 0 < target < 1:
-        return f"must be between 0 and 1 (0.02 is 2%), got {target:g}"
-    return None
+from sim.study.limits import DEFAULT_CAP, INITIAL_REPLICATIONS, RATE_FLOOR, target_problem
 
 
 @dataclass(frozen=True)

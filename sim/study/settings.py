@@ -29,23 +29,17 @@ from sim.errors import UserError
 from sim.scenario.loader import LoadedScenario
 from sim.scenario.scaling import scale_problem
 from sim.scenario.schema import RunDefaults
-from sim.study.precision import (
+from sim.study.limits import (
     DEFAULT_CAP,
+    DEFAULT_MAX_EVALUATIONS,
+    DEMAND_REPLICATIONS,
     INITIAL_REPLICATIONS,
-    PrecisionRule,
-    Sequential,
+    MIN_REPLICATIONS,
+    MIN_SAMPLES,
+    at_least_problem,
     target_problem,
 )
-
-MIN_REPLICATIONS = 2
-"""A confidence interval needs two replications."""
-DEMAND_REPLICATIONS = 2  # the demand is a sizing figure: two replications give it an interval
-
-MIN_SAMPLES = 2
-"""A fit's design needs two points to choose between."""
-
-DEFAULT_MAX_EVALUATIONS = 40
-"""How many evaluations a fit's local search may spend, by default."""
+from sim.study.precision import PrecisionRule, Sequential
 
 __all__ = [
     "DEFAULT_MAX_EVALUATIONS",
@@ -62,15 +56,6 @@ __all__ = [
     "scaled",
     "target_problem",
 ]
-
-
-def at_least_problem(value: int, minimum: int) -> str | None:
-    """What is wrong with a whole number that must be at least ``minimum``, or None."""
-    if value < minimum:
-        if minimum == 0:
-            return f"must not be negative, got {value}"
-        return f"must be at least {minimum}, got {value}"
-    return None
 
 
 def _check(flag: str, problem: str | None) -> None:

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as st
 
 from sim.model.case import Case
-from sim.results.statistics import Observer, summarize
+from sim.results.statistics import Observer, summarize, t_interval
 
 
 def test_summarize_is_a_t_interval():
@@ -19,6 +19,15 @@ def test_summarize_is_a_t_interval():
     assert s.mean == pytest.approx(np.mean(x))
     assert s.ci95 == pytest.approx((np.mean(x) - half, np.mean(x) + half))
     assert s.n == 6
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.9, 0.99])
+@pytest.mark.parametrize("dof", [1, 2, 4, 9, 29, 99, 1000])
+@pytest.mark.parametrize(("mean", "sem"), [(3.1, 0.2), (-250.0, 17.5), (1e-4, 3e-7)])
+def test_t_interval_is_scipy_stats_to_the_last_bit(confidence, dof, mean, sem):
+    """The statistics avoid importing scipy.stats; the interval must not move for it."""
+    lo, hi = st.t.interval(confidence, dof, loc=mean, scale=sem)
+    assert t_interval(confidence, dof, mean, sem) == (float(lo), float(hi))
 
 
 def test_summarize_leaves_out_missing_values_and_says_so():
