@@ -28,6 +28,7 @@ from tests.load.load_stub import (
 SHORT = ("--rate", "60", "--duration", "3s", "--seed", "3")
 
 
+@pytest.mark.slow
 def test_a_passing_run_writes_the_results_and_exits_0(chakong, tmp_path):
     out = tmp_path / "out"
     with stub_api(tmp_path) as (url, fixtures):
@@ -111,6 +112,7 @@ def test_a_failing_threshold_exits_1(chakong, tmp_path):
     assert check["check"] == "all: corrected_p99 < 1" and check["value"] >= 5
 
 
+@pytest.mark.slow
 def test_the_mix_check_fails_when_the_target_keeps_the_flows_from_the_mix(chakong, tmp_path):
     """Queries never answered: nothing to freeze, so controls become polls; the mix fails."""
     run = ("--rate", "300", "--duration", "4s", "--seed", "3", "--set", "load.prime_max_seconds=1")
@@ -165,6 +167,7 @@ def test_two_workers_run_distributed(chakong, tmp_path):
     assert no_process_mentions(str(out))
 
 
+@pytest.mark.slow
 def test_a_run_against_a_foreign_api_passes_through_its_adapter(chakong, tmp_path):
     out = tmp_path / "out"
     with foreign_api(tmp_path) as (url, fixtures):

@@ -63,6 +63,7 @@ def _correct(s: dict) -> dict:
     return s["controls"]["counts"]
 
 
+@pytest.mark.slow
 def test_in_scenario_mode_the_flows_follow_controls_until_final(chakong, tmp_path):
     """The default: the API started here hands controls to its agencies (202); the flows
     poll them (poll_control, planned from the scenario's control latency) until final."""

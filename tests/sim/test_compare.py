@@ -96,6 +96,7 @@ def test_pairing_narrows_the_interval_of_a_real_what_if():
 # ---------------------------------------------------------------- the command
 
 
+@pytest.mark.slow
 def test_json_is_one_object_of_the_documented_shape(compared):
     _, res = compared
     assert res.stdout.count("\n") == 1
@@ -123,6 +124,7 @@ def test_json_is_one_object_of_the_documented_shape(compared):
     assert central["queries_per_day_local"]["mean"] == 0  # the local channel is off
 
 
+@pytest.mark.slow
 def test_the_folder_holds_every_scenario_and_a_report(compared):
     out, res = compared
     assert_holds(out, "comparison.json", "comparison.csv", "manifest.json", "report.html")

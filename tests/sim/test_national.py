@@ -163,6 +163,7 @@ def test_every_whatif_runs_and_keeps_the_invariants(path, tmp_path):
     assert check_results(out) == []
 
 
+@pytest.mark.slow
 def test_calibrate_check_exit_codes(cli, tmp_path):
     args = [
         "calibrate",

@@ -202,6 +202,7 @@ def test_a_group_stops_only_when_every_scenario_is_precise():
     assert all(m.status == "met" for m in both_outcome.metrics)
 
 
+@pytest.mark.slow
 def test_real_replications_with_one_and_three_workers_agree():
     scenario = load_scenario(BASELINE, ["horizon_days=90", "warmup_days=10"]).scenario
     rule = PrecisionRule(0.03, max_replications=7, metrics=("throughput_cases_per_year",))
@@ -226,6 +227,7 @@ def test_tasks_name_everything_a_replication_depends_on():
 SHORT = ["--set", "horizon_days=150", "--set", "warmup_days=20", "--workers", "2"]
 
 
+@pytest.mark.slow
 def test_run_stops_when_the_target_is_reached_and_says_so(cli, tmp_path):
     res = cli(
         "run",
@@ -255,6 +257,7 @@ def test_run_stops_when_the_target_is_reached_and_says_so(cli, tmp_path):
     assert manifest["precision"]["stopped_by"] == "precision"
 
 
+@pytest.mark.slow
 def test_run_stops_at_the_cap_and_names_what_missed(cli, tmp_path):
     res = cli(
         "run",

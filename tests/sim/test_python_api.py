@@ -105,6 +105,7 @@ def test_records_must_be_asked_for(base):
         r.cases_frame()
 
 
+@pytest.mark.slow
 def test_compare_gives_the_json_object_and_rows(base):
     more = sim.load(studies.MORE_OFFICERS, **SHORT)
     c = sim.compare(base, more, replications=3, seed=4)
@@ -119,6 +120,7 @@ def test_compare_gives_the_json_object_and_rows(base):
     assert isinstance(c.frame(), pd.DataFrame) and len(c.frame()) == len(rows)
 
 
+@pytest.mark.slow
 def test_sweep_and_report(base, tmp_path):
     sw = sim.sweep(
         base,
@@ -139,6 +141,7 @@ def test_sweep_and_report(base, tmp_path):
     assert path == tmp_path / "run" / "report.html" and path.is_file()
 
 
+@pytest.mark.slow
 def test_precision_from_python(base):
     r = sim.simulate(base, seed=2, precision=0.5, precision_metrics=["backlog_mean"])
     assert r.precision is not None and r.precision.stopped_by == "precision"

@@ -87,6 +87,7 @@ def test_run_report_holds_the_table_plots_scenario_and_manifest(run_dir):
     assert "--set horizon_days=150" in text
 
 
+@pytest.mark.slow
 def test_comparison_report_holds_differences_forest_plot_and_every_scenario(compare_dir):
     text = _html(compare_dir)
     _self_contained(text)
@@ -100,6 +101,7 @@ def test_comparison_report_holds_differences_forest_plot_and_every_scenario(comp
     assert len(IMG.findall(text)) == 5
 
 
+@pytest.mark.slow
 def test_sweep_report_holds_the_sensitivity_chart_and_the_points(sweep_dir):
     text = _html(sweep_dir)
     _self_contained(text)
@@ -142,6 +144,7 @@ def test_agencies_named_in_chinese_do_not_break_the_plots(tmp_path):
 # ---------------------------------------------------------------- the command
 
 
+@pytest.mark.slow
 def test_report_command_rebuilds_reports_in_place(cli, run_dir, compare_dir, tmp_path):
     copies = []
     for d in (run_dir, compare_dir):
@@ -195,11 +198,13 @@ def test_a_folder_that_is_not_results_exits_2_and_writes_nothing(cli, tmp_path, 
     assert not (folder / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_out_needs_a_single_folder(cli, run_dir, compare_dir, tmp_path):
     res = cli("report", str(run_dir), str(compare_dir), "--out", str(tmp_path / "r.html"))
     assert res.returncode == 2 and "--out: only with one RESULTS_DIR" in res.stderr
 
 
+@pytest.mark.slow
 def test_check_results_dir_names_the_kind(run_dir, compare_dir, sweep_dir):
     assert [check_results_dir(d) for d in (run_dir, compare_dir, sweep_dir)] == [
         "run",
@@ -231,7 +236,15 @@ def server(tmp_path_factory):
         thread.join()
 
 
-@pytest.mark.parametrize("kind", ["run", "compare", "sweep", "demand"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "run",
+        pytest.param("compare", marks=pytest.mark.slow),
+        pytest.param("sweep", marks=pytest.mark.slow),
+        "demand",
+    ],
+)
 def test_chromium_renders_the_report_with_its_images_and_no_errors(
     browser, server, kind, run_dir, compare_dir, sweep_dir, demand_dir
 ):

@@ -191,6 +191,7 @@ def test_sobol_indices_of_an_additive_function():
 # ---------------------------------------------------------------- the command
 
 
+@pytest.mark.slow
 def test_sweep_prints_which_inputs_drive_the_metrics(swept):
     _, res = swept
     text = res.stdout
@@ -202,6 +203,7 @@ def test_sweep_prints_which_inputs_drive_the_metrics(swept):
     assert any(x.strip().startswith("time_to_recovery_days_mean:") for x in text.splitlines())
 
 
+@pytest.mark.slow
 def test_sweep_folder_holds_the_table_and_the_report(swept):
     out, _ = swept
     assert_holds(
@@ -234,6 +236,7 @@ def test_sweep_folder_holds_the_table_and_the_report(swept):
     ]
 
 
+@pytest.mark.slow
 def test_a_sobol_sweep_gives_sobol_indices_and_its_report(tmp_path):
     import sim
 
