@@ -7,12 +7,15 @@ and browser tests read the very folders the command tests checked.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import BASELINE, SCENARIOS
-from tests.sim.command import invoke
+from tests.sim.command import Result, invoke
 
 SHORT = ["--set", "horizon_days=150", "--set", "warmup_days=20"]
 MORE_OFFICERS = SCENARIOS / "whatif" / "baseline-more-officers.toml"
@@ -21,15 +24,29 @@ ALL_CENTRAL = SCENARIOS / "whatif" / "baseline-all-central.toml"
 _cache: dict[str, Any] = {}
 
 
+def shared_root(tmp_path_factory: Any) -> Path:
+    """The test run's temporary folder: under pytest-xdist, the one its processes share
+    (each process's own folder lies inside it)."""
+    root = Path(tmp_path_factory.getbasetemp())
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
 def _build(tmp_path_factory: Any, command: str, *args: str, runs: int, seed: int) -> Any:
     """``chakong COMMAND ARGS`` on the baseline's short window, with ``runs`` replications
-    on 2 workers, once per session: (its folder, what the command gave)."""
+    on 2 workers, once per test run: (its folder, what the command gave). Under pytest-xdist
+    the suite's processes share one copy: the first to ask builds it, holding a lock, and the
+    others read it (the folders are only read; tests that change one change a copy)."""
     if command not in _cache:
-        out = tmp_path_factory.getbasetemp() / command
-        counts = ["--replications", str(runs), "--workers", "2", "--seed", str(seed)]
-        res = invoke(command, str(BASELINE), *args, *SHORT, *counts, "--out", str(out))
-        assert res.returncode == 0, res.stderr
-        _cache[command] = (out, res)
+        root = shared_root(tmp_path_factory)
+        out, answer = root / f"study-{command}", root / f"study-{command}.json"
+        with (root / f"study-{command}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not answer.exists():
+                counts = ["--replications", str(runs), "--workers", "2", "--seed", str(seed)]
+                res = invoke(command, str(BASELINE), *args, *SHORT, *counts, "--out", str(out))
+                assert res.returncode == 0, res.stderr
+                answer.write_text(json.dumps(asdict(res)), encoding="utf-8")
+            _cache[command] = (out, Result(**json.loads(answer.read_text(encoding="utf-8"))))
     return _cache[command]
 
 
