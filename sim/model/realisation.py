@@ -2,7 +2,7 @@
 
 After the controls, a case holds some assets. Each becomes money at a time: a deduction
 after the freeze takes effect (online, or by an officer in person), the proceeds of a sale,
-a provident fund's yearly steps, or a debtor who pays under credit punishment. Freezes
+a provident fund's yearly steps, or a debtor who pays (all or part) under credit punishment. Freezes
 must be renewed before they expire (online, or by an officer in person); a renewal missed
 or made too late lets the freeze lapse, and what it held is lost to the case.
 
@@ -111,11 +111,12 @@ class Realisation:
             self._push(done, MONEY, hold, hold_left)
         self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
 
-    def add_voluntary(self, at: float) -> None:
-        """The debtor pays at ``at`` (at the court, in its office hours)."""
+    def add_voluntary(self, at: float, share: float = 1.0) -> None:
+        """The debtor pays at ``at`` (at the court, in its office hours) ``share`` of what is
+        then still owed (1: all of it)."""
         if at < math.inf:
-            share = keyed_uniform(self.case.seed, PAYS)
-            self._push(self.calendar.in_hours(at, share), VOLUNTARY, None)
+            hour = keyed_uniform(self.case.seed, PAYS)
+            self._push(self.calendar.in_hours(at, hour), VOLUNTARY, None, share)
 
     # ------------------------------------------------------------ running
     def run(self, terminate_at: float) -> Generator[Any, Any, None]:
@@ -150,7 +151,8 @@ class Realisation:
             else:  # VOLUNTARY
                 ongoing = any(n > 0 for n in self.pending.values())
                 if ongoing or t <= terminate_at:
-                    self._pay(t, None, settlement.take_all(), EventKind.voluntary, 0.0)
+                    fen = settlement.take_all() if amount >= 1 else settlement.take_share(amount)
+                    self._pay(t, None, fen, EventKind.voluntary, 0.0)
 
     def _money(self, t: float, hold: Hold, amount: int, transfer: float) -> None:
         fund = deduction.is_provident_fund(hold)

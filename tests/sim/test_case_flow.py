@@ -248,6 +248,23 @@ def test_credit_punishment_brings_a_voluntary_payment(tmp_path):
     assert world.case_rows[0].outcome == "terminated_for_now"
 
 
+def test_credit_punishment_brings_a_part_payment(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        "debtors.nothing_share=1",
+        "credit_punishment.pays_part_probability=1",
+        "credit_punishment.part_share=0.3",
+        "credit_punishment.days_to_pay=40",
+    )
+    world, log = run_log(scenario)
+    # 30% of the 10,000 owed; the rest is still owed: partly performed, no sooner than
+    # 3 months after filing, and the debtor joins the 终本 pool
+    assert _events(log, "voluntary") == [(40.0, "voluntary", 3000.0, "")]
+    (case,) = world.case_rows
+    assert case.outcome == "partly_performed" and case.recovered_yuan == 3000.0
+    assert case.closed_days >= 90 and world.observer.pushes == 10
+
+
 def test_terminated_pool_requeries_and_restores_as_a_new_matter(tmp_path):
     scenario = tiny(
         tmp_path,
