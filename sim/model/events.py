@@ -65,6 +65,7 @@ class Event(NamedTuple):
     asset_id: int | None = None  # the asset's number within its case
     expires_days: float | None = None  # freeze rows: when the freeze expires
     debtor_id: int | None = None  # the same debtor across a case and its restored matters
+    ordered_days: float | None = None  # online control rows: when the court sent the order
 
 
 class CaseRow(NamedTuple):

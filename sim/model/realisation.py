@@ -107,6 +107,7 @@ class Realisation:
         else:
             # the officer orders it online in office hours once the freeze bites
             ordered = self.calendar.next_open(hold.effective)
+            hold.deduct_ordered = ordered
             done = hold.finding.via.control_done(ordered, self.case.seed, DEDUCT, hold.asset.index)
             self._push(done, MONEY, hold, hold_left)
         self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
@@ -160,6 +161,7 @@ class Realisation:
         kind = EventKind.sale if deduction.is_sold(hold) else EventKind.deduct
         if taken > 0:
             self._pay(t, hold, taken, kind, transfer)
+        hold.deduct_ordered = math.nan  # a provident fund's later steps need no new order
         left = amount - taken
         if fund and left > 0 and not self.settlement.paid_off:
             # the next step on a working day of the new year, in office hours
@@ -193,8 +195,9 @@ class Realisation:
         ):
             done = math.inf
         elif hold.finding.via.link.online_freeze:
+            hold.ordered = self.calendar.next_open(t)
             done = hold.finding.via.control_done(
-                self.calendar.next_open(t), self.case.seed, RENEW, hold.asset.index, self.renewals
+                hold.ordered, self.case.seed, RENEW, hold.asset.index, self.renewals
             )
         else:
             if t > env.now:

@@ -51,6 +51,24 @@ def test_one_deposit_online(tmp_path):
     assert row.outcome == "partly_performed" and row.recovered_yuan == 4000.0
 
 
+def test_online_controls_carry_when_the_court_ordered_them(tmp_path):
+    world, _ = run_log(tiny(tmp_path))
+    ordered = {r.event: r.ordered_days for r in world.log.sorted_rows()}
+    # the freeze is ordered when the last answer is in (0.75) and holds a day later; the
+    # deduction is ordered when the freeze holds (1.75); a release at closing has no order
+    assert ordered["freeze"] == 0.75 and ordered["deduct"] == 1.75
+    assert ordered["unfreeze"] is None and ordered["disbursed"] is None
+    fund = tiny(
+        tmp_path,
+        "regions.r.claim_yuan=120000",
+        "debtors.assets.bank_deposit.hold_probability=0",
+        "debtors.assets.provident_fund={hold_probability=1, value_yuan=200000}",
+    )
+    world, _ = run_log(fund)
+    steps = [r.ordered_days for r in world.log.sorted_rows() if r.event == "deduct"]
+    assert steps == [1.75, None, None]  # the yearly steps need no new order
+
+
 def test_provident_fund_arrives_in_yearly_steps_under_the_cap(tmp_path):
     scenario = tiny(
         tmp_path,
