@@ -133,7 +133,9 @@ def count_demand(rows: Sequence[Event], scenario: Scenario) -> ReplicationDemand
         else:
             continue
         day = math.floor(t)
-        minute = min(int((t - day) * MINUTES_PER_DAY), MINUTES_PER_DAY - 1)
+        # an instant on a minute's edge (08:30 as day + 8.5/24) counts in that minute, not
+        # in the one before it by a rounding error
+        minute = min(int((t - day) * MINUTES_PER_DAY + 1e-6), MINUTES_PER_DAY - 1)
         hour = minute // 60
         out.by_hour[name][hour] += 1
         kind = calendar.kind(day)

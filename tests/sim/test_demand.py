@@ -79,6 +79,14 @@ def test_an_online_control_counts_when_the_court_orders_it(tmp_path):
     d = count_demand(rows, scenario)
     assert d.total(freeze) == 1 and d.by_hour[freeze][10] == 1
     assert d.total(deduct) == 1 and d.by_hour[deduct][12] == 1
+    # an order at the court's opening, 08:30 to the float, counts in the minute 08:30
+    opening = [
+        row(11.2, 4, "freeze", "bank_deposit", "central", "bank")._replace(
+            ordered_days=11 + 8.5 / 24
+        )
+    ]
+    minutes = count_demand(opening, scenario).working_minutes
+    assert minutes[8 * 60 + 30] == 1 and sum(minutes) == 1
 
 
 def test_in_person_controls_are_counted_apart(tmp_path):
