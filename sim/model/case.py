@@ -31,6 +31,7 @@ class Case:
     debtor_id: int = -1
     work: float = 0.0  # the officer's first stint, in working days
     pays_after: float = math.inf  # credit punishment: days from restrictions to payment
+    pays_share: float = 1.0  # ...of what is then still owed (below 1: part payment)
     objects: bool = False  # draws an objection (a matter of its own)
     pays_in_pool: bool = False  # restored because the debtor paid while in the 终本 pool
     seed: int = 0  # keys the case's own draws after its query (records, controls, sales,

@@ -44,7 +44,7 @@ class EventKind(StrEnum):
     deduct = "deduct"  # money taken from an asset into the court's account
     sale = "sale"  # a sold asset's proceeds reach the court's account
     sale_failed = "sale_failed"  # no buyer in any auction round nor the fixed-price sale
-    voluntary = "voluntary"  # the debtor pays the rest under credit punishment
+    voluntary = "voluntary"  # the debtor pays (the rest, or part) under credit punishment
     disbursed = "disbursed"  # money paid out to the creditor
     unfreeze = "unfreeze"  # holds released when the case closes
     closed = "closed"  # the case is closed (outcome in the case record)
@@ -65,6 +65,7 @@ class Event(NamedTuple):
     asset_id: int | None = None  # the asset's number within its case
     expires_days: float | None = None  # freeze rows: when the freeze expires
     debtor_id: int | None = None  # the same debtor across a case and its restored matters
+    ordered_days: float | None = None  # online control rows: when the court sent the order
 
 
 class CaseRow(NamedTuple):

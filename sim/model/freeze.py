@@ -39,6 +39,8 @@ class Hold:
     period: float  # freeze period, in days
     available: float  # money the asset can give this case (after any earlier authority)
     waiting: bool
+    ordered: float = math.nan  # when the court sent an online control (NaN: in person)
+    deduct_ordered: float = math.nan  # ...and an online deduction, until it is done
 
     @property
     def asset(self):
@@ -51,6 +53,7 @@ class Failure:
 
     finding: Finding
     at: float
+    ordered: float = math.nan  # when the court sent an online control (NaN: in person)
 
 
 def needs_officer(finding: Finding) -> bool:
@@ -93,15 +96,15 @@ class FreezeDesk:
             asset_type = f.asset.asset_type
             index = f.asset.index
             if needs_officer(f):
-                at = officer_done
+                at, ordered = officer_done, math.nan
             else:
-                at = f.via.control_done(started, seed, FREEZE, index, attempt)
+                at, ordered = f.via.control_done(started, seed, FREEZE, index, attempt), started
             delay = self.hard_delay[asset_type]
             if delay > 0:
                 at += -delay * math.log1p(-keyed_uniform(seed, STALE, index, attempt))
             hard = self.hard_p[asset_type]
             if f.wrong or (hard > 0 and keyed_uniform(seed, HARD, index, attempt) < hard):
-                failures.append(Failure(f, at))
+                failures.append(Failure(f, at, ordered))
                 continue
             period = self.period_days[(region, asset_type)]
             value = f.asset.value_yuan
@@ -112,5 +115,7 @@ class FreezeDesk:
                 effective = at + keyed_sample(self.release, seed, RELEASE, index, attempt)
                 value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
             # a freeze's period runs from when it takes effect (a waiting one's too)
-            holds.append(Hold(f, at, effective, effective + period, period, value, waiting))
+            holds.append(
+                Hold(f, at, effective, effective + period, period, value, waiting, ordered)
+            )
         return holds, failures

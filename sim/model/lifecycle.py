@@ -118,7 +118,7 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
 
     # money in time order, then closing
     terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
-    money.add_voluntary(pays_at)
+    money.add_voluntary(pays_at, case.pays_share)
     yield from money.run(terminate_at)
     yield from _close(w, case, money, terminate_at)
 

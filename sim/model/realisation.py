@@ -2,7 +2,7 @@
 
 After the controls, a case holds some assets. Each becomes money at a time: a deduction
 after the freeze takes effect (online, or by an officer in person), the proceeds of a sale,
-a provident fund's yearly steps, or a debtor who pays under credit punishment. Freezes
+a provident fund's yearly steps, or a debtor who pays (all or part) under credit punishment. Freezes
 must be renewed before they expire (online, or by an officer in person); a renewal missed
 or made too late lets the freeze lapse, and what it held is lost to the case.
 
@@ -107,15 +107,17 @@ class Realisation:
         else:
             # the officer orders it online in office hours once the freeze bites
             ordered = self.calendar.next_open(hold.effective)
+            hold.deduct_ordered = ordered
             done = hold.finding.via.control_done(ordered, self.case.seed, DEDUCT, hold.asset.index)
             self._push(done, MONEY, hold, hold_left)
         self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
 
-    def add_voluntary(self, at: float) -> None:
-        """The debtor pays at ``at`` (at the court, in its office hours)."""
+    def add_voluntary(self, at: float, share: float = 1.0) -> None:
+        """The debtor pays at ``at`` (at the court, in its office hours) ``share`` of what is
+        then still owed (1: all of it)."""
         if at < math.inf:
-            share = keyed_uniform(self.case.seed, PAYS)
-            self._push(self.calendar.in_hours(at, share), VOLUNTARY, None)
+            hour = keyed_uniform(self.case.seed, PAYS)
+            self._push(self.calendar.in_hours(at, hour), VOLUNTARY, None, share)
 
     # ------------------------------------------------------------ running
     def run(self, terminate_at: float) -> Generator[Any, Any, None]:
@@ -150,7 +152,8 @@ class Realisation:
             else:  # VOLUNTARY
                 ongoing = any(n > 0 for n in self.pending.values())
                 if ongoing or t <= terminate_at:
-                    self._pay(t, None, settlement.take_all(), EventKind.voluntary, 0.0)
+                    fen = settlement.take_all() if amount >= 1 else settlement.take_share(amount)
+                    self._pay(t, None, fen, EventKind.voluntary, 0.0)
 
     def _money(self, t: float, hold: Hold, amount: int, transfer: float) -> None:
         fund = deduction.is_provident_fund(hold)
@@ -158,6 +161,7 @@ class Realisation:
         kind = EventKind.sale if deduction.is_sold(hold) else EventKind.deduct
         if taken > 0:
             self._pay(t, hold, taken, kind, transfer)
+        hold.deduct_ordered = math.nan  # a provident fund's later steps need no new order
         left = amount - taken
         if fund and left > 0 and not self.settlement.paid_off:
             # the next step on a working day of the new year, in office hours
@@ -191,8 +195,9 @@ class Realisation:
         ):
             done = math.inf
         elif hold.finding.via.link.online_freeze:
+            hold.ordered = self.calendar.next_open(t)
             done = hold.finding.via.control_done(
-                self.calendar.next_open(t), self.case.seed, RENEW, hold.asset.index, self.renewals
+                hold.ordered, self.case.seed, RENEW, hold.asset.index, self.renewals
             )
         else:
             if t > env.now:

@@ -14,10 +14,12 @@ from sim.model.calendar import WorkingTime
 from sim.model.debtors import DebtorFactory
 from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
-from sim.model.streams import Streams, integers, uniforms
+from sim.model.streams import Streams, integers, key_of, keyed_sample, uniforms
 from sim.scenario.distributions import sampler
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
+
+PART_SHARE = key_of("part share")
 
 
 class RegionRuntime:
@@ -59,6 +61,8 @@ class RegionRuntime:
         self.conduct = uniforms(stream("conduct"))
         credit = scenario.credit_punishment
         self.pays_probability = credit.pays_probability
+        self.pays_part_probability = credit.pays_part_probability
+        self._part_share = credit.part_share
         self.days_to_pay = sampler(credit.days_to_pay, stream("conduct", "days_to_pay"))
         matters = scenario.matters
         self.objection_probability = matters.objection_probability
@@ -94,6 +98,10 @@ class RegionRuntime:
             scenario.terminated_pool.closing_officer_days, stream("work", "closing")
         )
         self.initial_pending = spec.initial_pending_cases
+
+    def part_share(self, seed: int) -> float:
+        """The share of what is still owed a debtor paying part pays (keyed by the case)."""
+        return min(1.0, keyed_sample(self._part_share, seed, PART_SHARE))
 
     def draw_claim(self) -> float:
         return round(self.claim(), 2)

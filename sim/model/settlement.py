@@ -50,6 +50,12 @@ class Settlement:
         fen, self.remaining = self.remaining, 0
         return max(fen, 0)
 
+    def take_share(self, share: float) -> int:
+        """The debtor pays ``share`` of what is still owed (part payment); returns fen."""
+        fen = min(max(round(self.remaining * share), 0), max(self.remaining, 0))
+        self.remaining -= fen
+        return fen
+
     def take(self, at: float, available_fen: int, provident_fund: bool = False) -> int:
         """Take, at time ``at``, what the claim needs of ``available_fen``; returns fen taken."""
         take = min(available_fen, self.remaining)

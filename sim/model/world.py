@@ -106,8 +106,14 @@ class World:
         if matter != "objection":  # drawn at filing, in filing order (common random numbers)
             case.seed = region.case_seed()
             case.work = region.investigate()
-            if region.pays_probability > 0 and region.conduct() < region.pays_probability:
-                case.pays_after = region.days_to_pay()
+            if region.pays_probability > 0 or region.pays_part_probability > 0:
+                # one draw decides: pays the rest, pays part of it, or does not pay
+                conduct = region.conduct()
+                if conduct < region.pays_probability:
+                    case.pays_after = region.days_to_pay()
+                elif conduct < region.pays_probability + region.pays_part_probability:
+                    case.pays_after = region.days_to_pay()
+                    case.pays_share = region.part_share(case.seed)
             if region.objection_probability > 0:
                 case.objects = region.conduct() < region.objection_probability
         self.filed_total += 1  # matters filed, warm-up included

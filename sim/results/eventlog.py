@@ -112,7 +112,7 @@ class EventLog(Observer):
         super().controlled(case, holds, failures)
         for h in holds:
             kind = EventKind.freeze_waiting if h.waiting else EventKind.freeze
-            self._hold_row(case, h.at, kind, h, h.available, h.expires)
+            self._hold_row(case, h.at, kind, h, h.available, h.expires, h.ordered)
         for x in failures:
             f = x.finding
             self.rows.append(
@@ -129,6 +129,7 @@ class EventLog(Observer):
                     f.asset.index,
                     None,
                     case.debtor_id,
+                    _when(x.ordered),
                 )
             )
 
@@ -156,6 +157,7 @@ class EventLog(Observer):
             )
         else:  # a voluntary payment
             asset, channel, aid = "", "", None
+        ordered = _when(hold.deduct_ordered) if hold is not None else None
         for t, what in ((at, kind), (paid_at, EventKind.disbursed)):
             self.rows.append(
                 Event(
@@ -171,6 +173,7 @@ class EventLog(Observer):
                     aid,
                     None,
                     case.debtor_id,
+                    ordered if what is EventKind.deduct else None,
                 )
             )
         self.paid_out.setdefault(case.case_id, []).append((paid_at, yuan))
@@ -181,7 +184,8 @@ class EventLog(Observer):
     def renewal(self, case: Case, hold: Hold, at: float, ok: bool) -> None:
         super().renewal(case, hold, at, ok)
         kind = EventKind.freeze_renewed if ok else EventKind.freeze_lapsed
-        self._hold_row(case, at, kind, hold, hold.available, hold.expires)
+        ordered = hold.ordered if ok else math.nan
+        self._hold_row(case, at, kind, hold, hold.available, hold.expires, ordered)
 
     def unfrozen(self, case: Case, hold: Hold, at: float) -> None:
         self._hold_row(case, at, EventKind.unfreeze, hold, None, hold.expires)
@@ -212,6 +216,7 @@ class EventLog(Observer):
         hold: Hold,
         amount: float | None,
         expires: float | None,
+        ordered: float = math.nan,
     ) -> None:
         via = hold.finding.via
         self.rows.append(
@@ -228,6 +233,7 @@ class EventLog(Observer):
                 hold.asset.index,
                 expires,
                 case.debtor_id,
+                _when(ordered),
             )
         )
 
@@ -264,3 +270,8 @@ class EventLog(Observer):
         """Every matter: those closed, in closing order, then those still open at the horizon."""
         horizon = self.horizon
         return self.case_rows + [self._case_row(c, horizon) for c in self.open.values()]
+
+
+def _when(t: float) -> float | None:
+    """A time for the log (None where there is none: NaN)."""
+    return None if math.isnan(t) else t

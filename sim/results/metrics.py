@@ -174,7 +174,7 @@ METRICS: tuple[Metric, ...] = (
         "cases/year",
         0,
         Kind.count,
-        "debtors paying the rest under credit punishment, per year",
+        "debtors paying under credit punishment (the rest, or part of it), per year",
     ),
     Metric(
         "renewal_failure_rate",

@@ -52,14 +52,16 @@ def write_events(path: Path, rows: Iterable[Event], header: bool = True) -> int:
             fh.write(",".join(EVENT_COLUMNS) + "\n")
         write = fh.write
         # unpacked in the order of Event's fields, which is the order of the columns
-        for rep, t, case, region, event, asset, channel, amount, agency, aid, exp, debtor in rows:
+        for row in rows:
+            rep, t, case, region, event, asset, channel, amount, agency, aid, exp, debtor, order = row
             money = "" if amount is None else f"{amount:.2f}"
             number = "" if aid is None else aid
             expires = "" if exp is None else f"{exp:.5f}"
             who = "" if debtor is None else debtor
+            ordered = "" if order is None else f"{order:.5f}"
             write(
                 f"{rep},{t:.5f},{case},{region},{event},{asset},{channel},{money},{agency},"
-                f"{number},{expires},{who}\n"
+                f"{number},{expires},{who},{ordered}\n"
             )
             n += 1
     return n

@@ -159,14 +159,37 @@ class CreditPunishment(Frozen):
 
     Restrictions start when the officer first handles the case; a share of debtors then
     pays the rest of the claim after a delay whose hazard rises with time (gamma, shape > 1).
+    Another share pays only part of what is still owed (a settlement by instalments, 执行和解,
+    or what the debtor can raise): the case closes partly performed unless its assets pay
+    the rest.
     """
 
     pays_probability: Probability = Field(
-        default=0.0, description="Share of debtors who pay under the restrictions."
+        default=0.0, description="Share of debtors who pay the rest under the restrictions."
+    )
+    pays_part_probability: Probability = Field(
+        default=0.0,
+        description="Share of debtors who pay part of what is still owed under the "
+        "restrictions (with pays_probability, at most 1).",
+    )
+    part_share: Distribution = Field(
+        default=Constant(value=0.5),
+        description="Share of what is still owed such a debtor pays (draws above 1 count as 1).",
     )
     days_to_pay: Distribution = Field(
         default=Constant(value=120), description="Restrictions to voluntary payment, in days."
     )
+
+    @model_validator(mode="after")
+    def _shares_add_up(self) -> CreditPunishment:
+        total = self.pays_probability + self.pays_part_probability
+        if total > 1:
+            raise ValueError(
+                f"pays_probability ({self.pays_probability:g}) and pays_part_probability "
+                f"({self.pays_part_probability:g}) are shares of the same debtors: together "
+                f"they must be at most 1, not {total:g}"
+            )
+        return self
 
 
 class TerminatedPool(Frozen):

@@ -11,8 +11,10 @@ HTTP call carries each):
 - ``control <action>``, online controls only (an in-person control never reaches the network
   and is counted apart): ``freeze`` (attempts: ``freeze``, ``freeze_waiting`` and
   ``freeze_failed``), ``renew`` (``freeze_renewed``), ``deduct`` and ``unfreeze``. A control
-  is counted when the log records it, when it takes effect in the agency's staff hours (the
-  log has no row for the court's order).
+  is counted when the court sends it (the row's ``ordered_days``, in the court's office
+  hours), not when the agency, having picked it up at its next poll, carries it out; a row
+  with no order time (a release at closing, a provident fund's later yearly steps) is
+  counted at its own time.
 
 Simulated time is calendar time, so a count per simulated day is a count per day of wall
 time. A deployment is sized by its busiest time, so the figures are those of a **working
@@ -101,10 +103,12 @@ def count_demand(rows: Sequence[Event], scenario: Scenario) -> ReplicationDemand
     queries_seen: set[tuple[int, str, float]] = set()
     per_hour_slot: dict[int, int] = {}
     for row in rows:
+        event = row.event
         t = row.time_days
+        if row.ordered_days is not None and event in _CONTROL_EVENTS:
+            t = row.ordered_days  # the court sends an online control when it orders it
         if not lo <= t < hi:
             continue
-        event = row.event
         if event in _FILINGS:
             name = rq.FILE_CASE
         elif event == EventKind.query_sent:
@@ -129,7 +133,9 @@ def count_demand(rows: Sequence[Event], scenario: Scenario) -> ReplicationDemand
         else:
             continue
         day = math.floor(t)
-        minute = min(int((t - day) * MINUTES_PER_DAY), MINUTES_PER_DAY - 1)
+        # an instant on a minute's edge (08:30 as day + 8.5/24) counts in that minute, not
+        # in the one before it by a rounding error
+        minute = min(int((t - day) * MINUTES_PER_DAY + 1e-6), MINUTES_PER_DAY - 1)
         hour = minute // 60
         out.by_hour[name][hour] += 1
         kind = calendar.kind(day)

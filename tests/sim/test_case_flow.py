@@ -51,6 +51,24 @@ def test_one_deposit_online(tmp_path):
     assert row.outcome == "partly_performed" and row.recovered_yuan == 4000.0
 
 
+def test_online_controls_carry_when_the_court_ordered_them(tmp_path):
+    world, _ = run_log(tiny(tmp_path))
+    ordered = {r.event: r.ordered_days for r in world.log.sorted_rows()}
+    # the freeze is ordered when the last answer is in (0.75) and holds a day later; the
+    # deduction is ordered when the freeze holds (1.75); a release at closing has no order
+    assert ordered["freeze"] == 0.75 and ordered["deduct"] == 1.75
+    assert ordered["unfreeze"] is None and ordered["disbursed"] is None
+    fund = tiny(
+        tmp_path,
+        "regions.r.claim_yuan=120000",
+        "debtors.assets.bank_deposit.hold_probability=0",
+        "debtors.assets.provident_fund={hold_probability=1, value_yuan=200000}",
+    )
+    world, _ = run_log(fund)
+    steps = [r.ordered_days for r in world.log.sorted_rows() if r.event == "deduct"]
+    assert steps == [1.75, None, None]  # the yearly steps need no new order
+
+
 def test_provident_fund_arrives_in_yearly_steps_under_the_cap(tmp_path):
     scenario = tiny(
         tmp_path,
@@ -246,6 +264,23 @@ def test_credit_punishment_brings_a_voluntary_payment(tmp_path):
     world, log = run_log(late)  # too late: the case is 终本 at day 90 first
     assert "voluntary" not in [e for _, e, *_ in log]
     assert world.case_rows[0].outcome == "terminated_for_now"
+
+
+def test_credit_punishment_brings_a_part_payment(tmp_path):
+    scenario = tiny(
+        tmp_path,
+        "debtors.nothing_share=1",
+        "credit_punishment.pays_part_probability=1",
+        "credit_punishment.part_share=0.3",
+        "credit_punishment.days_to_pay=40",
+    )
+    world, log = run_log(scenario)
+    # 30% of the 10,000 owed; the rest is still owed: partly performed, no sooner than
+    # 3 months after filing, and the debtor joins the 终本 pool
+    assert _events(log, "voluntary") == [(40.0, "voluntary", 3000.0, "")]
+    (case,) = world.case_rows
+    assert case.outcome == "partly_performed" and case.recovered_yuan == 3000.0
+    assert case.closed_days >= 90 and world.observer.pushes == 10
 
 
 def test_terminated_pool_requeries_and_restores_as_a_new_matter(tmp_path):

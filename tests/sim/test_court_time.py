@@ -23,7 +23,8 @@ from sim.scenario import load_scenario
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import AssetType, WorkingCalendar
 from sim.scenario.stages import Sale
-from tests.conftest import BASELINE
+from sim.study.demand import run_demand
+from tests.conftest import BASELINE, SCENARIOS
 from tests.sim.test_case_flow import Run, run_log
 from tests.sim.tiny import tiny
 
@@ -105,6 +106,26 @@ def test_a_small_run_keeps_court_time_and_closings_spread(tmp_path):
         assert seen["in_office_hours"][event] >= 0.85, (event, seen)
     assert seen["closings_busiest_day_share"] < 0.05, seen
     assert check_results(out) == []
+
+
+def test_the_national_scenario_keeps_court_time_and_a_real_peak(tmp_path):
+    # issue 11's "done when", on a small slice of the national scenario: closings spread
+    # over days with a body (p50 and p90 apart), court events in office hours, and a
+    # working day's peak hour at least twice its 24-hour mean
+    loaded = load_scenario(
+        SCENARIOS / "national-2023.toml", ["warmup_days=100", "horizon_days=250"]
+    ).scaled(0.0005)
+    out = tmp_path / "run"
+    result = sim.simulate(loaded, replications=2, seed=4, workers=1, out=out, records=True)
+    p50 = result.summary["time_to_close_days_p50"].mean
+    p90 = result.summary["time_to_close_days_p90"].mean
+    assert p90 - p50 >= 1, (p50, p90)  # a day apart: not a spike at filing + 90 days
+    seen = court_time(out)
+    for event in ("filed", "freeze", "deduct", "disbursed", "closed"):
+        assert seen["in_office_hours"][event] >= 0.85, (event, seen)
+    assert seen["closings_busiest_day_share"] < 0.05, seen
+    demand = run_demand(loaded, seed=4, replications=2, show_progress=False)
+    assert demand["total"]["peak_to_mean"]["mean"] >= 2, demand["total"]["peak_to_mean"]
 
 
 def test_closing_a_case_that_owes_is_officer_work_and_approval(tmp_path):

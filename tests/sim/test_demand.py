@@ -63,6 +63,32 @@ def test_rows_become_requests_by_kind_hour_and_asset(tmp_path):
     assert d.busiest_hour_requests == 2  # the two freeze attempts in hour 12 of day 11
 
 
+def test_an_online_control_counts_when_the_court_orders_it(tmp_path):
+    scenario = tiny(tmp_path, "warmup_days=10", "horizon_days=12")
+    freeze, deduct = rq.control("freeze"), rq.control("deduct")
+    rows = [
+        # ordered at 10:15 on day 10, carried out by the agency at 08:30 the next day
+        row(11 + 8.5 / 24, 1, "freeze", "bank_deposit", "central", "bank")._replace(
+            ordered_days=10 + 10.25 / 24
+        ),
+        # ordered before the window: not counted, though carried out inside it
+        row(10.1, 2, "deduct", "bank_deposit", "central", "")._replace(ordered_days=9.9),
+        # no order time (a provident fund's later yearly step): counted at its own time
+        row(11.5, 3, "deduct", "bank_deposit", "central", ""),
+    ]
+    d = count_demand(rows, scenario)
+    assert d.total(freeze) == 1 and d.by_hour[freeze][10] == 1
+    assert d.total(deduct) == 1 and d.by_hour[deduct][12] == 1
+    # an order at the court's opening, 08:30 to the float, counts in the minute 08:30
+    opening = [
+        row(11.2, 4, "freeze", "bank_deposit", "central", "bank")._replace(
+            ordered_days=11 + 8.5 / 24
+        )
+    ]
+    minutes = count_demand(opening, scenario).working_minutes
+    assert minutes[8 * 60 + 30] == 1 and sum(minutes) == 1
+
+
 def test_in_person_controls_are_counted_apart(tmp_path):
     scenario = tiny(
         tmp_path, "warmup_days=0", "horizon_days=1", "channels.central.online_deduct=false"

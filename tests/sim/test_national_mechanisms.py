@@ -31,6 +31,11 @@ def mechanisms_run(tmp_path_factory):
             # large claims, as before the fit narrowed their spread: cases that deduct a
             # provident fund for years, so freezes are renewed and lapse
             "region_defaults.claim_yuan.sigma=1.3",
+            # and provident funds capped and frozen a year at a time everywhere: a few
+            # capped regions alone needed two or three renewals in the run, so whether one
+            # lapsed was luck (the refit's draws had none)
+            "region_overrides.policy.provident_fund_annual_cap_yuan=20000",
+            "region_overrides.policy.provident_fund_freeze_years=1",
         ],
     ).scaled(0.001)
     out = tmp_path_factory.mktemp("mech") / "run"

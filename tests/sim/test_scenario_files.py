@@ -217,6 +217,20 @@ def test_resolved_scenario_round_trips_through_json():
     assert again == loaded.scenario
 
 
+def test_debtors_paying_all_and_paying_part_are_shares_of_one_whole():
+    overrides = [
+        "credit_punishment.pays_probability=0.7",
+        "credit_punishment.pays_part_probability=0.5",
+    ]
+    (problem,) = _problems(BASELINE, overrides)
+    assert problem.startswith(
+        f"{BASELINE}: credit_punishment: pays_probability (0.7) and pays_part_probability "
+        "(0.5) are shares of the same debtors: together they must be at most 1, not 1.2"
+    )
+    fine = load_scenario(BASELINE, ["credit_punishment.pays_part_probability=0.5"]).scenario
+    assert fine.credit_punishment.pays_part_probability == 0.5
+
+
 def test_cli_validate_exit_codes_and_no_traceback(cli, tmp_path):
     ok = cli("validate", str(BASELINE))
     assert ok.returncode == 0 and "ok" in ok.stdout
