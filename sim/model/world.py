@@ -20,10 +20,9 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
-import simpy
-
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
+from sim.model.clock import Clock
 from sim.model.debtors import Asset
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventSink
@@ -49,7 +48,7 @@ class World:
         progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = Clock()
         self.events = events
         self.years = CalendarYears(scenario.start_date)
         # 公积金: provident fund taken per (debtor, calendar year), across cases and funds

@@ -1,0 +1,99 @@
+"""The event calendar of a replication: SimPy's environment with a two-level queue.
+
+SimPy keeps every scheduled event in one binary heap, so each push and pop costs about
+``log2(pending)`` comparisons of tuples. A national run holds hundreds of thousands of
+pending events (a timeout for every case waiting for its money, its closing, its next
+control), most of them days or months ahead, and the cost of an event grows with the size
+of the run.
+
+:class:`Clock` keeps only the events of the current *slot* (an hour of simulated time) in
+the heap; later ones wait in per-slot lists, in the order they were scheduled, and a slot's
+list becomes the heap when the clock reaches it. The slot of a time is
+``floor(t * SLOTS_PER_DAY)``, which never decreases as ``t`` grows, so every event in an
+earlier slot comes before every event in a later one, and inside a slot the heap orders by
+SimPy's own key (time, priority, the order of scheduling). Events are therefore processed
+in exactly the order of :class:`simpy.Environment`: the same run, event for event, at a
+cost per event that no longer grows with the number pending.
+"""
+
+from __future__ import annotations
+
+import math
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+import simpy
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import NORMAL, EventPriority
+
+SLOTS_PER_DAY = 24  # an hour of simulated time a slot
+_LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
+
+
+class Clock(simpy.Environment):
+    """A :class:`simpy.Environment` whose queue has two levels (see the module)."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self._slot = self._slot_of(initial_time)  # the slot the heap holds
+        self._later: dict[int, list[Any]] = {}  # slot -> events scheduled for it, in order
+        self._slots: list[int] = []  # a heap of the keys of ``_later``
+
+    @staticmethod
+    def _slot_of(t: float) -> int:
+        return int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
+
+    def schedule(
+        self, event: simpy.Event, priority: EventPriority = NORMAL, delay: float = 0
+    ) -> None:
+        t = self._now + delay
+        item = (t, priority, next(self._eid), event)
+        slot = int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
+        if slot <= self._slot:
+            heappush(self._queue, item)
+            return
+        waiting = self._later.get(slot)
+        if waiting is None:
+            self._later[slot] = [item]
+            heappush(self._slots, slot)
+        else:
+            waiting.append(item)
+
+    def _next_slot(self) -> bool:
+        """Make the next slot's events the heap (the heap is empty); False if none."""
+        if not self._slots:
+            return False
+        self._slot = heappop(self._slots)
+        queue = self._later.pop(self._slot)
+        heapify(queue)
+        self._queue = queue
+        return True
+
+    def peek(self) -> float:
+        if self._queue:
+            return self._queue[0][0]
+        if self._slots:
+            return min(self._later[self._slots[0]])[0]
+        return math.inf
+
+    def step(self) -> None:
+        queue = self._queue
+        if not queue:
+            if not self._next_slot():
+                raise EmptySchedule
+            queue = self._queue
+        self._now, _, _, event = heappop(queue)
+
+        # as simpy.Environment.step: callbacks run once, a failure not defused crashes
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        try:
+            for callback in callbacks:  # type: ignore[union-attr]
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]  # type: ignore[index]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
