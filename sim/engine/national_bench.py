@@ -79,7 +79,7 @@ def _in_own_process(path: Path, scale: float, advance: Callable[[float], Any]) -
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(
-        target=_replicate, args=(sending, str(path), scale), name=f"bench-scale-{scale:g}"
+        target=_replicate, args=(sending, str(path.resolve()), scale), name=f"bench-scale-{scale:g}"
     )
     child.start()
     sending.close()
