@@ -81,6 +81,15 @@ scale_fraction = _number("", scale_problem)  # --scale: in (0, 1]
 precision_target = _number(" such as 0.02", target_problem)  # --precision: in (0, 1)
 
 
+def scale_fractions(text: str) -> list[float]:
+    """An argparse type: one or more scales separated by commas (``0.01,0.05,0.2``), each
+    in (0, 1]."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"expected scales separated by commas, got '{text}'")
+    return [scale_fraction(part) for part in parts]
+
+
 # ---------------------------------------------------------------- the options
 
 

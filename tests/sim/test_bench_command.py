@@ -1,27 +1,101 @@
-"""`chakong bench --national` runs and reports what it measured (the figures themselves are
-benchmarks, never asserted here: the machines are shared and noisy)."""
+"""`chakong bench` and `chakong bench --national` run and report what they measured (the
+figures themselves are benchmarks, never asserted here: the machines are shared and noisy),
+and the events they count are the events the run processes."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from sim.engine.bench import SEED, events_per_matter, textbook_events_per_customer
+from sim.engine.replication import single_run
+from sim.scenario import load_scenario
+from tests.conftest import SCENARIOS
+
+MMC = SCENARIOS / "validation" / "mmc.toml"
+
+
+def test_a_textbook_customer_is_six_simpy_events() -> None:
+    # an arrival timeout, the process's start, the request, the service timeout, the
+    # release and the process's end; the source's own start and end spread over 2,000
+    assert textbook_events_per_customer(2000) == pytest.approx(6.0, abs=0.01)
+
+
+def test_counting_events_leaves_the_replication_as_it_was() -> None:
+    scenario = load_scenario(MMC, ["horizon_days=300", "warmup_days=50"]).scenario
+    per_matter, filed = events_per_matter(scenario)
+    assert filed == single_run(scenario, SEED, 0).cases_filed > 100
+    assert 3 < per_matter < 30
+
 
 @pytest.mark.slow
-def test_national_bench_reports_wall_time_and_memory(cli) -> None:
-    done = cli("bench", "--national", "--scale", "0.002", "--json")
+def test_bench_reports_the_ratio_events_and_memory(cli, tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(
+        f'extends = "{MMC.as_posix()}"\nname = "tiny"\nhorizon_days = 400\nwarmup_days = 50\n'
+        "[regions.court]\narrival_rate_per_day = 0.5\n"
+    )
+    done = cli("bench", "--scenario", str(tiny), "--repeat", "1", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout)
-    assert r["scenario"] == "national-2023" and r["scale"] == 0.002
-    assert 0 < r["volume_factor"] < 0.01
-    assert r["matters_filed"] > 10_000
-    assert r["wall_seconds"] > 0 and r["peak_rss_gib"] > 0
-    assert r["matters_per_second"] == pytest.approx(r["matters_filed"] / r["wall_seconds"], 0.01)
-    assert "simulated days" in done.stderr  # the progress bar
+    assert r["scenario"] == "tiny" and r["rounds"] == 1 and r["target_ratio"] == 0.4
+    assert r["ratio"] == pytest.approx(
+        r["cases_per_second"] / r["textbook_customers_per_second"], rel=0.01
+    )
+    assert r["ratio_per_round"] == [r["ratio"]]
+    assert r["events_per_matter"] > 1 and r["textbook_events_per_customer"] == pytest.approx(6)
+    assert r["memory_growth_ratio"] == pytest.approx(
+        r["peak_memory_mb_4x"] / r["peak_memory_mb_1x"], rel=0.01
+    )
 
 
-def test_national_bench_rejects_a_bad_scale(cli) -> None:
-    done = cli("bench", "--national", "--scale", "1.5")
+@pytest.mark.slow
+def test_national_bench_runs_each_scale_in_its_own_process(cli) -> None:
+    done = cli("bench", "--national", "--scale", "0.002,0.001", "--json")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    assert r["scenario"] == "national-2023" and r["split"].startswith("not available")
+    assert (r["target_wall_seconds"], r["target_peak_gib"]) == (600, 1.5)
+    small, large = r["runs"]
+    assert (small["scale"], large["scale"]) == (0.001, 0.002)  # smallest first
+    assert 0 < small["volume_factor"] < large["volume_factor"] < 0.01
+    assert 5_000 < small["matters_filed"] < large["matters_filed"]
+    for run in r["runs"]:
+        assert run["wall_seconds"] > 0 and run["cpu_seconds"] > 0 and run["peak_rss_gib"] > 0
+        assert run["matters_per_second"] == pytest.approx(
+            run["matters_filed"] / run["wall_seconds"], rel=0.01
+        )
+        assert run["cost_per_matter"] == pytest.approx(
+            run["textbook_customers_per_second"] / run["matters_per_second"], rel=0.01
+        )
+    assert small["relative_cost"] == 1
+    assert large["relative_cost"] == pytest.approx(
+        large["cost_per_matter"] / small["cost_per_matter"], rel=0.01
+    )
+    assert r["largest_relative_cost"] == large["relative_cost"]
+    assert "at scale 0.001" in done.stderr and "at scale 0.002" in done.stderr  # the bars
+
+
+@pytest.mark.parametrize(
+    ("scales", "problem"),
+    [
+        ("1.5", "must be in (0, 1]"),
+        ("0.01,0", "must be in (0, 1]"),
+        ("0.01,x", "expected a number"),
+        ("0.01,,0.2", "separated by commas"),
+    ],
+)
+def test_national_bench_rejects_a_bad_scale_list(cli, scales: str, problem: str) -> None:
+    done = cli("bench", "--national", "--scale", scales)
     assert done.returncode == 2
-    assert "--scale" in done.stderr and "Traceback" not in done.stderr
+    assert "--scale" in done.stderr and problem in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_scale_belongs_to_the_national_bench(cli) -> None:
+    done = cli("bench", "--scale", "0.1")
+    assert done.returncode == 2
+    assert "--scale applies with --national only" in done.stderr
+    assert "Traceback" not in done.stderr
