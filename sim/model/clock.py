@@ -87,10 +87,10 @@ class Clock(simpy.Environment):
         # as simpy.Environment.step: callbacks run once, a failure not defused crashes
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:
-            for callback in callbacks:  # type: ignore[union-attr]
+            for callback in callbacks:
                 callback(event)
         except StopSimulation:
-            event.callbacks = callbacks[callbacks.index(callback) + 1 :]  # type: ignore[index]
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
             self.schedule(event, EventPriority(-1))
             raise
         if not event._ok and not hasattr(event, "_defused"):

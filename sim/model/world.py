@@ -20,6 +20,8 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
+import simpy
+
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
 from sim.model.clock import Clock
@@ -48,7 +50,7 @@ class World:
         progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.env = Clock()
+        self.env: simpy.Environment = Clock()  # a two-level queue, in SimPy's order
         self.events = events
         self.years = CalendarYears(scenario.start_date)
         # 公积金: provident fund taken per (debtor, calendar year), across cases and funds
