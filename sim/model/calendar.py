@@ -82,8 +82,9 @@ class WorkingTime:
             return t
         day = math.floor(t)
         tod = t - day
-        if self.day_open(day) and tod < self.close:
-            return day + max(tod, self.open)
+        flags = self._open  # day_open(day), in line: this runs several times a matter
+        if (flags[day] if 0 <= day < len(flags) else self.day_open(day)) and tod < self.close:
+            return t if tod >= self.open else day + self.open
         return self.next_working_day(day + 1) + self.open
 
     def next_working_day(self, day: int) -> int:
