@@ -58,6 +58,10 @@ class PoolWorld(Protocol):
     def restore(self) -> Callable[[str, int, float, tuple[Asset, ...], bool], object]: ...
 
 
+# the columns' types, as numpy sees them: region, debtor, owed, pushes left, next push
+_DTYPES = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
+
+
 class Bucket:
     """The members due at one day's check, as typed columns in the order they came."""
 
@@ -78,17 +82,14 @@ class Bucket:
         self.next_push.append(next_push)
 
     def extend(self, cols: tuple[np.ndarray, ...]) -> None:
-        for column, values in zip(self.columns(), cols, strict=True):
-            column.frombytes(values.tobytes())
+        for column, values, dtype in zip(self.columns(), cols, _DTYPES, strict=True):
+            column.frombytes(values.astype(dtype, copy=False).tobytes())
 
     def columns(self) -> tuple[array, ...]:
         return (self.region, self.debtor, self.owed, self.left, self.next_push)
 
     def __len__(self) -> int:
         return len(self.debtor)
-
-
-_DTYPES = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
 
 
 class TerminatedPool:
