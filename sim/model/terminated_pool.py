@@ -60,6 +60,7 @@ class PoolWorld(Protocol):
 
 # the columns' types, as numpy sees them: region, debtor, owed, pushes left, next push
 _DTYPES = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
+VECTOR_MIN = 64  # members at a check from which moving them as arrays pays
 
 
 class Bucket:
@@ -150,50 +151,71 @@ class TerminatedPool:
         bucket = self.buckets.pop(day, None)
         if not bucket:
             return
-        w = self.w
-        now = w.env.now
         n = len(bucket)
         self.size -= n
+        emerged = self.rng.random(n) < self.emergence if self.emergence > 0 else np.zeros(n, bool)
+        paying = self.pays_rng.random(n) < self.pays if self.pays > 0 else np.zeros(n, bool)
+        region, debtor, owed = bucket.region, bucket.debtor, bucket.owed
+        leads = restored = 0
+        gone = []  # members whose case is restored: no more pushes
+        for i in np.flatnonzero(emerged | paying).tolist():
+            lead, back = self._push(region[i], debtor[i], owed[i], bool(paying[i]))
+            leads += lead
+            restored += back and not paying[i]
+            if back:
+                gone.append(i)
+        if n < VECTOR_MIN:  # a few members: numpy's overhead would be most of the cost
+            left, next_push = bucket.left, bucket.next_push
+            for i in range(n):
+                if left[i] > 1 and i not in gone:
+                    self._add(
+                        region[i], debtor[i], owed[i], left[i] - 1, next_push[i] + self.interval
+                    )
+        else:
+            self._push_again(bucket, gone)
+        self.w.events.pushed(self.w.env.now, n, leads, restored)
+
+    def _push(self, region: int, debtor: int, owed: float, pays: bool) -> tuple[bool, bool]:
+        """One member's push: (a lead found, the case restored)."""
+        w = self.w
+        name = self.names[region]
+        runtime = w.regions[name]
+        if pays:  # credit punishment bites: the debtor pays what is still owed
+            w.restore(name, debtor, owed if not math.isnan(owed) else runtime.draw_pool_claim(),
+                      (), True)  # fmt: skip
+            return False, True
+        assets = runtime.pool_debtors.holdings()
+        found = [a for a in assets if a.asset_type in self.reachable[name]]
+        if not found:
+            return False, False
+        if math.isnan(owed):
+            owed = runtime.draw_pool_claim()
+        worth = self._realisable(found) >= self.restore_share * owed
+        if worth and (self.followup >= 1 or self.rng.random() < self.followup):
+            w.restore(name, debtor, owed, assets, False)
+            return True, True
+        return True, False
+
+    def _push_again(self, bucket: Bucket, gone: list[int]) -> None:
+        """Those still to be pushed, an interval on, moved in one vectorised step in the
+        order they were in."""
         region, debtor, owed, left, next_push = (
             np.frombuffer(c, dtype=t) for c, t in zip(bucket.columns(), _DTYPES, strict=True)
         )
-        emerged = self.rng.random(n) < self.emergence if self.emergence > 0 else np.zeros(n, bool)
-        paying = self.pays_rng.random(n) < self.pays if self.pays > 0 else np.zeros(n, bool)
         stays = left > 1
-        leads = restored = 0
-        for i in np.flatnonzero(emerged | paying).tolist():
-            name = self.names[region[i]]
-            owes = float(owed[i])
-            if paying[i]:  # credit punishment bites: the debtor pays what is still owed
-                if math.isnan(owes):
-                    owes = w.regions[name].draw_pool_claim()
-                w.restore(name, int(debtor[i]), owes, (), True)
-                stays[i] = False
-                continue
-            runtime = w.regions[name]
-            assets = runtime.pool_debtors.holdings()
-            found = [a for a in assets if a.asset_type in self.reachable[name]]
-            if found:
-                leads += 1
-                if math.isnan(owes):
-                    owes = runtime.draw_pool_claim()
-                worth = self._realisable(found) >= self.restore_share * owes
-                if worth and (self.followup >= 1 or self.rng.random() < self.followup):
-                    restored += 1
-                    w.restore(name, int(debtor[i]), owes, assets, False)
-                    stays[i] = False
-        if stays.any():  # pushed again an interval on, in the order they were in
-            later = next_push[stays] + self.interval
-            cols = (region[stays], debtor[stays], owed[stays], left[stays] - 1, later)
-            days = np.ceil(later).astype(np.int64)
-            for d in np.unique(days).tolist():
-                at = days == d
-                target = self.buckets.get(d)
-                if target is None:
-                    target = self.buckets[d] = Bucket()
-                target.extend(tuple(c[at] for c in cols))
-            self.size += len(later)
-        w.events.pushed(now, n, leads, restored)
+        stays[gone] = False
+        if not stays.any():
+            return
+        later = next_push[stays] + self.interval
+        cols = (region[stays], debtor[stays], owed[stays], left[stays] - 1, later)
+        days = np.ceil(later).astype(np.int64)
+        for d in np.unique(days).tolist():
+            at = days == d
+            target = self.buckets.get(d)
+            if target is None:
+                target = self.buckets[d] = Bucket()
+            target.extend(tuple(c[at] for c in cols))
+        self.size += len(later)
 
     def _realisable(self, assets: list[Asset]) -> float:
         return sum(
