@@ -14,7 +14,9 @@ Measured in one process, alternating the two sides so that both see the same mac
   can be read as too many events or too much work at each;
 - peak traced memory of the scenario run for 6 and for 24 simulated years, and their ratio.
   With streaming statistics only the state of the system is held (open cases, and the 终本
-  pool, which fills for its 5 years of re-queries), so past that the peak should not grow.
+  pool, which fills for its 5 years of re-queries), so past that the peak should not grow,
+  but for a scenario whose open matters grow: the matters open and the pool's members at
+  each horizon are reported beside it, and the growth for each more matter held open.
 
 ``chakong bench --national`` (:mod:`sim.engine.national_bench`) times the national scenario
 at several scales instead, each in a process of its own.
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.engine.replication import single_run
+from sim.engine.replication import run_once, single_run
 from sim.errors import UserError
 from sim.model.streams import Streams
 from sim.model.world import World
@@ -139,12 +141,15 @@ def _cases_per_second(scenario: Scenario, replication: int) -> tuple[float, int]
     return result.cases_filed / (time.perf_counter() - began), result.cases_filed
 
 
-def _peak_mb(scenario: Scenario) -> float:
+def _peak_mb(scenario: Scenario) -> tuple[float, int, int]:
+    """Peak traced memory (MB) of one replication, and the state it holds at the horizon:
+    the matters open and the 终本 pool's members."""
     gc.collect()
     tracemalloc.start()
     try:
-        single_run(scenario, SEED, 0, keep_records=False)
-        return tracemalloc.get_traced_memory()[1] / 2**20
+        world, _ = run_once(scenario, SEED, 0)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        return peak, world.open_cases(scenario.horizon_days), world.pool.size
     finally:
         tracemalloc.stop()
 
@@ -166,8 +171,16 @@ def run_bench(path: Path | None = None, repeat: int = 3) -> dict[str, Any]:
     per_matter, _ = events_per_matter(scenario)
     per_customer = textbook_events_per_customer()
     short_days, long_days = 6 * 365, 24 * 365
-    peak_1x = _peak_mb(load_scenario(path, [f"horizon_days={short_days}"]).scenario)
-    peak_4x = _peak_mb(load_scenario(path, [f"horizon_days={long_days}"]).scenario)
+    peak_1x, open_1x, pool_1x = _peak_mb(
+        load_scenario(path, [f"horizon_days={short_days}"]).scenario
+    )
+    peak_4x, open_4x, pool_4x = _peak_mb(
+        load_scenario(path, [f"horizon_days={long_days}"]).scenario
+    )
+    # what the memory grew by for each matter more held open (the state the model holds):
+    # flat memory, or growth in step with the open matters, is an engine keeping nothing else
+    more_open = open_4x - open_1x
+    per_open_kb = (peak_4x - peak_1x) * 1024 / more_open if more_open > 0 else None
     best_case, best_book = max(case_rates), max(book_rates)
     ratio = best_case / best_book
     return {
@@ -188,6 +201,11 @@ def run_bench(path: Path | None = None, repeat: int = 3) -> dict[str, Any]:
         "peak_memory_mb_4x": round(peak_4x, 2),
         "simulated_days_1x": short_days,
         "memory_growth_ratio": round(peak_4x / peak_1x, 3),
+        "open_matters_1x": open_1x,
+        "open_matters_4x": open_4x,
+        "pool_members_1x": pool_1x,
+        "pool_members_4x": pool_4x,
+        "memory_kb_per_more_open_matter": None if per_open_kb is None else round(per_open_kb, 2),
     }
 
 
@@ -209,5 +227,19 @@ def format_bench(r: dict[str, Any]) -> str:
             f"{r['peak_memory_mb_1x']:>12.1f} MB",
             f"  peak memory, 4x as long        {r['peak_memory_mb_4x']:>12.1f} MB   "
             f"(growth ratio {r['memory_growth_ratio']:.2f}; flat is 1.00)",
+            f"  held at the horizon            {r['open_matters_1x']:>12,} -> "
+            f"{r['open_matters_4x']:,} matters open, {r['pool_members_1x']:,} -> "
+            f"{r['pool_members_4x']:,} in the 终本 pool",
+            _held_line(r),
         ]
+    )
+
+
+def _held_line(r: dict[str, Any]) -> str:
+    per_open = r["memory_kb_per_more_open_matter"]
+    if per_open is None:
+        return "  memory beyond the state        the open matters did not grow"
+    return (
+        f"  memory for each more open      {per_open:>12.2f} KB   (the growth over the matters "
+        "held open at the horizon)"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+from array import array
 
 from sim.scenario.holidays import NO_HOLIDAYS, Holidays
 from sim.scenario.schema import WEEKDAYS, WorkingCalendar
@@ -49,7 +50,7 @@ class WorkingTime:
             and self.holidays is NO_HOLIDAYS
         )
         self._open: list[bool] = []  # is day k open?
-        self._cum: list[int] = [0]  # open days in [0, k)
+        self._cum = array("q", [0])  # open days in [0, k) (typed: it grows with the run)
 
     def _extend(self, day: int) -> None:
         """Compute flags up to and including ``day``."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+from array import array
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -104,10 +105,10 @@ class OfficeFilings:
         self.rate = rate
         self.calendar = calendar
         self.continuous = calendar.continuous
-        self.days: list[list[int]] = []  # working days of each month segment
+        self.days: list[array[int]] = []  # working days of each month segment (typed)
         for i in range(len(rate.rates)):
             first, last = math.ceil(rate.starts[i]), math.ceil(rate.starts[i + 1])
-            self.days.append([d for d in range(first, last) if calendar.day_open(d)])
+            self.days.append(array("q", (d for d in range(first, last) if calendar.day_open(d))))
         # the within-day distribution: piecewise uniform over the window, by hour
         xs: list[float] = [calendar.open]
         cum: list[float] = [0.0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -9,9 +10,9 @@ from dataclasses import dataclass, field
 class ReplicationResult:
     replication: int
     metrics: dict[str, float]
-    backlog_times: list[float]
-    backlog_counts: list[int]
-    pool_counts: list[int]
+    backlog_times: Sequence[float]  # typed arrays from the observer (list-like)
+    backlog_counts: Sequence[int]
+    pool_counts: Sequence[int]
     close_days_hist: list[int]
     cases_filed: int  # all cases filed, warm-up included
     wall_seconds: float

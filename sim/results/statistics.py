@@ -15,6 +15,7 @@ filed inside it.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -69,9 +70,11 @@ class Observer:
     restored: int = 0
     filed_in_window: dict[int, float] = field(default_factory=dict)  # case -> filed, while open
     in_system_sum: float = 0.0
-    backlog_times: list[float] = field(default_factory=list)
-    backlog_counts: list[int] = field(default_factory=list)
-    pool_counts: list[int] = field(default_factory=list)
+    # the series sampled every backlog_sample_days, as typed arrays (8 bytes a sample, not
+    # a Python number's 32): they are what grows with simulated time
+    backlog_times: array[float] = field(default_factory=lambda: array("d"))
+    backlog_counts: array[int] = field(default_factory=lambda: array("q"))
+    pool_counts: array[int] = field(default_factory=lambda: array("q"))
     close_hist: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 100 * 366 * 1440, 3))
     close_days_hist: list[int] = field(default_factory=list)  # cases per whole day, for plots
     recovery_days_hist: list[int] = field(default_factory=list)  # time to recovery, likewise
@@ -252,7 +255,7 @@ class Observer:
     def _backlog_mean(self) -> float:
         return self._mean_in_window(self.backlog_counts)
 
-    def _mean_in_window(self, series: list[int]) -> float:
+    def _mean_in_window(self, series: Sequence[int]) -> float:
         inside = [c for t, c in zip(self.backlog_times, series, strict=True) if self.in_window(t)]
         return sum(inside) / len(inside) if inside else math.nan
 

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.engine.bench import SEED, events_per_matter, textbook_events_per_customer
+from sim.engine.bench import (
+    SEED,
+    events_per_matter,
+    format_bench,
+    textbook_events_per_customer,
+)
 from sim.engine.replication import single_run
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
@@ -49,6 +54,19 @@ def test_bench_reports_the_ratio_events_and_memory(cli, tmp_path: Path) -> None:
     assert r["memory_growth_ratio"] == pytest.approx(
         r["peak_memory_mb_4x"] / r["peak_memory_mb_1x"], rel=0.01
     )
+    # the state held at each horizon, and the growth for each more matter held open: here
+    # about 45 matters wait out their 3 months before closing 终本; the pool re-queries none
+    assert 30 < r["open_matters_1x"] < 70 and 30 < r["open_matters_4x"] < 70
+    assert r["pool_members_1x"] == r["pool_members_4x"] == 0
+    more_open = r["open_matters_4x"] - r["open_matters_1x"]
+    per_open = r["memory_kb_per_more_open_matter"]
+    if more_open > 0:
+        grew = (r["peak_memory_mb_4x"] - r["peak_memory_mb_1x"]) * 1024
+        assert per_open == pytest.approx(grew / more_open, rel=0.02)
+    else:
+        assert per_open is None
+    text = format_bench(r)
+    assert f"{r['open_matters_1x']:,} -> {r['open_matters_4x']:,} matters open" in text
 
 
 @pytest.mark.slow
