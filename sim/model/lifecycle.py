@@ -16,13 +16,15 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sim.model import deduction, freeze
 from sim.model.case import Case
 from sim.model.debtors import Asset
+from sim.model.freeze import Hold
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
-from sim.model.realisation import Realisation, Stages
+from sim.model.realisation import Realisation, Stages, release
 from sim.model.settlement import to_fen
 from sim.model.streams import key_of, keyed_sample, keyed_uniform
 
@@ -58,7 +60,7 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
         money = Realisation(w, case)
         money.add_voluntary(env.now)
         yield from money.run(env.now)
-        yield from _close(w, case, money, env.now)
+        _close(w, case, money, env.now)
         return
 
     # network query over every channel the region uses
@@ -120,36 +122,59 @@ def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
     money.add_voluntary(pays_at, case.pays_share)
     yield from money.run(terminate_at)
-    yield from _close(w, case, money, terminate_at)
+    _close(w, case, money, terminate_at)
 
 
-def _close(
-    w: CaseWorld, case: Case, money: Realisation, terminate_at: float
-) -> Generator[Any, Any, None]:
+def _close(w: CaseWorld, case: Case, money: Realisation, terminate_at: float) -> None:
     """Close the case once its money is in: performed, in office hours; still owing (终本,
     partly performed), once the conditions hold (no sooner than ``terminate_at``, 3 months
-    after filing), after an officer's closing work and the approval."""
+    after filing), after an officer's closing work and the approval.
+
+    A case still owing usually waits for ``terminate_at`` with nothing else to do: its
+    process ends here and a timer books the closing work then (:class:`ClosingWork`; a
+    waiting generator, its frames and its process were most of what an open matter held)."""
     env = w.env
     calendar = case.court.calendar
     if to_fen(case.recovered) >= to_fen(case.claim):
         case.outcome = "fully_performed"
         due = max(money.end, env.now)
         close_at = calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR))
-    else:  # the rest is owed: closed as work, then pooled
-        case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
-        ready = max(money.end, terminate_at)
-        work = case.region.closing_work()
-        if work > 0:
-            if ready > env.now:
-                yield env.timeout(ready - env.now)
-            _, done = case.court.book(env.now, work)
-        else:
-            done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
-        approval = keyed_sample(
-            w.scenario.terminated_pool.approval_working_days, case.seed, APPROVAL
-        )
-        close_at = calendar.advance(done, approval) if approval > 0 else done
-    money.release(close_at)
+        money.release(close_at)
+        w.close(case, close_at)
+        return
+    case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
+    ready = max(money.end, terminate_at)
+    work = case.region.closing_work()
+    if work <= 0:
+        done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
+        _approve(w, case, money.holds, done)
+    elif ready > env.now:
+        env.timeout(ready - env.now).callbacks.append(ClosingWork(w, case, money.holds, work))
+    else:
+        _approve(w, case, money.holds, case.court.book(env.now, work)[1])
+
+
+@dataclass(slots=True)
+class ClosingWork:
+    """An officer's closing work on a case still owing, booked when its timer fires: all an
+    open matter waiting for its 3 months holds (and its holds, released when it closes)."""
+
+    w: CaseWorld
+    case: Case
+    holds: list[Hold]
+    work: float
+
+    def __call__(self, _: object) -> None:
+        _, done = self.case.court.book(self.w.env.now, self.work)
+        _approve(self.w, self.case, self.holds, done)
+
+
+def _approve(w: CaseWorld, case: Case, holds: list[Hold], done: float) -> None:
+    """The rest is owed and the closing work is done at ``done``: after the approval, the
+    case closes, what it still holds is released and its debtor joins the 终本 pool."""
+    approval = keyed_sample(w.scenario.terminated_pool.approval_working_days, case.seed, APPROVAL)
+    close_at = case.court.calendar.advance(done, approval) if approval > 0 else done
+    release(w.events, case, holds, close_at)
     w.close(case, close_at)
 
 

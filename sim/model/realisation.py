@@ -213,7 +213,11 @@ class Realisation:
 
     def release(self, at: float) -> None:
         """Unfreeze what is still held when the case closes."""
-        events = self.w.events
-        for hold in self.holds:
-            if hold.expires >= at:
-                events.unfrozen(self.case, hold, at)
+        release(self.w.events, self.case, self.holds, at)
+
+
+def release(events: EventSink, case: Case, holds: list[Hold], at: float) -> None:
+    """Unfreeze what of ``holds`` is still held when ``case`` closes at ``at``."""
+    for hold in holds:
+        if hold.expires >= at:
+            events.unfrozen(case, hold, at)
