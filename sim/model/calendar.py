@@ -172,6 +172,10 @@ class CalendarYears:
         """The calendar year (e.g. 2023) that contains time ``t``."""
         return self.first_year + bisect.bisect_right(self.starts, t) - 1
 
+    def index_of(self, t: float) -> int:
+        """The number of the calendar year that contains ``t`` (0: the start date's)."""
+        return bisect.bisect_right(self.starts, t) - 1
+
     def next_year_start(self, t: float) -> float:
         """Time of the first 1 January strictly after ``t``."""
         k = bisect.bisect_right(self.starts, t)

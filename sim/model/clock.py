@@ -19,6 +19,7 @@ cost per event that no longer grows with the number pending.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from heapq import heapify, heappop, heappush
 from typing import Any
 
@@ -59,6 +60,14 @@ class Clock(simpy.Environment):
         else:
             waiting.append(item)
 
+    def call_later(self, delay: float, timer: Timer, priority: EventPriority = NORMAL) -> None:
+        """Call ``timer.fire()`` in ``delay`` days, in the order an event scheduled now with
+        ``priority`` would be processed (the same key: time, priority, order of scheduling):
+        a :class:`simpy.Timeout` with the default, a process started now with ``URGENT``."""
+        timer.callbacks = _FIRE
+        timer._ok = True
+        self.schedule(timer, priority, delay)  # type: ignore[arg-type]
+
     def _next_slot(self) -> bool:
         """Make the next slot's events the heap (the heap is empty); False if none."""
         if not self._slots:
@@ -97,3 +106,23 @@ class Clock(simpy.Environment):
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+
+
+class Timer:
+    """Work the clock does at a time, with nothing waiting on it: scheduled as an event of
+    its own (:meth:`Clock.call_later`), it costs the queue's entry and this object, not a
+    :class:`simpy.Timeout`, its callbacks list and a closure."""
+
+    __slots__ = ("_ok", "callbacks")
+    _ok: bool
+    callbacks: tuple[Callable[[Timer], None], ...] | None
+
+    def fire(self) -> None:
+        raise NotImplementedError
+
+
+def _fire(timer: Timer) -> None:
+    timer.fire()
+
+
+_FIRE = (_fire,)  # the callbacks of every timer (the clock reads them once and drops them)

@@ -1,5 +1,10 @@
-"""The life of one case, stringing the mechanisms together (two SimPy processes:
-:func:`handle` for a case to enforce, :func:`objection` for an objection).
+"""The life of one case, stringing the mechanisms together.
+
+A matter waits for its officer's first stint with no process of its own (a timer,
+:class:`FirstStint`); an objection is then ruled on, and a case to enforce goes on as a SimPy
+process (:func:`handle`); a case still owing that only waits for its 3 months leaves its
+process for a timer again (:class:`ClosingWork`). Waiting as timers, an open matter holds
+its record and one entry in the clock's queue, not a generator and its frames.
 
 filed -> waits for an officer -> investigation stint (restrictions imposed: credit
 punishment starts; perhaps an objection) -> network query over the region's channels ->
@@ -19,8 +24,11 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from simpy.events import URGENT
+
 from sim.model import deduction, freeze
 from sim.model.case import Case
+from sim.model.clock import Timer
 from sim.model.debtors import Asset
 from sim.model.freeze import Hold
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
@@ -42,15 +50,49 @@ class CaseWorld(Stages, Protocol):
     def close(self, case: Case, at: float) -> None: ...
 
 
-def handle(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
-    """A case to enforce, from the officer's first stint to its closing."""
+class FirstStint(Timer):
+    """A matter's first officer stint, with no process while the matter waits for it.
+
+    Started at filing (:func:`take`), it books the court's next free officer at the instant
+    a process started then would have, and fires again when the stint ends: an objection is
+    then ruled on; a case to enforce starts its process (:func:`handle`), which goes on at
+    the same point of the event order as a process that had waited for the stint."""
+
+    __slots__ = ("case", "start", "w")
+
+    def __init__(self, w: CaseWorld, case: Case) -> None:
+        self.w = w
+        self.case = case
+        self.start = -1.0  # when the stint started (not yet booked: negative)
+
+    def fire(self) -> None:
+        w, case = self.w, self.case
+        env = w.env
+        if self.start < 0:  # the officer is booked in filing order
+            objecting = case.matter == "objection"
+            work = case.region.objection_work() if objecting else case.work
+            self.start, end = case.court.book(env.now, work)
+            env.call_later(end - env.now, self)
+        elif case.matter == "objection":
+            _rule(w, case, self.start)
+        else:
+            env.process(handle(w, case, self.start))
+
+
+def take(w: CaseWorld, case: Case) -> None:
+    """A matter just filed: an officer takes it (:class:`FirstStint`)."""
+    w.env.call_later(0, FirstStint(w, case), URGENT)
+
+
+def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
+    """A case to enforce, from the end of the officer's first stint (which began at
+    ``start``) to its closing."""
     env = w.env
     region = case.region
     court = case.court
     events = w.events
 
-    # an officer takes the case: notices, restrictions, and the investigation
-    start = yield from court.work(case.work)
+    # an officer took the case: notices, restrictions, and the investigation
     case.officer_start = start
     events.officer_started(case, start)
     pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
@@ -149,13 +191,13 @@ def _close(w: CaseWorld, case: Case, money: Realisation, terminate_at: float) ->
         done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
         _approve(w, case, money.holds, done)
     elif ready > env.now:
-        env.timeout(ready - env.now).callbacks.append(ClosingWork(w, case, money.holds, work))
+        env.call_later(ready - env.now, ClosingWork(w, case, money.holds, work))
     else:
         _approve(w, case, money.holds, case.court.book(env.now, work)[1])
 
 
 @dataclass(slots=True)
-class ClosingWork:
+class ClosingWork(Timer):
     """An officer's closing work on a case still owing, booked when its timer fires: all an
     open matter waiting for its 3 months holds (and its holds, released when it closes)."""
 
@@ -164,7 +206,7 @@ class ClosingWork:
     holds: list[Hold]
     work: float
 
-    def __call__(self, _: object) -> None:
+    def fire(self) -> None:
         _, done = self.case.court.book(self.w.env.now, self.work)
         _approve(self.w, self.case, self.holds, done)
 
@@ -178,14 +220,13 @@ def _approve(w: CaseWorld, case: Case, holds: list[Hold], done: float) -> None:
     w.close(case, close_at)
 
 
-def objection(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
-    """An objection (执行异议): a matter of its own, an officer's work, then a ruling."""
-    region = case.region
-    start = yield from case.court.work(region.objection_work())
+def _rule(w: CaseWorld, case: Case, start: float) -> None:
+    """An objection (执行异议), a matter of its own: its officer's work (which began at
+    ``start``) is done; the ruling closes it."""
     case.officer_start = start
     w.events.officer_started(case, start)
     case.outcome = "objection"
-    due = max(w.env.now, case.filed + region.objection_days())
+    due = max(w.env.now, case.filed + case.region.objection_days())
     w.close(case, case.court.calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR)))
 
 

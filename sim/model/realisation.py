@@ -18,16 +18,15 @@ import math
 from collections.abc import Generator
 from typing import Any, Protocol
 
-import simpy
-
 from sim.model import deduction
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
+from sim.model.clock import Clock
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventKind, EventSink
 from sim.model.freeze import Hold
 from sim.model.sale import SaleStage
-from sim.model.settlement import FEN_PER_YUAN, Settlement, to_fen
+from sim.model.settlement import FEN_PER_YUAN, FundLedger, Settlement, to_fen
 from sim.model.streams import key_of, keyed_uniform
 from sim.scenario.schema import Scenario
 
@@ -35,13 +34,13 @@ from sim.scenario.schema import Scenario
 class Stages(Protocol):
     """What a case's money timeline uses of the world it runs in."""
 
-    env: simpy.Environment
+    env: Clock
     scenario: Scenario
     years: CalendarYears
     sale: SaleStage
     funds: CaseFunds
     events: EventSink
-    fund_ledger: dict[tuple[int, int], int]
+    fund_ledger: FundLedger
 
 
 MISSED, DEDUCT, RENEW, YEAR_STEP = (

@@ -16,6 +16,11 @@ import math
 from sim.model.calendar import CalendarYears
 
 FEN_PER_YUAN = 100
+YEARS_PER_DEBTOR = 64  # the ledger's key: debtor * 64 + the year's index on the clock
+
+FundLedger = dict[int, int]
+"""Provident fund taken, in fen, by debtor and calendar year (one int key: a tuple and its
+year would take twice the memory, and the ledger keeps every year a debtor paid in)."""
 
 
 def to_fen(yuan: float) -> int:
@@ -32,13 +37,15 @@ class Settlement:
         claim_yuan: float,
         years: CalendarYears,
         fund_cap_yuan: float,
-        ledger: dict[tuple[int, int], int] | None = None,
+        ledger: FundLedger | None = None,
         debtor: int = -1,
     ) -> None:
         self.remaining = to_fen(claim_yuan)
         self.years = years
         self.cap = None if math.isinf(fund_cap_yuan) else to_fen(fund_cap_yuan)
-        self.fund_taken = {} if ledger is None else ledger  # (debtor, year) -> fen
+        if len(years.starts) > YEARS_PER_DEBTOR:
+            raise ValueError(f"the fund ledger keys at most {YEARS_PER_DEBTOR} years a debtor")
+        self.fund_taken = {} if ledger is None else ledger  # debtor and year -> fen
         self.debtor = debtor
 
     @property
@@ -60,7 +67,7 @@ class Settlement:
         """Take, at time ``at``, what the claim needs of ``available_fen``; returns fen taken."""
         take = min(available_fen, self.remaining)
         if provident_fund and self.cap is not None:
-            key = (self.debtor, self.years.year_of(at))
+            key = self.debtor * YEARS_PER_DEBTOR + self.years.index_of(at)
             take = min(take, self.cap - self.fund_taken.get(key, 0))
             if take > 0:
                 self.fund_taken[key] = self.fund_taken.get(key, 0) + take

@@ -43,7 +43,9 @@ from sim.scenario.schema import SOLD_ASSETS, Scenario
 class PoolWorld(Protocol):
     """What the pool uses of the world it runs in (:class:`sim.model.world.World`)."""
 
-    env: simpy.Environment
+    @property
+    def env(self) -> simpy.Environment: ...
+
     scenario: Scenario
     topology: Topology
 

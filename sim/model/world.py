@@ -4,7 +4,7 @@
 officers, the agencies and links of the network, the freeze, sale and case-fund stages and
 the 终本 pool, and it files matters: new cases (initial pending ones at t=0, then Poisson
 arrivals per region), cases restored from the pool, and objections. A case is a record
-(:mod:`sim.model.case`), its process is in :mod:`sim.model.lifecycle`, each region's courts
+(:mod:`sim.model.case`), its life (timers and a process) in :mod:`sim.model.lifecycle`, each region's courts
 and draws in :mod:`sim.model.region`. What happens is told to the :class:`EventSink` the
 world is given (statistics, and the event log when records are kept).
 
@@ -20,8 +20,6 @@ import math
 from collections.abc import Callable, Generator
 from typing import Any
 
-import simpy
-
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
 from sim.model.clock import Clock
@@ -29,10 +27,11 @@ from sim.model.debtors import Asset
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventSink
 from sim.model.freeze import FreezeDesk
-from sim.model.lifecycle import handle, objection
+from sim.model.lifecycle import take
 from sim.model.network import Network
 from sim.model.region import RegionRuntime
 from sim.model.sale import SaleStage
+from sim.model.settlement import FundLedger
 from sim.model.streams import Streams
 from sim.model.terminated_pool import TerminatedPool
 from sim.model.topology import Topology
@@ -50,11 +49,11 @@ class World:
         progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
-        self.env: simpy.Environment = Clock()  # a two-level queue, in SimPy's order
+        self.env = Clock()  # a two-level queue, in SimPy's order
         self.events = events
         self.years = CalendarYears(scenario.start_date)
         # 公积金: provident fund taken per (debtor, calendar year), across cases and funds
-        self.fund_ledger: dict[tuple[int, int], int] = {}
+        self.fund_ledger: FundLedger = {}
         self.topology = Topology(scenario)
         self._next_debtor = 0
         self.filed_total = 0
@@ -119,8 +118,7 @@ class World:
                 case.objects = region.conduct() < region.objection_probability
         self.filed_total += 1  # matters filed, warm-up included
         self.events.filed(case)
-        process = objection if matter == "objection" else handle
-        self.env.process(process(self, case))
+        take(self, case)  # an officer takes it, in filing order
         return case
 
     def object_to(self, case: Case) -> None:

@@ -16,7 +16,7 @@ from sim.model.debtors import Asset
 from sim.model.filing import MonthlyRate, OfficeFilings
 from sim.model.network import AgencyDesk
 from sim.model.sale import SaleStage
-from sim.model.settlement import Settlement
+from sim.model.settlement import FundLedger, Settlement
 from sim.results.court_time import court_time
 from sim.results.invariants import check_results
 from sim.scenario import load_scenario
@@ -143,7 +143,7 @@ def test_closing_a_case_that_owes_is_officer_work_and_approval(tmp_path):
 
 def test_the_provident_fund_cap_is_per_debtor_and_year_across_cases():
     years = CalendarYears(START)
-    ledger: dict[tuple[int, int], int] = {}
+    ledger: FundLedger = {}
     one = Settlement(100_000, years, 50_000, ledger, debtor=7)
     two = Settlement(100_000, years, 50_000, ledger, debtor=7)
     other = Settlement(100_000, years, 50_000, ledger, debtor=8)
