@@ -4,9 +4,9 @@
 officers, the agencies and links of the network, the freeze, sale and case-fund stages and
 the 终本 pool, and it files matters: new cases (initial pending ones at t=0, then Poisson
 arrivals per region), cases restored from the pool, and objections. A case is a record
-(:mod:`sim.model.case`), its life (timers and a process) in :mod:`sim.model.lifecycle`, each region's courts
-and draws in :mod:`sim.model.region`. What happens is told to the :class:`EventSink` the
-world is given (statistics, and the event log when records are kept).
+(:mod:`sim.model.case`), its life (timers and a process) in :mod:`sim.model.lifecycle`,
+each region's courts and draws in :mod:`sim.model.region`. What happens is told to the
+:class:`EventSink` the world is given (statistics, and the event log when records are kept).
 
 A case whose remaining life needs no shared resource closes *on the books* at once, with
 its future closing time; the count of open cases follows the closing times (a heap popped
