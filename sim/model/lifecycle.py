@@ -56,7 +56,8 @@ class FirstStint(Timer):
     Started at filing (:func:`take`), it books the court's next free officer at the instant
     a process started then would have, and fires again when the stint ends: an objection is
     then ruled on; a case to enforce starts its process (:func:`handle`), which goes on at
-    the same point of the event order as a process that had waited for the stint."""
+    the same point of the event order as a process that had waited for the stint
+    (:meth:`sim.model.clock.Clock.start_now`)."""
 
     __slots__ = ("case", "start", "w")
 
@@ -76,7 +77,7 @@ class FirstStint(Timer):
         elif case.matter == "objection":
             _rule(w, case, self.start)
         else:
-            env.process(handle(w, case, self.start))
+            env.start_now(handle(w, case, self.start))
 
 
 def take(w: CaseWorld, case: Case) -> None:

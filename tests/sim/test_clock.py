@@ -7,8 +7,9 @@ import math
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from simpy.events import URGENT
 
-from sim.model.clock import Clock
+from sim.model.clock import Clock, Timer
 
 delays = hs.one_of(
     hs.just(0.0),
@@ -58,3 +59,63 @@ def test_the_clock_peeks_and_runs_out_as_simpy_does() -> None:
         env.run(until=60)
         seen.append((empty, ahead, env.now, env.peek()))
     assert seen[0] == seen[1] == (math.inf, 50.25, 60, 60)  # the stop event is put back
+
+
+def matters(env: simpy.Environment, plans: list[list[float]], until: float, timers: bool) -> list:
+    """Matters filed by a source, each waiting its first delay (the officer's stint) and
+    then going on through the rest, beside background processes with ties: as processes
+    (``timers=False``) or as a lifecycle does it on the clock, a timer for the first wait
+    that then starts the process at once (``timers=True``)."""
+    log: list[tuple[float, str, int, int]] = []
+
+    def rest(k: int, plan: list[float]):
+        log.append((env.now, "started", k, 0))
+        for j, d in enumerate(plan[1:], 1):
+            yield env.timeout(d)
+            log.append((env.now, "matter", k, j))
+
+    def as_process(k: int, plan: list[float]):
+        yield env.timeout(plan[0])
+        yield from rest(k, plan)
+
+    class Stint(Timer):
+        __slots__ = ("k", "plan", "waited")
+
+        def __init__(self, k: int, plan: list[float]) -> None:
+            self.k, self.plan, self.waited = k, plan, False
+
+        def fire(self) -> None:
+            assert isinstance(env, Clock)
+            if not self.waited:
+                self.waited = True
+                env.call_later(self.plan[0], self)
+            else:
+                env.start_now(rest(self.k, self.plan))
+
+    def source():
+        for k, plan in enumerate(plans):
+            if timers:
+                assert isinstance(env, Clock)
+                env.call_later(0, Stint(k, plan or [0.0]), URGENT)
+            else:
+                env.process(as_process(k, plan or [0.0]))
+            log.append((env.now, "filed", k, 0))
+            yield env.timeout(plan[0] if plan else 0.0)
+
+    def background(k: int, plan: list[float]):
+        for j, d in enumerate(plan):
+            yield env.timeout(d)
+            log.append((env.now, "background", k, j))
+
+    env.process(source())
+    for k, plan in enumerate(plans):
+        env.process(background(k, plan))
+    env.run(until=until)
+    return log
+
+
+@settings(max_examples=150, deadline=None)
+@given(hs.lists(hs.lists(delays, max_size=6), min_size=1, max_size=8), hs.floats(0.01, 40))
+def test_timers_and_processes_started_at_once_keep_the_order_of_processes(plans, until) -> None:
+    expected = matters(simpy.Environment(), plans, until, timers=False)
+    assert matters(Clock(), plans, until, timers=True) == expected
