@@ -60,7 +60,7 @@ def _mix(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def keyed_uniform(seed: int, *keys: int) -> float:
+def keyed_uniform_python(seed: int, *keys: int) -> float:
     """A uniform on [0, 1) fixed by ``seed`` and ``keys`` alone (a counter-based draw).
 
     A case's yes-or-no chances (is this record wrong, does this auction round sell) are
@@ -69,7 +69,10 @@ def keyed_uniform(seed: int, *keys: int) -> float:
     still give the same case the same answers: common random numbers, entity by entity.
 
     ``_mix(seed)``, then ``_mix(z + key * golden + 1)`` for each key, written out in line:
-    this runs some ten times a matter (test_streams holds it to :func:`_mix`).
+    this runs some eight times a matter. The install compiles the same chain
+    (``sim/model/_keyed.c``), about twenty times as fast, and :func:`keyed_uniform` is that
+    where it was built, this where not: the same bits either way (test_distributions holds
+    both to :func:`_mix`).
     """
     z = seed & _MASK
     z = (z ^ (z >> 30)) * _M1 & _MASK
@@ -81,6 +84,14 @@ def keyed_uniform(seed: int, *keys: int) -> float:
         z = (z ^ (z >> 27)) * _M2 & _MASK
         z ^= z >> 31
     return (z >> 11) * _UNIT
+
+
+keyed_uniform: Callable[..., float]
+try:
+    from sim.model._keyed import keyed_uniform
+except ImportError:  # installed without a C compiler: the same draws, slower
+    keyed_uniform = keyed_uniform_python
+KEYED_KERNEL = "python" if keyed_uniform is keyed_uniform_python else "compiled"
 
 
 def key_of(name: str) -> int:

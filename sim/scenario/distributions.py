@@ -35,12 +35,14 @@ _STANDARD_NORMAL = NormalDist()
 
 _gammaincinv: Any = None
 """scipy's inverse of the regularised lower incomplete gamma function, once a gamma draw by
-inversion has imported it (a global: the draw is on the model's hot path)."""
+inversion has imported it (a global: the draw is on the model's hot path). Its scalar form
+from ``cython_special``: the same function as the ufunc, value for value, at a third of the
+cost for one number (no array machinery)."""
 
 
 def _import_gammaincinv() -> Any:
     global _gammaincinv
-    from scipy.special import gammaincinv
+    from scipy.special.cython_special import gammaincinv
 
     _gammaincinv = gammaincinv
     return gammaincinv
@@ -166,7 +168,7 @@ class Gamma(_GivenByMean):
 
     def ppf(self, u: float) -> float:
         inverse = _gammaincinv or _import_gammaincinv()
-        return float(inverse(self.shape, u)) * self.mean_ / self.shape
+        return inverse(self.shape, u) * self.mean_ / self.shape
 
 
 class Uniform(_Distribution):

@@ -94,6 +94,19 @@ def test_ppf_inverts_the_distribution(spec):
     assert np.median(draws) == pytest.approx(d.ppf(0.5), rel=0.05, abs=0.02)
 
 
+@settings(max_examples=300, deadline=None)
+@given(hs.floats(0.05, 50), hs.floats(0.01, 1000), hs.floats(0, 1, exclude_max=True, width=64))
+def test_gamma_draw_by_inversion_is_the_ufunc_value_for_value(shape, mean, u):
+    """The gamma draw inverts with scipy's scalar gammaincinv; the ufunc gives the same
+    number (the national fit rests on these values)."""
+    from scipy.special import gammaincinv
+
+    d = TypeAdapter(Distribution).validate_python({"kind": "gamma", "mean": mean, "shape": shape})
+    value = d.ppf(u)
+    assert type(value) is float
+    assert value == float(gammaincinv(shape, u)) * mean / shape
+
+
 def test_keyed_uniforms_are_uniform_fixed_and_keyed():
     from scipy import stats as st
 
@@ -109,13 +122,25 @@ def test_keyed_uniforms_are_uniform_fixed_and_keyed():
     assert abs(np.corrcoef(a, b)[0, 1]) < 0.05
 
 
-def test_keyed_uniforms_are_the_splitmix_chain_written_out():
-    """The in-line keyed draw is the chain of splitmix64 finalisers it documents, for any
-    seed and keys (negative and wide ones too): the national fit depends on these values."""
+def _compiled_keyed_uniform():
+    try:
+        from sim.model._keyed import keyed_uniform
+    except ImportError:
+        pytest.skip("the compiled keyed draw was not built (no C compiler at install)")
+    return keyed_uniform
+
+
+@pytest.mark.parametrize("kernel", ["python", "compiled"])
+def test_keyed_uniforms_are_the_splitmix_chain_written_out(kernel):
+    """The keyed draw, in line in Python and compiled, is the chain of splitmix64 finalisers
+    it documents, for any seed and keys (negative and wide ones too): the national fit
+    depends on these values, and a run gives the same bits with or without a compiler."""
     from hypothesis import given, settings
     from hypothesis import strategies as hs
 
-    from sim.model.streams import _GOLDEN, _MASK, _mix, keyed_uniform
+    from sim.model.streams import _GOLDEN, _MASK, _mix, keyed_uniform_python
+
+    keyed_uniform = keyed_uniform_python if kernel == "python" else _compiled_keyed_uniform()
 
     def chain(seed: int, *keys: int) -> float:
         z = _mix(seed & _MASK)
@@ -131,5 +156,7 @@ def test_keyed_uniforms_are_the_splitmix_chain_written_out():
         assert keyed_uniform(seed, *keys) == chain(seed, *keys)
 
     same()
+    with pytest.raises(TypeError):  # what is not an integer is refused, as in Python
+        keyed_uniform(1, 2.5)
     # splitmix64's published first output for seed 0 (its state advanced once by golden)
     assert _mix(_GOLDEN) == 0xE220A8397B1DCDAF
