@@ -7,7 +7,7 @@ import math
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as hs
-from simpy.events import URGENT
+from simpy.events import URGENT, EventPriority
 
 from sim.model.clock import Clock, Timer
 
@@ -119,3 +119,36 @@ def matters(env: simpy.Environment, plans: list[list[float]], until: float, time
 def test_timers_and_processes_started_at_once_keep_the_order_of_processes(plans, until) -> None:
     expected = matters(simpy.Environment(), plans, until, timers=False)
     assert matters(Clock(), plans, until, timers=True) == expected
+
+
+def scheduled(env: simpy.Environment, plans: list[list[tuple[float, int]]]) -> list:
+    """Events scheduled by hand, each ``(delay, priority)`` of a plan when the one before it
+    is processed: ties of time between URGENT and NORMAL events, in the heap and in later
+    hours. The order in which they are processed."""
+    log: list[tuple[float, int, int]] = []
+
+    def chain(k: int, j: int) -> None:
+        if j == len(plans[k]):
+            return
+        delay, priority = plans[k][j]
+        event = simpy.Event(env)
+        event._ok, event._value = True, None
+        event.callbacks.append(lambda _: (log.append((env.now, k, j)), chain(k, j + 1)))
+        env.schedule(event, EventPriority(priority), delay)
+
+    for k in range(len(plans)):
+        chain(k, 0)
+    env.run()
+    return log
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    hs.lists(
+        hs.lists(hs.tuples(hs.sampled_from([0.0, 0.5, 1.0, 2.0, 30.0]), hs.sampled_from([0, 1]))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_clock_orders_priorities_as_simpy_does_in_later_hours(plans) -> None:
+    assert scheduled(Clock(), plans) == scheduled(simpy.Environment(), plans)
