@@ -99,7 +99,8 @@ MONEY_KINDS = (EventKind.deduct, EventKind.sale, EventKind.voluntary)
 class EventSink(Protocol):
     """Everything the model says as it runs; each call is one thing that happened.
 
-    ``detailed`` asks the model for what only a log needs (every request's answer)."""
+    ``detailed`` asks the model for what only a log needs (every request's answer; a
+    closing case's assets, for its row, and the holds it releases: :mod:`sim.model.closing`)."""
 
     @property
     def detailed(self) -> bool: ...

@@ -3,8 +3,8 @@
 A matter waits for its officer's first stint with no process of its own (a timer,
 :class:`FirstStint`); an objection is then ruled on, and a case to enforce goes on as a SimPy
 process (:func:`handle`); a case still owing that only waits for its 3 months leaves its
-process for a timer again (:class:`ClosingWork`). Waiting as timers, an open matter holds
-its record and one entry in the clock's queue, not a generator and its frames.
+process for the closing shelf (:mod:`sim.model.closing`: its record as a row of columns, and
+a timer). Waiting so, an open matter holds no generator and its frames.
 
 filed -> waits for an officer -> investigation stint (restrictions imposed: credit
 punishment starts; perhaps an objection) -> network query over the region's channels ->
@@ -21,7 +21,6 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from simpy.events import URGENT
@@ -29,25 +28,22 @@ from simpy.events import URGENT
 from sim.model import deduction, freeze
 from sim.model.case import Case
 from sim.model.clock import Timer
+from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.debtors import Asset
-from sim.model.freeze import Hold
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
-from sim.model.realisation import Realisation, Stages, release
-from sim.model.settlement import to_fen
-from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.realisation import Realisation, Stages
+from sim.model.streams import key_of, keyed_uniform
 
-WRONG, CLOSING_HOUR, APPROVAL = key_of("wrong record"), key_of("closing hour"), key_of("approval")
+WRONG = key_of("wrong record")
 
 
-class CaseWorld(Stages, Protocol):
+class CaseWorld(Stages, ClosingWorld, Protocol):
     """What a case's process uses of the world it runs in (:class:`sim.model.world.World`)."""
 
     network: Network
     freezes: freeze.FreezeDesk
 
     def object_to(self, case: Case) -> None: ...
-
-    def close(self, case: Case, at: float) -> None: ...
 
 
 class FirstStint(Timer):
@@ -103,7 +99,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         money = Realisation(w, case)
         money.add_voluntary(env.now)
         yield from money.run(env.now)
-        _close(w, case, money, env.now)
+        close_case(w, case, money, env.now)
         return
 
     # network query over every channel the region uses
@@ -165,60 +161,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
     terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
     money.add_voluntary(pays_at, case.pays_share)
     yield from money.run(terminate_at)
-    _close(w, case, money, terminate_at)
-
-
-def _close(w: CaseWorld, case: Case, money: Realisation, terminate_at: float) -> None:
-    """Close the case once its money is in: performed, in office hours; still owing (终本,
-    partly performed), once the conditions hold (no sooner than ``terminate_at``, 3 months
-    after filing), after an officer's closing work and the approval.
-
-    A case still owing usually waits for ``terminate_at`` with nothing else to do: its
-    process ends here and a timer books the closing work then (:class:`ClosingWork`; a
-    waiting generator, its frames and its process were most of what an open matter held)."""
-    env = w.env
-    calendar = case.court.calendar
-    if to_fen(case.recovered) >= to_fen(case.claim):
-        case.outcome = "fully_performed"
-        due = max(money.end, env.now)
-        close_at = calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR))
-        money.release(close_at)
-        w.close(case, close_at)
-        return
-    case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
-    ready = max(money.end, terminate_at)
-    work = case.region.closing_work()
-    if work <= 0:
-        done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
-        _approve(w, case, money.holds, done)
-    elif ready > env.now:
-        env.call_later(ready - env.now, ClosingWork(w, case, money.holds, work))
-    else:
-        _approve(w, case, money.holds, case.court.book(env.now, work)[1])
-
-
-@dataclass(slots=True)
-class ClosingWork(Timer):
-    """An officer's closing work on a case still owing, booked when its timer fires: all an
-    open matter waiting for its 3 months holds (and its holds, released when it closes)."""
-
-    w: CaseWorld
-    case: Case
-    holds: list[Hold]
-    work: float
-
-    def fire(self) -> None:
-        _, done = self.case.court.book(self.w.env.now, self.work)
-        _approve(self.w, self.case, self.holds, done)
-
-
-def _approve(w: CaseWorld, case: Case, holds: list[Hold], done: float) -> None:
-    """The rest is owed and the closing work is done at ``done``: after the approval, the
-    case closes, what it still holds is released and its debtor joins the 终本 pool."""
-    approval = keyed_sample(w.scenario.terminated_pool.approval_working_days, case.seed, APPROVAL)
-    close_at = case.court.calendar.advance(done, approval) if approval > 0 else done
-    release(w.events, case, holds, close_at)
-    w.close(case, close_at)
+    close_case(w, case, money, terminate_at)
 
 
 def _rule(w: CaseWorld, case: Case, start: float) -> None:

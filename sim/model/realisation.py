@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import Any, Protocol
 
 from sim.model import deduction
@@ -215,7 +215,7 @@ class Realisation:
         release(self.w.events, self.case, self.holds, at)
 
 
-def release(events: EventSink, case: Case, holds: list[Hold], at: float) -> None:
+def release(events: EventSink, case: Case, holds: Sequence[Hold], at: float) -> None:
     """Unfreeze what of ``holds`` is still held when ``case`` closes at ``at``."""
     for hold in holds:
         if hold.expires >= at:

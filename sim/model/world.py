@@ -23,6 +23,7 @@ from typing import Any
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
 from sim.model.clock import Clock
+from sim.model.closing import ClosingShelf
 from sim.model.debtors import Asset
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventSink
@@ -69,6 +70,7 @@ class World:
         self.sale = SaleStage(scenario.sale)
         self.funds = CaseFunds(scenario.disbursement)
         self.pool = TerminatedPool(self, streams)
+        self.closing = ClosingShelf(self)  # cases still owing, waiting for their closing
         self._progress = progress
         for region in self.regions.values():
             self.env.process(self._filings(region))
