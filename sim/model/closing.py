@@ -3,18 +3,19 @@
 
 Most of a national run's open matters are cases still owing that only wait for their
 3 months to pass (in the national scenario at the horizon, about nine in ten). Such a case
-waits on the :class:`ClosingShelf`: its record as a row of typed columns (its numbers
-unboxed) and a small timer, not a :class:`~sim.model.case.Case` object with its boxed
+waits on the :class:`ClosingShelf`: its record as a row (its numbers packed in a byte
+array, unboxed; its references in a list) and a small timer, not a :class:`~sim.model.case.Case` object with its boxed
 numbers, its assets and holds, and a timer holding them. When the timer fires, the case is
 made again from its row, field for field, and the closing goes on as it would have.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
-from operator import attrgetter
-from typing import Any, Protocol
+from dataclasses import fields
+from operator import attrgetter, itemgetter
+from struct import Struct
+from typing import Protocol
 
 from sim.model.case import Case
 from sim.model.clock import Clock, Timer
@@ -79,9 +80,9 @@ def _approve(w: ClosingWorld, case: Case, holds: Sequence[Hold], done: float) ->
     w.close(case, close_at)
 
 
-# A case's fields as the shelf keeps them, in three columns of fixed stride; the closing
-# work is kept with the floats, and the assets and what the case still holds last with the
-# objects.
+# A case's fields as the shelf keeps them: its numbers packed in one row of a byte array
+# (the closing work first, then the floats, then the integers), the references in a list
+# of fixed stride (then the assets and what the case still holds).
 _FLOATS = (
     "filed",
     "claim",
@@ -93,20 +94,23 @@ _FLOATS = (
     "recovered",
     "last_disbursed",
 )
-_INTS = ("case_id", "debtor_id", "seed", "found", "queries", "reworks")
+_INTS = ("case_id", "debtor_id", "seed", "found", "queries", "reworks")  # seeds < 2**62
 _OBJECTS = ("region", "court", "matter", "outcome", "objects", "pays_in_pool")
-_NF, _NI, _NO = len(_FLOATS) + 1, len(_INTS), len(_OBJECTS) + 2
-_FIELDS = (*_FLOATS, *_INTS, *_OBJECTS, "assets")
-_float_fields, _int_fields = attrgetter(*_FLOATS), attrgetter(*_INTS)
-_object_fields = attrgetter(*_OBJECTS)
+_ROW = Struct(f"=d{len(_FLOATS)}d{len(_INTS)}q")
+_NO = len(_OBJECTS) + 2
+_numbers, _references = attrgetter(*_FLOATS, *_INTS), attrgetter(*_OBJECTS)
+# a row's values as read back (numbers, then references), in the order of Case's fields
+_KEPT = ("closing work", *_FLOATS, *_INTS, *_OBJECTS, "assets", "holds")
+_in_field_order = itemgetter(*(_KEPT.index(f.name) for f in fields(Case)))
 _CLEARED = (None,) * _NO
 
 
 class ClosingShelf:
-    """Cases still owing that wait for their closing work, as rows of typed columns.
+    """Cases still owing that wait for their closing work, as rows: the numbers packed in a
+    byte array (:data:`_ROW`), the references in a list of fixed stride.
 
     A row is taken by :meth:`shelve` and given back when its timer fires (:meth:`close`);
-    rows given back are used again, so the columns are as long as the most cases that ever
+    rows given back are used again, so the shelf is as long as the most cases that ever
     waited at once. Every :class:`~sim.model.case.Case` field is kept (``test_closing``
     holds the lists to the dataclass's fields), so the case made again equals the one
     shelved, with one exception: unless the event sink is ``detailed`` (an event log), the
@@ -117,8 +121,7 @@ class ClosingShelf:
 
     def __init__(self, w: ClosingWorld) -> None:
         self.w = w
-        self.floats = array("d")
-        self.ints = array("q")  # case seeds are below 2**62
+        self.numbers = bytearray()  # rows of _ROW
         self.objects: list[object] = []
         self.free: list[int] = []
 
@@ -128,34 +131,28 @@ class ClosingShelf:
     def shelve(self, case: Case, holds: Sequence[Hold], work: float, delay: float) -> None:
         """Keep ``case`` (with what it ``holds``) and book its closing ``work`` (working
         days) in ``delay`` days, in the order a timer scheduled now would fire."""
-        floats = (*_float_fields(case), work)
-        ints = _int_fields(case)
         if self.w.events.detailed:
-            objects = (*_object_fields(case), case.assets, tuple(holds) if holds else ())
+            objects = (*_references(case), case.assets, tuple(holds) if holds else ())
         else:  # nothing reads them once the case waits here (see the class)
-            objects = (*_object_fields(case), (), ())
+            objects = (*_references(case), (), ())
         if self.free:
             row = self.free.pop()
-            self.floats[row * _NF : (row + 1) * _NF] = array("d", floats)
-            self.ints[row * _NI : (row + 1) * _NI] = array("q", ints)
+            _ROW.pack_into(self.numbers, row * _ROW.size, work, *_numbers(case))
             self.objects[row * _NO : (row + 1) * _NO] = objects
         else:
             row = len(self.objects) // _NO
-            self.floats.extend(floats)
-            self.ints.extend(ints)
+            self.numbers += _ROW.pack(work, *_numbers(case))
             self.objects.extend(objects)
         self.w.env.call_later(delay, ClosingWork(self, row))
 
     def take(self, row: int) -> tuple[Case, tuple[Hold, ...], float]:
         """The case of ``row`` made again, what it holds and its closing work; the row is
         free again."""
-        *floats, work = self.floats[row * _NF : (row + 1) * _NF]
-        ints = self.ints[row * _NI : (row + 1) * _NI]
-        *objects, holds = self.objects[row * _NO : (row + 1) * _NO]
+        kept = _ROW.unpack_from(self.numbers, row * _ROW.size)
+        kept += tuple(self.objects[row * _NO : (row + 1) * _NO])
         self.objects[row * _NO : (row + 1) * _NO] = _CLEARED  # let the assets and holds go
         self.free.append(row)
-        fields: dict[str, Any] = dict(zip(_FIELDS, (*floats, *ints, *objects), strict=True))
-        return Case(**fields), holds, work  # type: ignore[return-value]
+        return Case(*_in_field_order(kept)), kept[-1], kept[0]
 
     def close(self, row: int) -> None:
         """The timer of ``row`` fired: an officer does the closing work, then the approval."""

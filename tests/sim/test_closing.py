@@ -1,4 +1,4 @@
-"""The closing shelf keeps a case waiting for its closing work as a row of columns: the case
+"""The closing shelf keeps a case waiting for its closing work as a packed row: the case
 made again from its row is the case shelved, field for field."""
 
 from __future__ import annotations
