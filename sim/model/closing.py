@@ -4,8 +4,9 @@
 Most of a national run's open matters are cases still owing that only wait for their
 3 months to pass (in the national scenario at the horizon, about nine in ten). Such a case
 waits on the :class:`ClosingShelf`: its record as a row (its numbers packed in a byte
-array, unboxed; its references in a list) and a small timer, not a :class:`~sim.model.case.Case` object with its boxed
-numbers, its assets and holds, and a timer holding them. When the timer fires, the case is
+array, unboxed; its references in a list) and a small timer, not a
+:class:`~sim.model.case.Case` object with its boxed numbers, its assets and holds, and a
+timer holding them. When the timer fires, the case is
 made again from its row, field for field, and the closing goes on as it would have.
 """
 
