@@ -38,6 +38,7 @@ from sim.engine.replication import run_once, single_run
 from sim.errors import UserError
 from sim.model.streams import Streams
 from sim.model.world import World
+from sim.results.folders import versions
 from sim.results.statistics import Observer
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
@@ -186,6 +187,7 @@ def run_bench(path: Path | None = None, repeat: int = 3) -> dict[str, Any]:
     ratio = best_case / best_book
     return {
         "scenario": scenario.name,
+        "model": versions()["model"],  # compiled (mypyc) or python: CHAKONG_INTERPRETED=1
         "cases_per_replication": cases,
         "rounds": repeat,
         "cases_per_second": round(best_case, 1),
@@ -215,7 +217,7 @@ def format_bench(r: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"chakong bench: {r['scenario']} ({r['cases_per_replication']:,} cases a replication, "
-            f"best of {r['rounds']} rounds)",
+            f"best of {r['rounds']} rounds; model {r['model']})",
             f"  cases_per_second               {r['cases_per_second']:>12,.0f}",
             f"  textbook_customers_per_second  {r['textbook_customers_per_second']:>12,.0f}",
             f"  ratio                          {r['ratio']:>12.3f}   ({verdict} the target "

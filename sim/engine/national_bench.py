@@ -28,6 +28,7 @@ from typing import Any
 
 from sim.engine.bench import SEED, textbook_mmc
 from sim.errors import UserError
+from sim.results.folders import versions
 from sim.scenario import load_scenario
 
 NATIONAL_SCENARIO = Path("scenarios/national-2023.toml")
@@ -163,6 +164,7 @@ def run_national_bench(
         run["cost_per_matter"] = round(run["cost_per_matter"], 4)
     return {
         "scenario": loaded.scenario.name,
+        "model": versions()["model"],  # the child processes import the same build
         "simulated_days": horizon,
         "seed": SEED,
         "runs": runs,
@@ -183,7 +185,7 @@ def format_national_bench(r: dict[str, Any]) -> str:
     lines = [
         f"chakong bench --national: {r['scenario']}, one replication of "
         f"{r['simulated_days']:,.0f} simulated days a scale, each in its own process, "
-        "streaming statistics",
+        f"streaming statistics, model {r['model']}",
         f"  {'scale':>7} {'volume':>8} {'matters':>12} {'wall s':>9} {'CPU s':>9} "
         f"{'peak GiB':>9} {'matters/s':>10} {'textbook/s':>11} {'cost':>7} {'relative':>9}",
     ]

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sim.model.debtors import Asset
 from sim.model.officers import Court
-
-if TYPE_CHECKING:
-    from sim.model.region import RegionRuntime
+from sim.model.region import RegionRuntime
 
 
 @dataclass(slots=True)

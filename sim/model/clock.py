@@ -33,6 +33,7 @@ from itertools import count, repeat
 from typing import Any
 
 import simpy
+from mypy_extensions import mypyc_attr
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import NORMAL, EventPriority
 
@@ -40,6 +41,7 @@ SLOTS_PER_DAY = 24  # an hour of simulated time a slot
 _LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (sim/model/_compiled.py)
 class Clock(simpy.Environment):
     """A :class:`simpy.Environment` whose queue has two levels (see the module)."""
 
@@ -119,10 +121,12 @@ class Clock(simpy.Environment):
             if not self._next_slot():
                 raise EmptySchedule
             queue = self._queue
-        self._now, _, _, event = heappop(queue)
+        entry: Any = heappop(queue)
+        self._now = entry[0]
+        event: Any = entry[3]  # a SimPy event or a Timer (whose callbacks are a tuple)
 
         # as simpy.Environment.step: callbacks run once, a failure not defused crashes
-        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        callbacks, event.callbacks = event.callbacks, None
         try:
             for callback in callbacks:
                 callback(event)
@@ -163,6 +167,7 @@ class _Later:
         return queue
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # for timers of one's own
 class Timer:
     """Work the clock does at a time, with nothing waiting on it: scheduled as an event of
     its own (:meth:`Clock.call_later`), it costs the queue's entry and this object, not a

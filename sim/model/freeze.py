@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from sim.model.debtors import Asset
 from sim.model.network import Finding
 from sim.model.streams import key_of, keyed_sample, keyed_uniform
 from sim.scenario.schema import AssetType, Scenario
@@ -43,7 +44,7 @@ class Hold:
     deduct_ordered: float = math.nan  # ...and an online deduction, until it is done
 
     @property
-    def asset(self):
+    def asset(self) -> Asset:
         return self.finding.asset
 
 

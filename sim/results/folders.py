@@ -90,7 +90,13 @@ def concatenate_parts(dest: Path, header: Iterable[str], parts: Iterable[str]) -
 
 
 def versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    from sim.model import _compiled  # the model's build: the same bits either way
+
+    out = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "model": "compiled (mypyc)" if _compiled.compiled() else "python",
+    }
     for name in ("chakong", *PACKAGES):
         try:
             out[name] = md.version(name)

@@ -6,23 +6,29 @@ from __future__ import annotations
 import dataclasses
 import gc
 import math
+import sys
 import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from simpy.events import NORMAL, EventPriority
 
 from sim.model import closing
 from sim.model.case import Case
+from sim.model.clock import Clock, Timer
 from sim.model.debtors import Asset
+from tests.sim.tiny import region_and_court
 
 
-class _Env:
+class _Env(Clock):
     """Records the timers the shelf books instead of running them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.timers: list[tuple[float, closing.ClosingWork]] = []
 
-    def call_later(self, delay: float, timer: closing.ClosingWork) -> None:
+    def call_later(self, delay: float, timer: Timer, priority: EventPriority = NORMAL) -> None:
+        assert isinstance(timer, closing.ClosingWork)
         self.timers.append((delay, timer))
 
 
@@ -37,8 +43,8 @@ class _World:
         self.events = _Events(detailed)
 
 
-class _Place:
-    """Stands for a region or a court: the shelf keeps it by reference."""
+class _Hold:
+    """Stands for a hold: the shelf keeps it by reference."""
 
 
 def test_the_shelf_keeps_every_field_of_a_case_once() -> None:
@@ -56,8 +62,8 @@ assets = hs.lists(
 cases = hs.builds(
     Case,
     case_id=counts,
-    region=hs.just(_Place()),
-    court=hs.just(_Place()),
+    region=hs.just(region_and_court()[0]),
+    court=hs.just(region_and_court()[1]),
     filed=times,
     claim=times,
     assets=assets,
@@ -129,17 +135,21 @@ def test_a_case_made_again_from_its_row_equals_the_case_shelved(steps) -> None:
 def test_a_row_taken_lets_what_the_case_held_go() -> None:
     world = _World()
     shelf = closing.ClosingShelf(world)  # type: ignore[arg-type]
-    hold, region = _Place(), _Place()
-    seen = weakref.ref(hold), weakref.ref(region)
-    case = Case(0, region, _Place(), 0.0, 1.0, ())  # type: ignore[arg-type]
+    hold = _Hold()
+    region, court = region_and_court()
+    seen = weakref.ref(hold)
+    gc.collect()  # what earlier tests left that refers to the (shared) region
+    references = sys.getrefcount(region)  # shared, so counted rather than collected
+    case = Case(0, region, court, 0.0, 1.0, ())
     shelf.shelve(case, [hold], 1.0, 5.0)  # type: ignore[list-item]
-    del case, hold, region
+    del case, hold
     gc.collect()
-    assert all(ref() is not None for ref in seen)  # the shelf keeps them while it waits
+    assert seen() is not None  # the shelf keeps them while it waits
+    assert sys.getrefcount(region) == references + 1
     made = shelf.take(world.env.timers[0][1].row)
     del made
     gc.collect()
-    assert all(ref() is None for ref in seen)
+    assert seen() is None and sys.getrefcount(region) == references
 
 
 def test_without_a_log_the_shelf_keeps_neither_assets_nor_holds() -> None:
@@ -147,9 +157,9 @@ def test_without_a_log_the_shelf_keeps_neither_assets_nor_holds() -> None:
     holds released): for statistics alone they are let go at once."""
     world = _World(detailed=False)
     shelf = closing.ClosingShelf(world)  # type: ignore[arg-type]
-    hold = _Place()
+    hold = _Hold()
     seen = weakref.ref(hold)
-    case = Case(7, _Place(), _Place(), 3.0, 9.0, (Asset(0, "vehicle", 5.0),), seed=11)  # type: ignore[arg-type]
+    case = Case(7, *region_and_court(), 3.0, 9.0, (Asset(0, "vehicle", 5.0),), seed=11)
     shelf.shelve(case, [hold], 2.0, 5.0)  # type: ignore[list-item]
     del hold
     gc.collect()

@@ -10,6 +10,7 @@ from scipy import stats as st
 
 from sim.model.case import Case
 from sim.results.statistics import Observer, summarize, t_interval
+from tests.sim.tiny import region_and_court
 
 
 def test_summarize_is_a_t_interval():
@@ -39,8 +40,8 @@ def test_summarize_leaves_out_missing_values_and_says_so():
 
 
 def _case(case_id: int, filed: float, claim: float = 0.0) -> Case:
-    """A matter as the observer sees it (no region or court needed)."""
-    return Case(case_id, None, None, filed, claim, ())  # type: ignore[arg-type]
+    """A matter as the observer sees it (its region and court are not read)."""
+    return Case(case_id, *region_and_court(), filed, claim, ())
 
 
 def _close(obs: Observer, case: Case, at: float, outcome: str, recovered: float, last: float):

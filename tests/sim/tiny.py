@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from pathlib import Path
 
+import simpy
+
+from sim.model.officers import Court
+from sim.model.region import RegionRuntime
+from sim.model.streams import Streams
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
@@ -54,3 +61,20 @@ def tiny(tmp_path: Path, *overrides: str) -> Scenario:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY, encoding="utf-8")
     return load_scenario(path, list(overrides)).scenario
+
+
+class _NoLog:
+    def officer_worked(self, start: float, days: float) -> None:
+        pass
+
+
+@functools.cache
+def region_and_court() -> tuple[RegionRuntime, Court]:
+    """A real region of the tiny scenario and its court, for records that name them (the
+    compiled model checks a case's fields against their types)."""
+    with tempfile.TemporaryDirectory() as folder:
+        scenario = tiny(Path(folder))
+    region = RegionRuntime(
+        "r", scenario.regions["r"], scenario, simpy.Environment(), Streams(1, 0), _NoLog()
+    )
+    return region, region.courts[0]
