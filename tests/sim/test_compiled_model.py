@@ -77,3 +77,20 @@ def test_compiled_and_interpreted_model_give_the_same_bits():
     assert compiled["rows"] > 10_000  # the run did something worth comparing
     assert compiled["rows"] == interpreted["rows"]
     assert compiled["digest"] == interpreted["digest"]
+
+
+def test_a_source_changed_after_the_build_is_noticed(tmp_path, monkeypatch):
+    """The model runs as Python, not as stale C, once a source differs from the one the
+    build compiled (or is new); with no record (a wheel) nothing is stale."""
+    built = _compiled.digests()
+    assert set(built) == set(_compiled.COMPILED)
+    assert all(len(d) == 64 for d in built.values())
+    record = tmp_path / "built_from.json"
+    monkeypatch.setattr(_compiled, "BUILT_FROM", record)
+    assert _compiled.stale() == []  # no record
+    record.write_text(json.dumps(built), encoding="utf-8")
+    assert _compiled.stale() == []
+    edited = {**built, "clock": "0" * 64}
+    del edited["world"]  # as if world.py were new since the build
+    record.write_text(json.dumps(edited), encoding="utf-8")
+    assert _compiled.stale() == ["clock", "world"]
