@@ -15,6 +15,7 @@ import runpy
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 MODEL = Path("sim/model")
 build = runpy.run_path(str(MODEL / "_compiled.py"))
@@ -29,7 +30,29 @@ else:
     for extension in model:
         extension.optional = True
     extensions += model
-    # what was compiled: a checkout edited since runs its model as Python, not stale C
-    build["BUILT_FROM"].write_text(json.dumps(build["digests"](), indent=1), encoding="utf-8")
 
-setup(ext_modules=extensions)
+sources = build["digests"]()  # read now, as mypyc compiles them
+
+
+class BuildExt(build_ext):
+    """Built in place (an editable install): record the sources compiled, so that the
+    checkout runs its model as Python, not stale C, once one changes."""
+
+    def initialize_options(self) -> None:
+        super().initialize_options()
+        self.failed: list[str] = []
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except Exception:  # an optional extension: setuptools warns and goes on
+            self.failed.append(ext.name)
+            raise
+
+    def run(self) -> None:
+        super().run()
+        if self.inplace and not self.failed and all(map(build["extension"], compiled)):
+            build["BUILT_FROM"].write_text(json.dumps(sources, indent=1), encoding="utf-8")
+
+
+setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

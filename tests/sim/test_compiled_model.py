@@ -65,6 +65,8 @@ def test_the_install_compiles_every_model_module():
         pytest.skip(f"{_compiled.ENV} is set: this run imports the model from its sources")
     missing = [n for n in _compiled.COMPILED if _compiled.extension(n) is None]
     assert not missing, f"built without: {missing}"
+    if (ROOT / ".git").exists():  # an editable install records what it compiled
+        assert _compiled.BUILT_FROM.is_file()
     assert {"world", "lifecycle", "clock", "network", "closing"} <= set(_compiled.COMPILED)
 
 
