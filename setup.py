@@ -2,7 +2,7 @@
 
 - ``sim/model/_keyed.c``: the keyed draw, in C.
 - Every other module of ``sim.model`` (the list: ``sim/model/_compiled.py``), compiled with
-  mypyc from the typed Python it is: the same bits, about 1.7 times as fast. A wheel built
+  mypyc from the typed Python it is: the same bits, 1.5 to 1.7 times as fast. A wheel built
   from it needs no compiler on the user's machine.
 
 Both are optional: where no C compiler is at hand the install goes on without them and the

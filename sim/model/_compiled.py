@@ -4,7 +4,7 @@ The normal install (``pip install -e .`` or a wheel) compiles every module of
 :mod:`sim.model` but this one, ``__init__`` and ``_keyed`` (the keyed draw, in C) with
 `mypyc <https://mypyc.readthedocs.io>`_: the same code, typed as it already is for mypy,
 built as C extensions that Python imports before the ``.py`` beside them. The results are
-the same bits; the model runs about 1.7 times as fast.
+the same bits; the model runs 1.5 to 1.7 times as fast.
 
 A compiled module no longer follows its source: in a source checkout, a model file edited
 (or changed by ``git pull``) after the build would be shadowed by its stale extension. So
