@@ -14,7 +14,7 @@ from sim.model.officers import Court
 from sim.model.region import RegionRuntime
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
 class Case:
     """One matter and what has happened to it so far."""
 
@@ -24,20 +24,68 @@ class Case:
     filed: float
     claim: float
     assets: tuple[Asset, ...]
-    matter: str = "new"  # "new", "restored" or "objection"
-    debtor_id: int = -1
-    work: float = 0.0  # the officer's first stint, in working days
-    pays_after: float = math.inf  # credit punishment: days from restrictions to payment
-    pays_share: float = 1.0  # ...of what is then still owed (below 1: part payment)
-    objects: bool = False  # draws an objection (a matter of its own)
-    pays_in_pool: bool = False  # restored because the debtor paid while in the 终本 pool
-    seed: int = 0  # keys the case's own draws after its query (records, controls, sales,
+    matter: str  # "new", "restored" or "objection"
+    debtor_id: int
+    work: float  # the officer's first stint, in working days
+    pays_after: float  # credit punishment: days from restrictions to payment
+    pays_share: float  # ...of what is then still owed (below 1: part payment)
+    objects: bool  # draws an objection (a matter of its own)
+    pays_in_pool: bool  # restored because the debtor paid while in the 终本 pool
+    seed: int  # keys the case's own draws after its query (records, controls, sales,
     # payouts, renewals), drawn at filing: the same case draws the same in every scenario
-    officer_start: float = math.nan
-    closed: float = math.nan
-    outcome: str = ""
-    recovered: float = 0.0
-    last_disbursed: float = math.nan
-    found: int = 0
-    queries: int = 0
-    reworks: int = 0
+    officer_start: float
+    closed: float
+    outcome: str
+    recovered: float
+    last_disbursed: float
+    found: int
+    queries: int
+    reworks: int
+
+    def __init__(
+        self,
+        case_id: int,
+        region: RegionRuntime,
+        court: Court,
+        filed: float,
+        claim: float,
+        assets: tuple[Asset, ...],
+        matter: str = "new",
+        debtor_id: int = -1,
+        work: float = 0.0,
+        pays_after: float = math.inf,
+        pays_share: float = 1.0,
+        objects: bool = False,
+        pays_in_pool: bool = False,
+        seed: int = 0,
+        officer_start: float = math.nan,
+        closed: float = math.nan,
+        outcome: str = "",
+        recovered: float = 0.0,
+        last_disbursed: float = math.nan,
+        found: int = 0,
+        queries: int = 0,
+        reworks: int = 0,
+    ) -> None:
+        self.case_id = case_id
+        self.region = region
+        self.court = court
+        self.filed = filed
+        self.claim = claim
+        self.assets = assets
+        self.matter = matter
+        self.debtor_id = debtor_id
+        self.work = work
+        self.pays_after = pays_after
+        self.pays_share = pays_share
+        self.objects = objects
+        self.pays_in_pool = pays_in_pool
+        self.seed = seed
+        self.officer_start = officer_start
+        self.closed = closed
+        self.outcome = outcome
+        self.recovered = recovered
+        self.last_disbursed = last_disbursed
+        self.found = found
+        self.queries = queries
+        self.reworks = reworks

@@ -29,7 +29,7 @@ HARD, WAITING, FREEZE, STALE, RELEASE, SHARE = (
 )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
 class Hold:
     """A freeze that took hold of an asset."""
 
@@ -40,21 +40,48 @@ class Hold:
     period: float  # freeze period, in days
     available: float  # money the asset can give this case (after any earlier authority)
     waiting: bool
-    ordered: float = math.nan  # when the court sent an online control (NaN: in person)
-    deduct_ordered: float = math.nan  # ...and an online deduction, until it is done
+    ordered: float  # when the court sent an online control (NaN: in person)
+    deduct_ordered: float  # ...and an online deduction, until it is done
+
+    def __init__(
+        self,
+        finding: Finding,
+        at: float,
+        effective: float,
+        expires: float,
+        period: float,
+        available: float,
+        waiting: bool,
+        ordered: float = math.nan,
+        deduct_ordered: float = math.nan,
+    ) -> None:
+        self.finding = finding
+        self.at = at
+        self.effective = effective
+        self.expires = expires
+        self.period = period
+        self.available = available
+        self.waiting = waiting
+        self.ordered = ordered
+        self.deduct_ordered = deduct_ordered
 
     @property
     def asset(self) -> Asset:
         return self.finding.asset
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled
 class Failure:
     """A control that failed at time ``at``."""
 
     finding: Finding
     at: float
-    ordered: float = math.nan  # when the court sent an online control (NaN: in person)
+    ordered: float  # when the court sent an online control (NaN: in person)
+
+    def __init__(self, finding: Finding, at: float, ordered: float = math.nan) -> None:
+        self.finding = finding
+        self.at = at
+        self.ordered = ordered
 
 
 def needs_officer(finding: Finding) -> bool:

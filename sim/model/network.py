@@ -109,7 +109,7 @@ class LinkRuntime:
         return share >= 1 or keyed_uniform(seed, COVERED, self.key, asset.index) < share
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
 class Finding:
     """One record of an asset, returned over one link."""
 
@@ -118,12 +118,18 @@ class Finding:
     answered: float
     wrong: bool
 
+    def __init__(self, asset: Asset, via: LinkRuntime, answered: float, wrong: bool) -> None:
+        self.asset = asset
+        self.via = via
+        self.answered = answered
+        self.wrong = wrong
+
 
 WrongRecord = Callable[["LinkRuntime", Asset], bool]
 COVERED = key_of("covered")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled
 class QueryResult:
     """The requests sent together at one time, and what came back."""
 
@@ -134,6 +140,24 @@ class QueryResult:
     with_deadline: int  # requests to agencies with an answer deadline
     late: int  # of those, answered after the deadline
     answers: list[tuple[LinkRuntime, float, float]] | None  # (link, answered, value found)
+
+    def __init__(
+        self,
+        sent: float,
+        last: float,
+        findings: list[Finding],
+        requests: dict[str, int],
+        with_deadline: int,
+        late: int,
+        answers: list[tuple[LinkRuntime, float, float]] | None,
+    ) -> None:
+        self.sent = sent
+        self.last = last
+        self.findings = findings
+        self.requests = requests
+        self.with_deadline = with_deadline
+        self.late = late
+        self.answers = answers
 
 
 class Network:
