@@ -39,7 +39,7 @@ from load.harness import polls
 from load.target import logical as lr
 from load.target.adapter import Adapter
 from sim.errors import UserError
-from sim.scenario.distributions import sampler
+from sim.model.streams import sampler
 from sim.scenario.schema import ChannelName, Scenario
 from sim.study import requests as rq
 

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.streams import uniforms
-from sim.scenario.distributions import sampler
+from sim.model.streams import sampler, uniforms
 from sim.scenario.schema import AssetType, Debtors
 
 

@@ -24,9 +24,8 @@ import numpy as np
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
-from sim.model.streams import Streams, key_of, keyed_sample, keyed_uniform, uniforms
+from sim.model.streams import Streams, key_of, keyed_sample, keyed_uniform, sampler, uniforms
 from sim.model.topology import Topology
-from sim.scenario.distributions import sampler
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Agency, Link, Scenario
 

@@ -14,8 +14,7 @@ from sim.model.calendar import WorkingTime
 from sim.model.debtors import DebtorFactory
 from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
-from sim.model.streams import Streams, integers, key_of, keyed_sample, uniforms
-from sim.scenario.distributions import sampler
+from sim.model.streams import Streams, integers, key_of, keyed_sample, sampler, uniforms
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from sim.scenario.distributions import Constant
 
 
 def _key(name: str) -> int:
@@ -107,23 +109,44 @@ def keyed_sample(dist: Any, seed: int, *keys: int) -> float:
 # ---------------------------------------------------------------- draws in blocks
 
 
+class Blocks:
+    """Successive values, drawn ``block`` at a time by ``draw(block)`` and handed out one a
+    call. The first block is drawn at the first call, each next one when the last is used
+    up. Compiled (``sim/model/_compiled.py``), a call costs about what reading an attribute
+    does: a model draws from these for every matter."""
+
+    def __init__(self, draw: Callable[[int], list[Any]], block: int) -> None:
+        self._draw = draw
+        self._block = block
+        self._values: list[Any] = []
+        self._next = 0
+
+    def __call__(self) -> Any:
+        i = self._next
+        values = self._values
+        if i == len(values):
+            values = self._values = self._draw(self._block)
+            i = 0
+        self._next = i + 1
+        return values[i]
+
+
+def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
+    """Draws of ``dist`` (a :mod:`sim.scenario.distributions` distribution) from ``rng``,
+    ``block`` at a time: a few tens of nanoseconds a value instead of the microsecond of a
+    scalar numpy call; the sequence is still fully determined by ``rng``."""
+    if isinstance(dist, Constant):
+        return itertools.repeat(dist.value).__next__
+    return Blocks(lambda n: dist.sample_many(rng, n).tolist(), block)
+
+
 def uniforms(rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
     """Successive uniforms on [0, 1) from ``rng``, drawn ``block`` at a time (cheap calls)."""
-
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield rng.random(block).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__
+    return Blocks(lambda n: rng.random(n).tolist(), block)
 
 
 def integers(rng: np.random.Generator, n: int, block: int = 256) -> Callable[[], int]:
     """Successive uniform picks from ``range(n)``, drawn ``block`` at a time."""
     if n == 1:
         return itertools.repeat(0).__next__
-
-    def blocks() -> Iterator[list[int]]:
-        while True:
-            yield rng.integers(0, n, block).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__
+    return Blocks(lambda k: rng.integers(0, n, k).tolist(), block)

@@ -15,9 +15,7 @@ and a bare number means a constant: ``latency_days = 0``.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Iterator
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -308,19 +306,3 @@ _Tagged = Annotated[
 ]
 Distribution = Annotated[_Tagged, BeforeValidator(_number_is_constant)]
 """Any distribution; in TOML an inline table with ``kind``, or a bare number for a constant."""
-
-
-def sampler(dist: _Distribution, rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
-    """A fast zero-argument sampler drawing ``block`` values at a time from ``rng``.
-
-    Drawing in blocks costs a few tens of nanoseconds per value instead of the
-    microsecond of a scalar numpy call; the sequence is still fully determined by ``rng``.
-    """
-    if isinstance(dist, Constant):
-        return itertools.repeat(dist.value).__next__
-
-    def blocks() -> Iterator[list[float]]:
-        while True:
-            yield dist.sample_many(rng, block).tolist()
-
-    return itertools.chain.from_iterable(blocks()).__next__

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from pydantic import TypeAdapter, ValidationError
 
-from sim.scenario.distributions import Distribution, sampler
+from sim.model.streams import sampler
+from sim.scenario.distributions import Distribution
 
 DIST = TypeAdapter(Distribution)
 
@@ -160,3 +161,26 @@ def test_keyed_uniforms_are_the_splitmix_chain_written_out(kernel):
         keyed_uniform(1, 2.5)
     # splitmix64's published first output for seed 0 (its state advanced once by golden)
     assert _mix(_GOLDEN) == 0xE220A8397B1DCDAF
+
+
+@pytest.mark.parametrize("kind", ["sampler", "uniforms", "integers"])
+def test_blocks_hand_out_each_block_in_order_drawing_it_when_needed(kind):
+    """The block draws are the values of whole blocks in order, the first drawn at the
+    first call and each next one only when the last is used up (so that streams advance
+    the same whatever else a run draws first)."""
+    from sim.model.streams import integers, uniforms
+
+    d = DIST.validate_python({"kind": "lognormal", "mean": 3, "sigma": 1})
+    make = {
+        "sampler": (lambda rng: sampler(d, rng, block=8), lambda rng: d.sample_many(rng, 8)),
+        "uniforms": (lambda rng: uniforms(rng, block=8), lambda rng: rng.random(8)),
+        "integers": (lambda rng: integers(rng, 7, block=8), lambda rng: rng.integers(0, 7, 8)),
+    }[kind]
+    rng = np.random.default_rng(9)
+    draw = make[0](rng)
+    assert rng.bit_generator.state == np.random.default_rng(9).bit_generator.state
+    got = [draw() for _ in range(20)]
+    reference = np.random.default_rng(9)
+    expected = [v for _ in range(3) for v in make[1](reference).tolist()][:20]
+    assert got == expected
+    assert rng.bit_generator.state == reference.bit_generator.state  # three blocks, not four
