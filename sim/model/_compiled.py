@@ -14,7 +14,8 @@ imported from its source instead (:func:`prefer_sources`): all or none, since co
 modules call each other directly. A stale build says so once, on standard error.
 
 ``setup.py`` reads :data:`COMPILED` from this file without importing the package, and
-writes :data:`BUILT_FROM` beside it when it compiles an installed source checkout.
+writes :data:`BUILT_FROM` beside it after an in-place build (an editable install) that
+built every extension.
 """
 
 from __future__ import annotations

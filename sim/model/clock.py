@@ -41,7 +41,7 @@ SLOTS_PER_DAY = 24  # an hour of simulated time a slot
 _LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (sim/model/_compiled.py)
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled, yet open to Python subclasses
 class Clock(simpy.Environment):
     """A :class:`simpy.Environment` whose queue has two levels (see the module)."""
 
