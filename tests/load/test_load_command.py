@@ -99,8 +99,10 @@ def test_keys_are_unique_per_run(chakong, tmp_path):
     with stub_api(tmp_path) as (url, fixtures):
         for n in (1, 2):
             out = tmp_path / f"out{n}"
-            r = chakong(*load_args(url, fixtures, out, *SHORT, *LENIENT))
-            assert r.returncode == 0, r.stderr
+            # the keys are the point here, not the verdict: the bounds a loaded CI machine
+            # meets (this run failed the scenario's own once there, with the suite busy)
+            r = chakong(*load_args(url, fixtures, out, *SHORT, *LENIENT, *LOADED_MACHINE))
+            assert r.returncode == 0, r.stderr + r.stdout
             keys.append(json.loads((out / "plan.json").read_text())["run_id"])
     assert keys[0] != keys[1]
 
