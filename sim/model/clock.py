@@ -55,9 +55,7 @@ class Clock(simpy.Environment):
     def _slot_of(t: float) -> int:
         return int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
 
-    def schedule(
-        self, event: simpy.Event, priority: EventPriority = NORMAL, delay: float = 0
-    ) -> None:
+    def schedule(self, event: Any, priority: EventPriority = NORMAL, delay: float = 0) -> None:
         t = self._now + delay
         slot = int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
         if slot <= self._slot:
@@ -78,9 +76,19 @@ class Clock(simpy.Environment):
         a :class:`simpy.Timeout` with the default, a process started now with ``URGENT``."""
         timer.callbacks = _FIRE
         timer._ok = True
-        self.schedule(timer, priority, delay)  # type: ignore[arg-type]
+        self.schedule(timer, priority, delay)
 
-    def start_now(self, generator: Generator[Any, Any, Any]) -> simpy.Process:
+    def wait(self, delay: float) -> Wake:
+        """What a process yields to wait ``delay`` days: as ``self.timeout(delay)`` to the
+        engine (the same key in the queue: time, NORMAL, order of scheduling), in a compiled
+        event of three slots (:class:`Wake`) rather than a :class:`simpy.Timeout`."""
+        if delay < 0:
+            raise ValueError(f"Negative delay {delay}")
+        wake = Wake()
+        self.schedule(wake, NORMAL, delay)
+        return wake
+
+    def start_now(self, generator: Generator[Any, Any, Any]) -> Task:
         """Start a process inside the event being processed, where its
         :class:`~simpy.events.Initialize` event would have been processed next.
 
@@ -88,12 +96,9 @@ class Clock(simpy.Environment):
         event, so no URGENT event is due at this instant (it would have come first), and the
         process's Initialize would be the next event; running the generator at once gives
         the same order of everything that happens, one event fewer."""
-        process = simpy.Process.__new__(simpy.Process)
-        process.env = self
-        process.callbacks = []
-        process._generator = generator
-        process._resume(_STARTED)  # type: ignore[arg-type]
-        return process
+        task = Task(self, generator)
+        task.resume(_STARTED)
+        return task
 
     def _next_slot(self) -> bool:
         """Make the next slot's events the heap (the heap is empty); False if none."""
@@ -186,6 +191,58 @@ def _fire(timer: Timer) -> None:
 
 
 _FIRE = (_fire,)
+
+
+class Wake:
+    """An event that a process waits on until a time (:meth:`Clock.wait`): what the engine
+    and a process read of an event (its callbacks, ``_ok`` and ``_value``), nothing more."""
+
+    __slots__ = ("_ok", "_value", "callbacks")
+
+    def __init__(self) -> None:
+        self._ok = True
+        self._value: Any = None
+        self.callbacks: list[Callable[[Any], None]] | None = []
+
+
+class Task:
+    """A process of the model's own (:meth:`Clock.start_now`): a generator resumed with the
+    value of each event it yields, as :meth:`simpy.Process._resume` resumes one, compiled.
+
+    Unlike a :class:`simpy.Process` it is not an event itself: nothing waits for a case to
+    end, so its end schedules nothing (SimPy would process one more event, with no
+    callbacks, at that instant; the order of every other event is the same). An exception
+    in the generator is raised at once, from the event that resumed it."""
+
+    __slots__ = ("_generator", "_target", "env")
+
+    def __init__(self, env: Clock, generator: Generator[Any, Any, Any]) -> None:
+        self.env = env
+        self._generator = generator
+        self._target: Any = None
+
+    def resume(self, event: Any) -> None:
+        env = self.env
+        env._active_proc = self  # type: ignore[assignment]  # read by SimPy's active_process
+        generator = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = generator.send(event._value)
+                else:  # a failed event: the process handles it or fails
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = generator.throw(exc)
+            except StopIteration:
+                event = None
+                break
+            callbacks = event.callbacks
+            if callbacks is not None:  # not yet processed: resume when it is
+                callbacks.append(self.resume)  # a bound method: kept, it would make a cycle
+                break
+        self._target = event
+        env._active_proc = None
 
 
 class _Started:

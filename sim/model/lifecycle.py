@@ -121,7 +121,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         # an officer orders the controls in office hours
         ordered = court.calendar.next_open(env.now)
         if ordered > env.now:
-            yield env.timeout(ordered - env.now)
+            yield env.wait(ordered - env.now)
         started = env.now
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
@@ -141,7 +141,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         if trip:
             ready = max(h.at for h in trip)
             if ready > env.now:
-                yield env.timeout(ready - env.now)
+                yield env.wait(ready - env.now)
             yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
         for h in holds:
             money.add(h, env.now if h in trip else None)
@@ -149,7 +149,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
             break
         known = max(x.at for x in failures)
         if known > env.now:
-            yield env.timeout(known - env.now)
+            yield env.wait(known - env.now)
         yield from court.work(sum(region.rework() for _ in failures))
         case.reworks += 1
         events.reworked(case, env.now)
@@ -180,4 +180,4 @@ def _await_answers(w: CaseWorld, case: Case, result: QueryResult) -> Generator[A
     w.events.queried(case, result)
     case.queries += sum(result.requests.values())
     if result.last > env.now:
-        yield env.timeout(result.last - env.now)
+        yield env.wait(result.last - env.now)

@@ -17,9 +17,8 @@ import heapq
 from collections.abc import Generator
 from typing import Any, Protocol
 
-import simpy
-
 from sim.model.calendar import WorkingTime
+from sim.model.clock import Clock
 
 
 class WorkLog(Protocol):
@@ -33,7 +32,7 @@ class Court:
 
     def __init__(
         self,
-        env: simpy.Environment,
+        env: Clock,
         name: str,
         region: str,
         officers: int,
@@ -65,7 +64,7 @@ class Court:
         """A process step: an officer's stint of ``work_days``; returns when it started."""
         env = self.env
         start, end = self.book(env.now, work_days)
-        yield env.timeout(end - env.now)
+        yield env.wait(end - env.now)
         return start
 
 

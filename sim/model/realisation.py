@@ -143,7 +143,7 @@ class Realisation:
                 if t > hold.expires:
                     continue
                 if t > env.now:
-                    yield env.timeout(t - env.now)
+                    yield env.wait(t - env.now)
                 region = self.case.region
                 work = region.travel() + region.offline_control()
                 _, done = self.case.court.book(env.now, work)
@@ -200,7 +200,7 @@ class Realisation:
             )
         else:
             if t > env.now:
-                yield env.timeout(t - env.now)
+                yield env.wait(t - env.now)
             region = self.case.region
             _, done = self.case.court.book(env.now, region.travel() + region.offline_control())
         if done <= hold.expires:

@@ -8,9 +8,9 @@ region, so a change elsewhere leaves its draws as they were (common random numbe
 from __future__ import annotations
 
 import numpy as np
-import simpy
 
 from sim.model.calendar import WorkingTime
+from sim.model.clock import Clock
 from sim.model.debtors import DebtorFactory
 from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
@@ -29,7 +29,7 @@ class RegionRuntime:
         name: str,
         spec: Region,
         scenario: Scenario,
-        env: simpy.Environment,
+        env: Clock,
         streams: Streams,
         work_log: WorkLog,
     ) -> None:

@@ -30,8 +30,8 @@ from collections.abc import Callable, Generator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
-import simpy
 
+from sim.model.clock import Clock
 from sim.model.debtors import Asset
 from sim.model.events import EventSink
 from sim.model.region import RegionRuntime
@@ -44,7 +44,7 @@ class PoolWorld(Protocol):
     """What the pool uses of the world it runs in (:class:`sim.model.world.World`)."""
 
     @property
-    def env(self) -> simpy.Environment: ...
+    def env(self) -> Clock: ...
 
     scenario: Scenario
     topology: Topology
@@ -147,7 +147,7 @@ class TerminatedPool:
         env = self.w.env
         while True:
             self._check(math.floor(env.now))
-            yield env.timeout(1)
+            yield env.wait(1)
 
     def _check(self, day: int) -> None:
         bucket = self.buckets.pop(day, None)

@@ -142,7 +142,7 @@ class World:
 
         def later() -> Generator[Any, Any, None]:
             if at > self.env.now:
-                yield self.env.timeout(at - self.env.now)
+                yield self.env.wait(at - self.env.now)
             self.file(runtime, owed, assets, "restored", debtor_id, pays)
 
         self.env.process(later())
@@ -155,7 +155,7 @@ class World:
             t = region.next_arrival()
             if t == math.inf:
                 return
-            yield env.timeout(t - env.now)
+            yield env.wait(t - env.now)
             self.file(region)
 
     # ------------------------------------------------------------ closing
@@ -181,14 +181,14 @@ class World:
         env = self.env
         while env.now < horizon:
             self.events.backlog(env.now, self.open_cases(env.now), self.pool.size)
-            yield env.timeout(step)
+            yield env.wait(step)
 
     def _report_progress(self) -> Generator[Any, Any, None]:
         horizon = self.scenario.horizon_days
         step = horizon / 100
         assert self._progress is not None
         while self.env.now + step <= horizon:
-            yield self.env.timeout(step)
+            yield self.env.wait(step)
             self._progress(step)
 
     def run(self) -> None:

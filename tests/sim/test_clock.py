@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as hs
@@ -65,13 +66,14 @@ def matters(env: simpy.Environment, plans: list[list[float]], until: float, time
     """Matters filed by a source, each waiting its first delay (the officer's stint) and
     then going on through the rest, beside background processes with ties: as processes
     (``timers=False``) or as a lifecycle does it on the clock, a timer for the first wait
-    that then starts the process at once (``timers=True``)."""
+    that then starts the process at once (``timers=True``: a :class:`Task` waiting on
+    :meth:`Clock.wait`)."""
     log: list[tuple[float, str, int, int]] = []
 
     def rest(k: int, plan: list[float]):
         log.append((env.now, "started", k, 0))
         for j, d in enumerate(plan[1:], 1):
-            yield env.timeout(d)
+            yield env.wait(d) if timers else env.timeout(d)  # type: ignore[attr-defined]
             log.append((env.now, "matter", k, j))
 
     def as_process(k: int, plan: list[float]):
@@ -152,3 +154,26 @@ def scheduled(env: simpy.Environment, plans: list[list[tuple[float, int]]]) -> l
 )
 def test_the_clock_orders_priorities_as_simpy_does_in_later_hours(plans) -> None:
     assert scheduled(Clock(), plans) == scheduled(simpy.Environment(), plans)
+
+
+def test_a_task_resumes_as_a_process_and_raises_what_its_generator_raises() -> None:
+    env = Clock()
+    seen: list[tuple[float, object]] = []
+
+    def work():
+        value = yield env.wait(1.5)
+        seen.append((env.now, value))
+        done = env.event()
+        done.succeed("ready")
+        value = yield done  # triggered, not yet processed: waits for it
+        seen.append((env.now, value))
+        yield env.wait(0)
+        raise KeyError("inside")
+
+    with pytest.raises(ValueError, match="Negative delay"):
+        env.wait(-1)
+    task = env.start_now(work())
+    assert task._target is not None and env.peek() == 1.5
+    with pytest.raises(KeyError, match="inside"):
+        env.run()
+    assert seen == [(1.5, None), (1.5, "ready")]

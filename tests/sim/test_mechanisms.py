@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 import pytest
-import simpy
 
 from sim.model.calendar import CalendarYears, WorkingTime
+from sim.model.clock import Clock
 from sim.model.debtors import Asset, DebtorFactory
 from sim.model.filing import MonthlyRate
 from sim.model.freeze import FreezeDesk
@@ -63,7 +63,7 @@ def test_agency_desk_is_fcfs_on_its_servers_and_polls():
 
 
 def test_court_officers_are_fcfs_and_follow_the_calendar():
-    env = simpy.Environment()
+    env = Clock()
     obs = Observer(0, 100, 1)
     court = Court(env, "c", "r", 2, WorkingTime(ALWAYS_OPEN, dt.date(2023, 1, 2)), obs)
     assert court.book(0, 1.0) == (0, 1.0)

@@ -6,8 +6,7 @@ import functools
 import tempfile
 from pathlib import Path
 
-import simpy
-
+from sim.model.clock import Clock
 from sim.model.officers import Court
 from sim.model.region import RegionRuntime
 from sim.model.streams import Streams
@@ -74,7 +73,5 @@ def region_and_court() -> tuple[RegionRuntime, Court]:
     compiled model checks a case's fields against their types)."""
     with tempfile.TemporaryDirectory() as folder:
         scenario = tiny(Path(folder))
-    region = RegionRuntime(
-        "r", scenario.regions["r"], scenario, simpy.Environment(), Streams(1, 0), _NoLog()
-    )
+    region = RegionRuntime("r", scenario.regions["r"], scenario, Clock(), Streams(1, 0), _NoLog())
     return region, region.courts[0]
