@@ -1,9 +1,10 @@
 """The compiled parts of the model, built by the normal install.
 
 - ``sim/model/_keyed.c``: the keyed draw, in C.
-- Every other module of ``sim.model`` (the list: ``sim/model/_compiled.py``), compiled with
-  mypyc from the typed Python it is: the same bits, 1.5 to 1.7 times as fast. A wheel built
-  from it needs no compiler on the user's machine.
+- Every other module of ``sim.model``, and the model's event sink ``sim.results.observer``
+  (the list: ``sim/model/_compiled.py``), compiled with mypyc from the typed Python they
+  are: the same bits, 1.5 to 1.7 times as fast. A wheel built from it needs no compiler on
+  the user's machine.
 
 Both are optional: where no C compiler is at hand the install goes on without them and the
 model runs as Python, which gives the same bits, slower. Everything else is configured in
@@ -26,12 +27,13 @@ try:
 except ImportError:  # built without the build requirements (--no-build-isolation)
     pass
 else:
-    model = mypycify([str(MODEL / f"{name}.py") for name in compiled], group_name="chakong")
+    sources = [str(build["source"](name).relative_to(Path.cwd().resolve())) for name in compiled]
+    model = mypycify(sources, group_name="chakong")
     for extension in model:
         extension.optional = True
     extensions += model
 
-sources = build["digests"]()  # read now, as mypyc compiles them
+digests = build["digests"]()  # read now, as mypyc compiles them
 
 
 class BuildExt(build_ext):
@@ -52,7 +54,7 @@ class BuildExt(build_ext):
     def run(self) -> None:
         super().run()
         if self.inplace and not self.failed and all(map(build["extension"], compiled)):
-            build["BUILT_FROM"].write_text(json.dumps(sources, indent=1), encoding="utf-8")
+            build["BUILT_FROM"].write_text(json.dumps(digests, indent=1), encoding="utf-8")
 
 
 setup(ext_modules=extensions, cmdclass={"build_ext": BuildExt})

@@ -39,7 +39,7 @@ from sim.errors import UserError
 from sim.model.streams import Streams
 from sim.model.world import World
 from sim.results.folders import versions
-from sim.results.statistics import Observer
+from sim.results.observer import Observer
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 

@@ -16,9 +16,9 @@ from sim.model.events import Event, EventKind
 from sim.model.streams import Streams
 from sim.model.world import World
 from sim.results.eventlog import EventLog
+from sim.results.observer import Observer
 from sim.results.records import write_cases, write_events
 from sim.results.replication import ReplicationResult
-from sim.results.statistics import Observer
 from sim.scenario.schema import Scenario
 
 

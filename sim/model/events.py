@@ -3,7 +3,7 @@
 The model collects no statistics itself (SimPy's way: monitoring is a consumer's business).
 As a case moves on it tells an :class:`EventSink` what happened, once, with the objects
 involved (the case, the hold, the query's result). Consumers implement the sink:
-:class:`sim.results.statistics.Observer` keeps running sums for the headline metrics, and
+:class:`sim.results.observer.Observer` keeps running sums for the headline metrics, and
 :class:`sim.results.eventlog.EventLog` (an observer that also keeps rows) turns the same
 calls into :class:`Event` and :class:`CaseRow` records, so the event log and the streaming
 statistics are fed by one stream and cannot disagree.

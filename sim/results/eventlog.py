@@ -1,4 +1,4 @@
-"""The event log: an :class:`~sim.results.statistics.Observer` that also keeps the rows.
+"""The event log: an :class:`~sim.results.observer.Observer` that also keeps the rows.
 
 Fed by the same calls as the statistics (one event stream from the model), it turns each
 into :class:`~sim.model.events.Event` rows and, as each matter closes (or at the end, for
@@ -10,7 +10,6 @@ time.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import ClassVar
 
@@ -18,21 +17,29 @@ from sim.model.case import Case
 from sim.model.events import CaseRow, Event, EventKind
 from sim.model.freeze import Failure, Hold
 from sim.model.network import QueryResult
-from sim.results.statistics import Observer
+from sim.results.observer import Observer
 
 _IN_ORDER = attrgetter("time_days", "case_id")
 
 
-@dataclass
 class EventLog(Observer):
     """Streaming statistics plus every event and case row of one replication."""
 
-    replication: int = 0
-    rows: list[Event] = field(default_factory=list)
-    case_rows: list[CaseRow] = field(default_factory=list)  # closed matters, in closing order
-    open: dict[int, Case] = field(default_factory=dict)  # matters not closed yet
-    # money paid out to each open matter: (when, yuan), for its case row
-    paid_out: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    def __init__(
+        self,
+        warmup: float,
+        horizon: float,
+        available_officer_days: float = 0.0,
+        officers: int = 0,
+        replication: int = 0,
+    ) -> None:
+        super().__init__(warmup, horizon, available_officer_days, officers)
+        self.replication = replication
+        self.rows: list[Event] = []
+        self.case_rows: list[CaseRow] = []  # closed matters, in closing order
+        self.open: dict[int, Case] = {}  # matters not closed yet
+        # money paid out to each open matter: (when, yuan), for its case row
+        self.paid_out: dict[int, list[tuple[float, float]]] = {}
 
     detailed: ClassVar[bool] = True  # ask the model for every request's answer
 

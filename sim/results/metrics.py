@@ -5,7 +5,7 @@ Each :class:`Metric` has its name, its unit and the decimals tables show, its ki
 shown as they are) and its meaning. The run's table, the comparison's and the sweep's, the
 HTML reports, the precision rule's "is a rate" and the README's metric table (a test holds
 it against :func:`markdown_table`) all come from here; the streaming statistics
-(:class:`sim.results.statistics.Observer`) compute them in this order.
+(:class:`sim.results.observer.Observer`) compute them in this order.
 
 The observation window is ``[warmup_days, horizon_days)``.
 """

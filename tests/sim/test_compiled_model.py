@@ -32,7 +32,7 @@ digest = hashlib.sha256()
 digest.update(repr(obs.sorted_rows()).encode())
 digest.update(repr(list(obs.all_case_rows())).encode())
 digest.update(repr(sorted(obs.metrics().items())).encode())
-files = {n: sys.modules["sim.model." + n].__file__ for n in _compiled.COMPILED}
+files = {n: sys.modules[n].__file__ for n in _compiled.COMPILED}
 print(json.dumps({"digest": digest.hexdigest(), "rows": len(obs.rows), "files": files,
                   "compiled": _compiled.compiled()}))
 """
@@ -51,7 +51,7 @@ def _run(interpreted: bool) -> dict:
 def _need_compiled_build() -> None:
     if os.environ.get(_compiled.ENV):
         pytest.skip(f"{_compiled.ENV} is set: this run imports the model from its sources")
-    if _compiled.extension("world") is None:
+    if _compiled.extension("sim.model.world") is None:
         pytest.skip("the model was installed without its compiled modules (no C compiler)")
     if _compiled.stale():
         pytest.skip(f"model sources edited since the build ({_compiled.stale()}): pip install -e .")
@@ -67,7 +67,8 @@ def test_the_install_compiles_every_model_module():
     assert not missing, f"built without: {missing}"
     if (ROOT / ".git").exists():  # an editable install records what it compiled
         assert _compiled.BUILT_FROM.is_file()
-    assert {"world", "lifecycle", "clock", "network", "closing"} <= set(_compiled.COMPILED)
+    model = {"world", "lifecycle", "clock", "network", "closing"}
+    assert {f"sim.model.{n}" for n in model} | {"sim.results.observer"} <= set(_compiled.COMPILED)
 
 
 def test_compiled_and_interpreted_model_give_the_same_bits():
@@ -92,7 +93,8 @@ def test_a_source_changed_after_the_build_is_noticed(tmp_path, monkeypatch):
     assert _compiled.stale() == []  # no record
     record.write_text(json.dumps(built), encoding="utf-8")
     assert _compiled.stale() == []
-    edited = {**built, "clock": "0" * 64}
-    del edited["world"]  # as if world.py were new since the build
+    edited = {**built, "sim.model.clock": "0" * 64, "sim.results.observer": "1" * 64}
+    del edited["sim.model.world"]  # as if world.py were new since the build
     record.write_text(json.dumps(edited), encoding="utf-8")
-    assert _compiled.stale() == ["clock", "world"]
+    assert _compiled.stale() == ["sim.model.clock", "sim.model.world", "sim.results.observer"]
+    assert _compiled.source("sim.results.observer") == ROOT / "sim" / "results" / "observer.py"

@@ -19,7 +19,7 @@ from sim.model.sale import SaleStage
 from sim.model.settlement import Settlement, to_fen
 from sim.model.streams import Streams
 from sim.model.topology import Topology
-from sim.results.statistics import Observer
+from sim.results.observer import Observer
 from sim.scenario import load_scenario
 from sim.scenario.schema import ALWAYS_OPEN, Agency, AssetType, Debtors
 from sim.scenario.stages import Sale

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from sim.results.metrics import CATALOGUE, HEADLINE_METRICS, METRICS, Kind, format_value, is_rate
-from sim.results.statistics import Observer
+from sim.results.observer import Observer
 from tests.conftest import ROOT
 
 

@@ -9,7 +9,8 @@ import pytest
 from scipy import stats as st
 
 from sim.model.case import Case
-from sim.results.statistics import Observer, summarize, t_interval
+from sim.results.observer import Observer
+from sim.results.statistics import summarize, t_interval
 from tests.sim.tiny import region_and_court
 
 

@@ -1,0 +1,282 @@
+"""The streaming statistics of one replication: the model's event sink, compiled.
+
+:class:`Observer` is the model's event sink (:class:`sim.model.events.EventSink`): told what
+happens as it happens, it keeps only running sums, counts, an HDR histogram of time to close
+(percentiles to 3 significant digits) and the backlog samples, so its memory does not
+depend on how many cases pass through. Its :meth:`Observer.metrics` are one replication's
+headline figures, in the catalogue's order (:mod:`sim.results.metrics`);
+:mod:`sim.results.statistics` turns a metric's values over replications into an interval.
+
+The observation window is ``[warmup_days, horizon_days)``: a case counts for the
+closure-based metrics when it closes inside the window, for the filing-based ones when it is
+filed inside it.
+
+The model calls it several times for every matter, so the install compiles it with the
+model (``sim/model/_compiled.py``); the event log (:mod:`sim.results.eventlog`) extends it
+in Python.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Sequence
+from typing import ClassVar
+
+from hdrh.histogram import HdrHistogram
+from mypy_extensions import mypyc_attr
+
+from sim.model.case import Case
+from sim.model.deduction import is_provident_fund
+from sim.model.events import EventKind
+from sim.model.freeze import Failure, Hold
+from sim.model.network import QueryResult
+from sim.results.metrics import HEADLINE_METRICS
+
+MINUTES_PER_DAY = 1440.0
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)  # the event log extends it, as Python
+class Observer:
+    """Streaming statistics of one replication."""
+
+    def __init__(
+        self,
+        warmup: float,
+        horizon: float,
+        available_officer_days: float = 0.0,
+        officers: int = 0,
+    ) -> None:
+        self.warmup = warmup
+        self.horizon = horizon
+        self.available_officer_days = available_officer_days  # officer working days available in the window
+        self.officers = officers  # officers of every region
+        self.matters_filed: int = 0  # matters of every kind filed in the window
+        self.filed_by_matter: dict[str, int] = {}
+        self.matters_closed: int = 0  # matters of every kind closed in the window
+        self.closed_cases: int = 0  # of those, enforcement cases (new or restored)
+        self.outcomes: dict[str, int] = {}
+        self.close_time_sum: float = 0.0
+        self.recovered_cases: int = 0
+        self.recovery_time_sum: float = 0.0
+        self.claim_sum: float = 0.0
+        self.recovered_sum: float = 0.0
+        self.disbursed_sum: float = 0.0  # money paid out inside the window, whatever case
+        self.officer_starts: int = 0
+        self.officer_wait_sum: float = 0.0
+        self.officer_work_sum: float = 0.0
+        self.queries: dict[str, int] = {}
+        self.answers: int = 0
+        self.late_answers: int = 0
+        self.freeze_attempts: int = 0
+        self.freeze_failures: int = 0
+        self.fund_deducted_sum: float = 0.0
+        self.voluntary_payments: int = 0
+        self.renewals_needed: int = 0
+        self.renewals_failed: int = 0
+        self.pushes: int = 0
+        self.leads: int = 0
+        self.restored: int = 0
+        self.filed_in_window: dict[int, float] = {}  # case -> filed, while open
+        self.in_system_sum: float = 0.0
+        # the series sampled every backlog_sample_days, as typed arrays (8 bytes a sample, not
+        # a Python number's 32): they are what grows with simulated time
+        self.backlog_times: array[float] = array("d")
+        self.backlog_counts: array[int] = array("q")
+        self.pool_counts: array[int] = array("q")
+        self.close_hist: HdrHistogram = HdrHistogram(1, 100 * 366 * 1440, 3)
+        self.close_days_hist: list[int] = []  # cases per whole day, for plots
+        self.recovery_days_hist: list[int] = []  # time to recovery, likewise
+        self.queries_by_hour: dict[str, list[int]] = {}  # channel -> 24 counts
+
+    def in_window(self, t: float) -> bool:
+        return self.warmup <= t < self.horizon
+
+    # ------------------------------------------------------------ the event sink
+    detailed: ClassVar[bool] = False  # statistics need no per-request detail
+
+    def filed(self, case: Case) -> None:
+        t = case.filed
+        if self.warmup <= t < self.horizon:
+            matter = case.matter
+            self.matters_filed += 1
+            self.filed_by_matter[matter] = self.filed_by_matter.get(matter, 0) + 1
+            self.filed_in_window[case.case_id] = t
+
+    def officer_started(self, case: Case, start: float) -> None:
+        if self.warmup <= start < self.horizon:
+            self.officer_starts += 1
+            self.officer_wait_sum += start - case.filed
+
+    def officer_worked(self, start: float, days: float) -> None:
+        if self.warmup <= start < self.horizon:
+            self.officer_work_sum += days
+
+    def queried(self, case: Case, result: QueryResult) -> None:
+        """Requests sent together: counts by channel and hour, answers against deadlines."""
+        sent = result.sent
+        if not self.warmup <= sent < self.horizon:
+            return
+        queries = self.queries
+        hour = min(int((sent % 1.0) * 24), 23)  # hour of the day (day 0 starts at 00:00)
+        for channel, n in result.requests.items():
+            queries[channel] = queries.get(channel, 0) + n
+            by_hour = self.queries_by_hour.get(channel)
+            if by_hour is None:
+                by_hour = self.queries_by_hour[channel] = [0] * 24
+            by_hour[hour] += n
+        self.answers += result.with_deadline
+        self.late_answers += result.late
+
+    def controlled(self, case: Case, holds: list[Hold], failures: list[Failure]) -> None:
+        for h in holds:
+            if self.warmup <= h.at < self.horizon:
+                self.freeze_attempts += 1
+        for x in failures:
+            if self.warmup <= x.at < self.horizon:
+                self.freeze_attempts += 1
+                self.freeze_failures += 1
+
+    def reworked(self, case: Case, at: float) -> None:
+        pass
+
+    def paid(
+        self, case: Case, hold: Hold | None, at: float, paid_at: float, yuan: float, kind: EventKind
+    ) -> None:
+        """Money taken at ``at`` (deduction, sale or voluntary payment), paid out at ``paid_at``."""
+        if self.warmup <= paid_at < self.horizon:
+            self.disbursed_sum += yuan
+        if self.warmup <= at < self.horizon:
+            if hold is not None and is_provident_fund(hold):
+                self.fund_deducted_sum += yuan
+            if kind is EventKind.voluntary:
+                self.voluntary_payments += 1
+
+    def sale_failed(self, case: Case, hold: Hold, at: float) -> None:
+        pass
+
+    def renewal(self, case: Case, hold: Hold, at: float, ok: bool) -> None:
+        if self.warmup <= at < self.horizon:
+            self.renewals_needed += 1
+            if not ok:
+                self.renewals_failed += 1
+
+    def unfrozen(self, case: Case, hold: Hold, at: float) -> None:
+        pass
+
+    def pushed(self, at: float, pushes: int, leads: int, restored: int) -> None:
+        """终本 pool re-queries at ``at``: debtors checked, leads found, cases restored."""
+        if self.warmup <= at < self.horizon:
+            self.pushes += pushes
+            self.leads += leads
+            self.restored += restored
+
+    def closed(self, case: Case) -> None:
+        closed = case.closed
+        start = self.filed_in_window.pop(case.case_id, None)
+        if start is not None:
+            self.in_system_sum += min(closed, self.horizon) - start
+        if not self.warmup <= closed < self.horizon:
+            return
+        filed = case.filed
+        ttc = closed - filed
+        self.matters_closed += 1
+        self.outcomes[case.outcome] = self.outcomes.get(case.outcome, 0) + 1
+        self.close_time_sum += ttc
+        self.close_hist.record_value(max(1, round(ttc * MINUTES_PER_DAY)))
+        _count_day(self.close_days_hist, ttc)
+        if case.matter == "objection":
+            return
+        self.closed_cases += 1
+        self.claim_sum += case.claim
+        recovered = case.recovered
+        self.recovered_sum += recovered
+        if recovered > 0:
+            self.recovered_cases += 1
+            self.recovery_time_sum += case.last_disbursed - filed
+            _count_day(self.recovery_days_hist, case.last_disbursed - filed)
+
+    def backlog(self, at: float, open_cases: int, pool: int) -> None:
+        self.backlog_times.append(at)
+        self.backlog_counts.append(open_cases)
+        self.pool_counts.append(pool)
+
+    # ------------------------------------------------------------ results
+    def finish(self) -> None:
+        """Count cases still open at the horizon for time in system (up to the horizon)."""
+        for start in self.filed_in_window.values():
+            self.in_system_sum += self.horizon - start
+        self.filed_in_window.clear()
+
+    def metrics(self) -> dict[str, float]:
+        span = self.horizon - self.warmup
+        per_year = 365.0 / span
+        closed = self.matters_closed
+        cases = self.closed_cases
+        new = self.filed_by_matter.get("new", 0)
+        m = {
+            "throughput_cases_per_year": closed * per_year,
+            "cases_filed_per_year": self.matters_filed * per_year,
+            "time_to_close_days_mean": _ratio(self.close_time_sum, closed),
+            "time_to_close_days_p50": self._percentile(50),
+            "time_to_close_days_p90": self._percentile(90),
+            "time_to_recovery_days_mean": _ratio(self.recovery_time_sum, self.recovered_cases),
+            "recovery_rate": _ratio(self.recovered_sum, self.claim_sum),
+            "fully_performed_rate": _ratio(self.outcomes.get("fully_performed", 0), cases),
+            "partly_performed_rate": _ratio(self.outcomes.get("partly_performed", 0), cases),
+            "terminated_for_now_rate": _ratio(self.outcomes.get("terminated_for_now", 0), cases),
+            "officer_utilization": _ratio(self.officer_work_sum, self.available_officer_days),
+            "officer_wait_days_mean": _ratio(self.officer_wait_sum, self.officer_starts),
+            "time_in_system_days_mean": _ratio(self.in_system_sum, self.matters_filed),
+            "backlog_mean": self._backlog_mean(),
+            "queries_per_day_central": self.queries.get("central", 0) / span,
+            "queries_per_day_local": self.queries.get("local", 0) / span,
+            "freeze_failure_rate": _ratio(self.freeze_failures, self.freeze_attempts),
+            "late_answer_rate": _ratio(self.late_answers, self.answers),
+            "money_disbursed_yuan_per_year": self.disbursed_sum * per_year,
+            "provident_fund_deducted_yuan_per_year": self.fund_deducted_sum * per_year,
+            "voluntary_payments_per_year": self.voluntary_payments * per_year,
+            "renewal_failure_rate": _ratio(self.renewals_failed, self.renewals_needed),
+            "case_to_matter_ratio": _ratio(self.matters_filed, new),
+            "restored_per_year": self.restored * per_year,
+            "requery_pushes_per_year": self.pushes * per_year,
+            "requery_leads_per_year": self.leads * per_year,
+            "requery_lead_rate": _ratio(self.leads, self.pushes),
+            "requery_restore_rate": _ratio(self.restored, self.pushes),
+            "terminated_pool_mean": self._mean_in_window(self.pool_counts),
+            "terminated_pool_growth_per_year": self._pool_growth() * per_year,
+            "cases_per_officer_per_year": _ratio(closed * per_year, self.officers),
+        }
+        return {name: m[name] for name in HEADLINE_METRICS}
+
+    def _percentile(self, q: float) -> float:
+        if self.close_hist.get_total_count() == 0:
+            return math.nan
+        return self.close_hist.get_value_at_percentile(q) / MINUTES_PER_DAY
+
+    def _pool_growth(self) -> float:
+        """(pool at the last sample in the window - at the first) / at the first."""
+        inside = [
+            c for t, c in zip(self.backlog_times, self.pool_counts, strict=True) if self.in_window(t)
+        ]
+        return _ratio(inside[-1] - inside[0], inside[0]) if inside else math.nan
+
+    def _backlog_mean(self) -> float:
+        return self._mean_in_window(self.backlog_counts)
+
+    def _mean_in_window(self, series: Sequence[int]) -> float:
+        inside = [c for t, c in zip(self.backlog_times, series, strict=True) if self.in_window(t)]
+        return sum(inside) / len(inside) if inside else math.nan
+
+
+
+def _count_day(hist: list[int], days: float) -> None:
+    """Count one case in a histogram of whole days."""
+    day = int(days)
+    if day >= len(hist):
+        hist.extend([0] * (day + 1 - len(hist)))
+    hist[day] += 1
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else math.nan
