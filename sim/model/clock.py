@@ -35,7 +35,7 @@ from typing import Any
 import simpy
 from mypy_extensions import mypyc_attr
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, EventPriority
+from simpy.events import NORMAL, URGENT, EventPriority
 
 SLOTS_PER_DAY = 24  # an hour of simulated time a slot
 _LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
@@ -87,6 +87,14 @@ class Clock(simpy.Environment):
         wake = Wake()
         self.schedule(wake, NORMAL, delay)
         return wake
+
+    def start(self, generator: Generator[Any, Any, Any]) -> Task:
+        """Start a process as ``self.process(generator)`` does, in the same place of the
+        event order (its first step runs at an URGENT event scheduled now, where SimPy's
+        :class:`~simpy.events.Initialize` would be), as a compiled :class:`Task`."""
+        task = Task(self, generator)
+        self.call_later(0, _Start(task), URGENT)
+        return task
 
     def start_now(self, generator: Generator[Any, Any, Any]) -> Task:
         """Start a process inside the event being processed, where its
@@ -243,6 +251,18 @@ class Task:
                 break
         self._target = event
         env._active_proc = None
+
+
+class _Start(Timer):
+    """The first step of a task (:meth:`Clock.start`)."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def fire(self) -> None:
+        self.task.resume(_STARTED)
 
 
 class _Started:

@@ -72,12 +72,12 @@ class World:
         self.pool = TerminatedPool(self, streams)
         self.closing = ClosingShelf(self)  # cases still owing, waiting for their closing
         self._progress = progress
-        for region in self.regions.values():
-            self.env.process(self._filings(region))
-        self.env.process(self.pool.run())
-        self.env.process(self._sample_backlog())
+        for region in self.regions.values():  # compiled processes (Clock.start)
+            self.env.start(self._filings(region))
+        self.env.start(self.pool.run())
+        self.env.start(self._sample_backlog())
         if progress is not None:
-            self.env.process(self._report_progress())
+            self.env.start(self._report_progress())
 
     # ------------------------------------------------------------ filing
     def new_debtor_id(self) -> int:
@@ -145,7 +145,7 @@ class World:
                 yield self.env.wait(at - self.env.now)
             self.file(runtime, owed, assets, "restored", debtor_id, pays)
 
-        self.env.process(later())
+        self.env.start(later())
 
     def _filings(self, region: RegionRuntime) -> Generator[Any, Any, None]:
         for _ in range(region.initial_pending):

@@ -102,16 +102,21 @@ def matters(env: simpy.Environment, plans: list[list[float]], until: float, time
             else:
                 env.process(as_process(k, plan or [0.0]))
             log.append((env.now, "filed", k, 0))
-            yield env.timeout(plan[0] if plan else 0.0)
+            yield wait(plan[0] if plan else 0.0)
 
-    def background(k: int, plan: list[float]):
+    def background(k: int, plan: list[float], task: bool):
         for j, d in enumerate(plan):
-            yield env.timeout(d)
+            yield env.wait(d) if task else env.timeout(d)  # type: ignore[attr-defined]
             log.append((env.now, "background", k, j))
 
-    env.process(source())
+    # on the clock: the source and every other background process are compiled tasks
+    # (Clock.start, Clock.wait), beside SimPy processes on timeouts
+    wait = env.wait if timers else env.timeout  # type: ignore[attr-defined]
+    start = env.start if timers else env.process  # type: ignore[attr-defined]
+    start(source())
     for k, plan in enumerate(plans):
-        env.process(background(k, plan))
+        task = timers and k % 2 == 0
+        (start if task else env.process)(background(k, plan, task))
     env.run(until=until)
     return log
 
