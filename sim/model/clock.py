@@ -51,6 +51,12 @@ class Clock(simpy.Environment):
         self._later: dict[int, _Later] = {}  # slot -> events scheduled for it, in order
         self._slots: list[int] = []  # a heap of the keys of ``_later``
 
+    @property
+    def now(self) -> float:
+        """The current simulated time (SimPy's property, compiled: the model reads it at
+        almost every step)."""
+        return self._now
+
     @staticmethod
     def _slot_of(t: float) -> int:
         return int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST

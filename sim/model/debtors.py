@@ -15,13 +15,22 @@ from sim.model.streams import sampler, uniforms
 from sim.scenario.schema import AssetType, Debtors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
 class Asset:
-    """One item a debtor owns."""
+    """One item a debtor owns (not to be changed once drawn: the cases, the pool and the
+    event log share it)."""
 
     index: int  # position among the debtor's assets
     asset_type: AssetType
     value_yuan: float
+
+    def __init__(self, index: int, asset_type: AssetType, value_yuan: float) -> None:
+        self.index = index
+        self.asset_type = asset_type
+        self.value_yuan = value_yuan
+
+    def __hash__(self) -> int:  # by value, as the frozen record it was
+        return hash((self.index, self.asset_type, self.value_yuan))
 
 
 class DebtorFactory:

@@ -20,13 +20,22 @@ from sim.scenario.stages import Sale
 SELLS, PREPARE, PREMIUM = key_of("sells"), key_of("prepare"), key_of("premium")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
 class SaleOutcome:
     sold: bool
     rounds: int  # auction rounds held (3 = the fixed-price sale too)
     paid_at: float  # when the proceeds reach the court's account (inf if unsold)
     proceeds: float
     transferred_at: float  # when the title transfer is done
+
+    def __init__(
+        self, sold: bool, rounds: int, paid_at: float, proceeds: float, transferred_at: float
+    ) -> None:
+        self.sold = sold
+        self.rounds = rounds
+        self.paid_at = paid_at
+        self.proceeds = proceeds
+        self.transferred_at = transferred_at
 
 
 class SaleStage:
