@@ -11,7 +11,6 @@ scenarios run with the same seed.
 
 from __future__ import annotations
 
-import itertools
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -131,22 +130,24 @@ class Blocks:
         return values[i]
 
 
-def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
+def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Blocks:
     """Draws of ``dist`` (a :mod:`sim.scenario.distributions` distribution) from ``rng``,
     ``block`` at a time: a few tens of nanoseconds a value instead of the microsecond of a
-    scalar numpy call; the sequence is still fully determined by ``rng``."""
+    scalar numpy call; the sequence is still fully determined by ``rng``. (Typed as
+    :class:`Blocks`, not as any callable, so that compiled callers call it directly.)"""
     if isinstance(dist, Constant):
-        return itertools.repeat(dist.value).__next__
+        value = dist.value
+        return Blocks(lambda n: [value] * n, block)
     return Blocks(lambda n: dist.sample_many(rng, n).tolist(), block)
 
 
-def uniforms(rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
+def uniforms(rng: np.random.Generator, block: int = 256) -> Blocks:
     """Successive uniforms on [0, 1) from ``rng``, drawn ``block`` at a time (cheap calls)."""
     return Blocks(lambda n: rng.random(n).tolist(), block)
 
 
-def integers(rng: np.random.Generator, n: int, block: int = 256) -> Callable[[], int]:
+def integers(rng: np.random.Generator, n: int, block: int = 256) -> Blocks:
     """Successive uniform picks from ``range(n)``, drawn ``block`` at a time."""
     if n == 1:
-        return itertools.repeat(0).__next__
+        return Blocks(lambda k: [0] * k, block)
     return Blocks(lambda k: rng.integers(0, n, k).tolist(), block)
