@@ -24,7 +24,7 @@ from sim.model.events import EventSink
 from sim.model.freeze import Hold
 from sim.model.realisation import Realisation, release
 from sim.model.settlement import to_fen
-from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import Scenario
 
 CLOSING_HOUR, APPROVAL = key_of("closing hour"), key_of("approval")
@@ -75,7 +75,7 @@ def close_case(w: ClosingWorld, case: Case, money: Realisation, terminate_at: fl
 def _approve(w: ClosingWorld, case: Case, holds: Sequence[Hold], done: float) -> None:
     """The rest is owed and the closing work is done at ``done``: after the approval, the
     case closes, what it still holds is released and its debtor joins the 终本 pool."""
-    approval = keyed_sample(w.scenario.terminated_pool.approval_working_days, case.seed, APPROVAL)
+    approval = w.closing.approval.keyed(case.seed, APPROVAL)
     close_at = case.court.calendar.advance(done, approval) if approval > 0 else done
     release(w.events, case, holds, close_at)
     w.close(case, close_at)
@@ -122,6 +122,8 @@ class ClosingShelf:
 
     def __init__(self, w: ClosingWorld) -> None:
         self.w = w
+        # the approval after the closing work (keyed by the case; see _approve)
+        self.approval = inverse(w.scenario.terminated_pool.approval_working_days)
         self.numbers = bytearray()  # rows of _ROW
         self.objects: list[object] = []
         self.free: list[int] = []

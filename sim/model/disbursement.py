@@ -5,7 +5,7 @@ court's office hours."""
 from __future__ import annotations
 
 from sim.model.calendar import WorkingTime
-from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.stages import Disbursement
 
 PAYOUT, PAYOUT_HOUR = key_of("payout"), key_of("payout hour")
@@ -13,7 +13,7 @@ PAYOUT, PAYOUT_HOUR = key_of("payout"), key_of("payout hour")
 
 class CaseFunds:
     def __init__(self, spec: Disbursement) -> None:
-        self.days = spec.days
+        self.days = inverse(spec.days)
 
     def paid_out_at(
         self, received: float, seed: int, source: int, step: int, court: WorkingTime | None = None
@@ -21,7 +21,7 @@ class CaseFunds:
         """When money received at ``received`` reaches the creditor: the case's draw, keyed
         by its ``seed``, the asset the money came from (``source``) and its ``step``, moved
         into the ``court``'s office hours."""
-        due = received + keyed_sample(self.days, seed, PAYOUT, source, step)
+        due = received + self.days.keyed(seed, PAYOUT, source, step)
         if court is None:
             return due
         return court.in_hours(due, keyed_uniform(seed, PAYOUT_HOUR, source, step))

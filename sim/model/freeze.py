@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sim.model.debtors import Asset
 from sim.model.network import Finding
-from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import AssetType, Scenario
 
 DAYS_PER_YEAR = 365.0
@@ -94,8 +94,8 @@ class FreezeDesk:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         spec = scenario.freeze
-        self.release = spec.waiting.release_days
-        self.remaining_share = spec.waiting.remaining_share
+        self.release = inverse(spec.waiting.release_days)
+        self.remaining_share = inverse(spec.waiting.remaining_share)
         self.waiting_p = {a: spec.waiting.probability.get(a.value, 0.0) for a in AssetType}
         self.hard_p = {a: spec.hard.failure_probability.get(a.value, 0.0) for a in AssetType}
         self.hard_delay = {a: spec.hard.extra_delay_days.get(a.value, 0.0) for a in AssetType}
@@ -140,8 +140,8 @@ class FreezeDesk:
             p_wait = self.waiting_p[asset_type]
             if p_wait > 0 and keyed_uniform(seed, WAITING, index, attempt) < p_wait:
                 waiting = True
-                effective = at + keyed_sample(self.release, seed, RELEASE, index, attempt)
-                value *= min(1.0, keyed_sample(self.remaining_share, seed, SHARE, index, attempt))
+                effective = at + self.release.keyed(seed, RELEASE, index, attempt)
+                value *= min(1.0, self.remaining_share.keyed(seed, SHARE, index, attempt))
             # a freeze's period runs from when it takes effect (a waiting one's too)
             holds.append(
                 Hold(f, at, effective, effective + period, period, value, waiting, ordered)

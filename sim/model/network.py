@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
-from sim.model.streams import Streams, key_of, keyed_sample, keyed_uniform, sampler, uniforms
+from sim.model.streams import Streams, inverse, key_of, keyed_uniform, sampler, uniforms
 from sim.model.topology import Topology
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Agency, Link, Scenario
@@ -88,12 +88,13 @@ class LinkRuntime:
         key = (region, channel, desk.name)
         self.latency = sampler(link.latency_days, streams.rng("latency", *key))
         self.error_probability = link.error_probability
+        self._control_latency = inverse(link.control_latency_days)
         self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
 
     def control_latency(self, seed: int, *keys: int) -> float:
         """Working days for an online control over this link to take effect: the case's
         draw, keyed by the case's ``seed`` and ``keys`` (what the control is about)."""
-        return keyed_sample(self.link.control_latency_days, seed, self.key, *keys)
+        return self._control_latency.keyed(seed, self.key, *keys)
 
     def control_done(self, ordered: float, seed: int, *keys: int) -> float:
         """When an online control ordered at ``ordered`` takes effect: the agency picks it

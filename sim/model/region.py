@@ -14,7 +14,7 @@ from sim.model.clock import Clock
 from sim.model.debtors import DebtorFactory
 from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
-from sim.model.streams import Streams, integers, key_of, keyed_sample, sampler, uniforms
+from sim.model.streams import Streams, integers, inverse, key_of, sampler, uniforms
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
 
@@ -61,7 +61,7 @@ class RegionRuntime:
         credit = scenario.credit_punishment
         self.pays_probability = credit.pays_probability
         self.pays_part_probability = credit.pays_part_probability
-        self._part_share = credit.part_share
+        self._part_share = inverse(credit.part_share)
         self.days_to_pay = sampler(credit.days_to_pay, stream("conduct", "days_to_pay"))
         matters = scenario.matters
         self.objection_probability = matters.objection_probability
@@ -100,7 +100,7 @@ class RegionRuntime:
 
     def part_share(self, seed: int) -> float:
         """The share of what is still owed a debtor paying part pays (keyed by the case)."""
-        return min(1.0, keyed_sample(self._part_share, seed, PART_SHARE))
+        return min(1.0, self._part_share.keyed(seed, PART_SHARE))
 
     def draw_claim(self) -> float:
         return round(self.claim(), 2)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.model.streams import key_of, keyed_sample, keyed_uniform
+from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import AssetType
 from sim.scenario.stages import Sale
 
@@ -41,6 +41,8 @@ class SaleOutcome:
 class SaleStage:
     def __init__(self, spec: Sale) -> None:
         self.routes = {AssetType.real_estate: spec.real_estate, AssetType.vehicle: spec.vehicle}
+        self.preparation = {a: inverse(r.preparation_days) for a, r in self.routes.items()}
+        self.premium = {a: inverse(r.hammer_premium) for a, r in self.routes.items()}
 
     def sell(
         self,
@@ -53,7 +55,7 @@ class SaleStage:
         """Run the rounds for an asset whose freeze took effect at ``start``; every draw is
         keyed by the case's ``seed``, the asset's ``index`` and the round."""
         s = self.routes[asset_type]
-        t = start + keyed_sample(s.preparation_days, seed, PREPARE, index) + s.first_notice_days
+        t = start + self.preparation[asset_type].keyed(seed, PREPARE, index) + s.first_notice_days
         price = valuation * s.start_price_ratio
         rounds = [(t, price)]
         t += 1 + s.second_notice_days  # bidding runs a day, then the next notice
@@ -63,7 +65,7 @@ class SaleStage:
         for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
             if keyed_uniform(seed, SELLS, index, n) < p:
                 if n < 2:  # an auction: the start price plus the bidding's premium
-                    premium = keyed_sample(s.hammer_premium, seed, PREMIUM, index, n)
+                    premium = self.premium[asset_type].keyed(seed, PREMIUM, index, n)
                     sold_for = base * (1 + max(0.0, premium))
                 else:  # 变卖: a fixed-price sale sells at the fixed price
                     sold_for = base

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from pydantic import TypeAdapter, ValidationError
 
-from sim.model.streams import sampler
+from sim.model.streams import inverse, keyed_sample, sampler
 from sim.scenario.distributions import Distribution
 
 DIST = TypeAdapter(Distribution)
@@ -93,6 +93,18 @@ def test_ppf_inverts_the_distribution(spec):
     # and agrees with sampling: the median of many draws is ppf(0.5)
     draws = d.sample_many(np.random.default_rng(3), 100_000)
     assert np.median(draws) == pytest.approx(d.ppf(0.5), rel=0.05, abs=0.02)
+
+
+@pytest.mark.parametrize("spec", CASES, ids=lambda s: s["kind"])
+@settings(max_examples=200, deadline=None)
+@given(u=hs.floats(0, 1, exclude_max=True, width=64), seed=hs.integers(0, 2**62))
+def test_the_compiled_inverse_is_the_distributions_ppf_value_for_value(spec, u, seed):
+    d = DIST.validate_python(spec)
+    inv = inverse(d)
+    value = inv(u)
+    assert type(value) is float
+    assert value == d.ppf(u)
+    assert inv.keyed(seed, 7, 11) == keyed_sample(d, seed, 7, 11)
 
 
 @settings(max_examples=300, deadline=None)
