@@ -144,6 +144,19 @@ class Clock(simpy.Environment):
         self._now = entry[0]
         event: Any = entry[3]  # a SimPy event or a Timer (whose callbacks are a tuple)
 
+        # the model's own events first, read as the compiled classes they are
+        if isinstance(event, Timer):
+            event.callbacks = None
+            event.fire()
+            return
+        if isinstance(event, Wake):  # always ok; its callbacks resume processes
+            waiting = event.callbacks
+            event.callbacks = None
+            if waiting is not None:
+                for resume in waiting:
+                    resume(event)
+            return
+
         # as simpy.Environment.step: callbacks run once, a failure not defused crashes
         callbacks, event.callbacks = event.callbacks, None
         try:
