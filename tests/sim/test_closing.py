@@ -17,7 +17,7 @@ from sim.model import closing
 from sim.model.case import Case
 from sim.model.clock import Clock, Timer
 from sim.model.debtors import Asset
-from tests.sim.tiny import region_and_court
+from tests.sim.tiny import region_and_court, tiny_scenario
 
 
 class _Env(Clock):
@@ -41,6 +41,7 @@ class _World:
     def __init__(self, detailed: bool = True) -> None:
         self.env = _Env()
         self.events = _Events(detailed)
+        self.scenario = tiny_scenario()
 
 
 class _Hold:

@@ -68,10 +68,16 @@ class _NoLog:
 
 
 @functools.cache
+def tiny_scenario() -> Scenario:
+    """The tiny scenario, loaded once."""
+    with tempfile.TemporaryDirectory() as folder:
+        return tiny(Path(folder))
+
+
+@functools.cache
 def region_and_court() -> tuple[RegionRuntime, Court]:
     """A real region of the tiny scenario and its court, for records that name them (the
     compiled model checks a case's fields against their types)."""
-    with tempfile.TemporaryDirectory() as folder:
-        scenario = tiny(Path(folder))
+    scenario = tiny_scenario()
     region = RegionRuntime("r", scenario.regions["r"], scenario, Clock(), Streams(1, 0), _NoLog())
     return region, region.courts[0]
