@@ -21,6 +21,13 @@ queue tuples: about 16 bytes an event waiting, not 130 (the tuple, its float and
 number). Most of what a national run holds is events waiting days or months ahead, one or
 two for each open matter. The tuples are made when the slot becomes the heap, numbered then
 in the order scheduled (which orders ties as SimPy's numbers would: :meth:`_Later.queue`).
+
+The model's processes are compiled :class:`Task` objects (:meth:`Clock.start`,
+:meth:`Clock.start_now`) waiting on compiled :class:`Wake` events (:meth:`Clock.wait`),
+and its work at a time with nothing waiting on it is a :class:`Timer`: each takes the
+place in the queue that a :class:`simpy.Process`, a :class:`simpy.Timeout` or an event of
+SimPy's would, so the order is SimPy's, at the cost of compiled code, not of SimPy's
+Python. SimPy's own processes and events run on the clock beside them.
 """
 
 from __future__ import annotations
@@ -233,8 +240,9 @@ class Wake:
 
 
 class Task:
-    """A process of the model's own (:meth:`Clock.start_now`): a generator resumed with the
-    value of each event it yields, as :meth:`simpy.Process._resume` resumes one, compiled.
+    """A process of the model's own (:meth:`Clock.start`, :meth:`Clock.start_now`): a
+    generator resumed with the value of each event it yields, as
+    :meth:`simpy.Process._resume` resumes one, compiled.
 
     Unlike a :class:`simpy.Process` it is not an event itself: nothing waits for a case to
     end, so its end schedules nothing (SimPy would process one more event, with no
