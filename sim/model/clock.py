@@ -6,21 +6,25 @@ pending events (a timeout for every case waiting for its money, its closing, its
 control), most of them days or months ahead, and the cost of an event grows with the size
 of the run.
 
-:class:`Clock` keeps only the events of the current *slot* (an hour of simulated time) in
-the heap; later ones wait in per-slot lists, in the order they were scheduled, and a slot's
-list becomes the heap when the clock reaches it. The slot of a time is
-``floor(t * SLOTS_PER_DAY)``, which never decreases as ``t`` grows, so every event in an
-earlier slot comes before every event in a later one, and inside a slot the heap orders by
-SimPy's own key (time, priority, the order of scheduling). Events are therefore processed
-in exactly the order of :class:`simpy.Environment`: the same run, event for event, at a
-cost per event that no longer grows with the number pending.
+:class:`Clock` keeps the events of the current *slot* (an hour of simulated time) apart
+from later ones; later ones wait in per-slot lists, in the order they were scheduled. The
+slot of a time is ``floor(t * SLOTS_PER_DAY)``, which never decreases as ``t`` grows, so
+every event in an earlier slot comes before every event in a later one. When the clock
+reaches a slot, its list is sorted once, stably, by (time, priority): the *due* events,
+taken in turn from the front. What is scheduled into the current slot while it runs (a
+third of the events: work at the same instant, short waits) goes to a small heap keyed as
+SimPy keys its queue (time, priority, the order of scheduling). Each step takes the
+earlier of the two heads; on a tie of time and priority the due event goes first, as it
+was scheduled first. Events are therefore processed in exactly the order of
+:class:`simpy.Environment`: the same run, event for event, at a cost per event that no
+longer grows with the number pending (a sort of float keys, not a heap pop of
+``log2(pending)`` tuple comparisons).
 
 A later slot keeps its events as columns (:class:`_Later`: their times in a typed array,
 beside a list of the events; the few not of NORMAL priority noted apart), not as SimPy's
 queue tuples: about 16 bytes an event waiting, not 130 (the tuple, its float and its
 number). Most of what a national run holds is events waiting days or months ahead, one or
-two for each open matter. The tuples are made when the slot becomes the heap, numbered then
-in the order scheduled (which orders ties as SimPy's numbers would: :meth:`_Later.queue`).
+two for each open matter.
 
 The model's processes are compiled :class:`Task` objects (:meth:`Clock.start`,
 :meth:`Clock.start_now`) waiting on compiled :class:`Wake` events (:meth:`Clock.wait`),
@@ -35,8 +39,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Generator
-from heapq import heapify, heappop, heappush
-from itertools import count, repeat
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -54,9 +57,14 @@ class Clock(simpy.Environment):
 
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
-        self._slot = self._slot_of(initial_time)  # the slot the heap holds
+        self._slot = self._slot_of(initial_time)  # the current slot
         self._later: dict[int, _Later] = {}  # slot -> events scheduled for it, in order
         self._slots: list[int] = []  # a heap of the keys of ``_later``
+        # the current slot's due events, sorted by (time, priority); taken from ``_next``
+        self._due: list[Any] = []
+        self._due_times: list[float] = []
+        self._due_priorities: list[int] | None = None  # None: all NORMAL
+        self._next = 0
 
     @property
     def now(self) -> float:
@@ -122,19 +130,19 @@ class Clock(simpy.Environment):
         return task
 
     def _next_slot(self) -> bool:
-        """Make the next slot's events the heap (the heap is empty); False if none."""
+        """Make the next slot current (nothing of the current one is left); False if none."""
         if not self._slots:
             return False
         self._slot = heappop(self._slots)
         later = self._later.pop(self._slot)
-        first = next(self._eid)  # numbered now, before anything scheduled from here on
-        self._eid = count(first + len(later.events))
-        queue = later.queue(first)
-        heapify(queue)
-        self._queue = queue
+        self._due, self._due_times, self._due_priorities = later.in_order()
+        self._next = 0
         return True
 
     def peek(self) -> float:
+        if self._next < len(self._due):
+            t = self._due_times[self._next]
+            return min(t, self._queue[0][0]) if self._queue else t
         if self._queue:
             return self._queue[0][0]
         if self._slots:
@@ -143,13 +151,35 @@ class Clock(simpy.Environment):
 
     def step(self) -> None:
         queue = self._queue
-        if not queue:
+        i = self._next
+        if i == len(self._due) and not queue:
             if not self._next_slot():
                 raise EmptySchedule
-            queue = self._queue
-        entry: Any = heappop(queue)
-        self._now = entry[0]
-        event: Any = entry[3]  # a SimPy event or a Timer (whose callbacks are a tuple)
+            i = 0
+        event: Any  # a SimPy event or a Timer (whose callbacks are a tuple)
+        if i < len(self._due):
+            t = self._due_times[i]
+            if queue:  # the earlier head; on a tie the due event was scheduled first
+                head = queue[0]
+                ahead = head[0] < t
+                if not ahead and head[0] == t:
+                    due = NORMAL if self._due_priorities is None else self._due_priorities[i]
+                    ahead = head[1] < due
+            else:
+                ahead = False
+            if ahead:
+                entry = heappop(queue)
+                self._now = entry[0]
+                event = entry[3]
+            else:
+                self._now = t
+                event = self._due[i]
+                self._due[i] = None  # not kept alive by the clock once processed
+                self._next = i + 1
+        else:
+            entry = heappop(queue)
+            self._now = entry[0]
+            event = entry[3]
 
         # the model's own events first, read as the compiled classes they are
         if isinstance(event, Timer):
@@ -190,20 +220,30 @@ class _Later:
         # SimPy's priority is NORMAL but for these (position: priority): URGENT, a stop's -1
         self.priorities: dict[int, EventPriority] = {}
 
-    def queue(self, first: int) -> list[Any]:
-        """SimPy's queue entries (time, priority, id, event), numbered from ``first`` in the
-        order scheduled.
+    def in_order(self) -> tuple[list[Any], list[float], list[int] | None]:
+        """The events, their times and (None if all NORMAL) their priorities, in the order
+        SimPy's queue would give them: by time, then priority, then order of scheduling (a
+        stable sort keeps the order of scheduling among ties)."""
+        times = self.times
+        events = self.events
+        n = len(events)
+        if n == 1:
+            priorities = self.priorities
+            return events, times.tolist(), [int(priorities[0])] if priorities else None
+        if not self.priorities:
+            order = sorted(range(n), key=times.__getitem__)
+            return [events[k] for k in order], [times[k] for k in order], None
+        keyed = [(times[k], int(self.priorities.get(k, NORMAL)), k) for k in range(n)]
+        keyed.sort(key=_time_and_priority)
+        return (
+            [events[k] for _, _, k in keyed],
+            [t for t, _, _ in keyed],
+            [p for _, p, _ in keyed],
+        )
 
-        SimPy numbers an event when it is scheduled; the number only breaks ties of time and
-        priority, in the order of scheduling. These events were all scheduled before
-        anything scheduled once their slot is the heap (that goes to the heap at once), so
-        numbering them here, in their order, from a number above every number given before
-        and below every number given after, orders them as SimPy's numbers would."""
-        ids = range(first, first + len(self.events))
-        queue = list(zip(self.times, repeat(NORMAL), ids, self.events))
-        for k, priority in self.priorities.items():
-            queue[k] = (queue[k][0], priority, *queue[k][2:])
-        return queue
+
+def _time_and_priority(key: tuple[float, int, int]) -> tuple[float, int]:
+    return key[0], key[1]
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # for timers of one's own
