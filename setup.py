@@ -21,7 +21,10 @@ from setuptools.command.build_ext import build_ext
 MODEL = Path("sim/model")
 build = runpy.run_path(str(MODEL / "_compiled.py"))
 compiled = build["COMPILED"]
-extensions = [Extension("sim.model._keyed", [str(MODEL / "_keyed.c")], optional=True)]
+extensions = [
+    Extension("sim.model._keyed", [str(MODEL / "_keyed.c")], optional=True),
+    Extension("sim.engine._arenas", ["sim/engine/_arenas.c"], optional=True),
+]
 try:
     from mypyc.build import mypycify
 except ImportError:  # built without the build requirements (--no-build-isolation)

@@ -52,6 +52,7 @@ def _cpu_seconds() -> float:
 def _replicate(conn: Connection, path: str, scale: float) -> None:
     """In the fresh process: one replication at ``scale``; sends ``("days", d)`` as
     simulated days pass, then ``("done", figures)`` or ``("failed", traceback)``."""
+    from sim.engine.hugepages import huge_pages
     from sim.engine.replication import single_run
 
     try:
@@ -67,6 +68,7 @@ def _replicate(conn: Connection, path: str, scale: float) -> None:
             "wall_seconds": wall,
             "cpu_seconds": cpu,
             "peak_rss_gib": _peak_rss_gib(),
+            "huge_pages": bool(huge_pages()["advised"]),
         }
         conn.send(("done", figures))
     except BaseException:
@@ -156,6 +158,7 @@ def run_national_bench(
                 "matters_per_second": round(per_second, 1),
                 "textbook_customers_per_second": round(textbook, 1),
                 "cost_per_matter": textbook / per_second,  # in textbook customers
+                "huge_pages": measured["huge_pages"],
             }
         )
     smallest = runs[0]["cost_per_matter"]
@@ -201,6 +204,8 @@ def format_national_bench(r: dict[str, Any]) -> str:
         "  cost: wall seconds a matter in textbook M/M/c customers (timed in this process "
         "between the runs); relative: against the smallest scale"
     )
+    huge = "on" if all(run["huge_pages"] for run in runs) else "not taken by the kernel"
+    lines.append(f"  huge pages for Python's arenas (sim.engine.hugepages): {huge}")
     if len(runs) > 1:
         ok = r["largest_relative_cost"] <= r["target_relative_cost"]
         lines.append(

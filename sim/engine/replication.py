@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sim.engine.hugepages import use_huge_pages
 from sim.model.events import Event, EventKind
 from sim.model.streams import Streams
 from sim.model.world import World
@@ -30,6 +31,7 @@ def run_once(
     progress: Callable[[float], None] | None = None,
 ) -> tuple[World, Observer]:
     """Run one replication; the observer is an :class:`EventLog` when records are kept."""
+    use_huge_pages()  # where objects lie, not what they hold: the same bits
     horizon = scenario.horizon_days
     observer = (
         EventLog(scenario.warmup_days, horizon, replication=replication)

@@ -82,6 +82,7 @@ def test_national_bench_runs_each_scale_in_its_own_process(cli) -> None:
     assert 2_000 < small["matters_filed"] < large["matters_filed"]
     for run in r["runs"]:
         assert run["wall_seconds"] > 0 and run["cpu_seconds"] > 0 and run["peak_rss_gib"] > 0
+        assert isinstance(run["huge_pages"], bool)
         assert run["matters_per_second"] == pytest.approx(
             run["matters_filed"] / run["wall_seconds"], rel=0.01
         )
