@@ -1,12 +1,14 @@
 """The compiled parts of the model, built by the normal install.
 
 - ``sim/model/_keyed.c``: the keyed draw, in C.
+- ``sim/engine/_arenas.c``: CPython's small-object arenas served from regions marked for
+  transparent huge pages (``sim.engine.hugepages``).
 - Every other module of ``sim.model``, and the model's event sink ``sim.results.observer``
   (the list: ``sim/model/_compiled.py``), compiled with mypyc from the typed Python they
   are: the same bits, 1.5 to 1.7 times as fast. A wheel built from it needs no compiler on
   the user's machine.
 
-Both are optional: where no C compiler is at hand the install goes on without them and the
+All are optional: where no C compiler is at hand the install goes on without them and the
 model runs as Python, which gives the same bits, slower. Everything else is configured in
 pyproject.toml.
 """
