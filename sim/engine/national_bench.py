@@ -204,7 +204,11 @@ def format_national_bench(r: dict[str, Any]) -> str:
         "  cost: wall seconds a matter in textbook M/M/c customers (timed in this process "
         "between the runs); relative: against the smallest scale"
     )
-    huge = "on" if all(run["huge_pages"] for run in runs) else "not taken by the kernel"
+    huge = (
+        "on"
+        if all(run["huge_pages"] for run in runs)
+        else "off (not built, CHAKONG_HUGE_PAGES=0, or refused by the kernel)"
+    )
     lines.append(f"  huge pages for Python's arenas (sim.engine.hugepages): {huge}")
     if len(runs) > 1:
         ok = r["largest_relative_cost"] <= r["target_relative_cost"]

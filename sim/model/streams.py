@@ -227,7 +227,7 @@ def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Blocks:
 
 def uniforms(rng: np.random.Generator, block: int = 256) -> Blocks:
     """Successive uniforms on [0, 1) from ``rng``, drawn ``block`` at a time (cheap calls)."""
-    return Blocks(lambda n: array("d", rng.random(n).tobytes()), block)
+    return Blocks(lambda n: _packed(rng.random(n)), block)
 
 
 def integers(rng: np.random.Generator, n: int, block: int = 256) -> Blocks:
