@@ -84,6 +84,11 @@ class World:
         self._next_debtor += 1
         return self._next_debtor - 1
 
+    def new_debtor_ids(self, n: int) -> int:
+        """``n`` new debtors' ids, in a row: the first of them."""
+        self._next_debtor += n
+        return self._next_debtor - n
+
     def file(
         self,
         region: RegionRuntime,
