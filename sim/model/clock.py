@@ -186,10 +186,14 @@ class Clock(simpy.Environment):
             event.callbacks = None
             event.fire()
             return
-        if isinstance(event, Wake):  # always ok; its callbacks resume processes
+        if isinstance(event, Wake):  # always ok; its task, then its callbacks, go on
             waiting = event.callbacks
             event.callbacks = None
-            if waiting is not None:
+            task = event.task
+            if task is not None:
+                event.task = None
+                task.resume(event)
+            if waiting:
                 for resume in waiting:
                     resume(event)
             return
@@ -269,14 +273,18 @@ _FIRE = (_fire,)
 
 class Wake:
     """An event that a process waits on until a time (:meth:`Clock.wait`): what the engine
-    and a process read of an event (its callbacks, ``_ok`` and ``_value``), nothing more."""
+    and a process read of an event (its callbacks, ``_ok`` and ``_value``), and the
+    :class:`Task` that waits on it first, kept apart from the callbacks: the clock resumes
+    it by a direct call, not through a bound method made for the purpose (the same order:
+    it was the first to wait). Its value is always None."""
 
-    __slots__ = ("_ok", "_value", "callbacks")
+    __slots__ = ("_ok", "_value", "callbacks", "task")
 
     def __init__(self) -> None:
         self._ok = True
         self._value: Any = None
         self.callbacks: list[Callable[[Any], None]] | None = []
+        self.task: Task | None = None
 
 
 class Task:
@@ -302,7 +310,9 @@ class Task:
         generator = self._generator
         while True:
             try:
-                if event._ok:
+                if isinstance(event, Wake):  # ok, with no value
+                    event = generator.send(None)
+                elif event._ok:
                     event = generator.send(event._value)
                 else:  # a failed event: the process handles it or fails
                     event._defused = True
@@ -312,6 +322,15 @@ class Task:
             except StopIteration:
                 event = None
                 break
+            if isinstance(event, Wake):
+                waiting = event.callbacks
+                if waiting is not None:  # not yet processed: resume when it is
+                    if event.task is None and not waiting:  # the first to wait on it
+                        event.task = self  # a cycle, until the clock processes it
+                    else:
+                        waiting.append(self.resume)
+                    break
+                continue
             callbacks = event.callbacks
             if callbacks is not None:  # not yet processed: resume when it is
                 callbacks.append(self.resume)  # a bound method: kept, it would make a cycle

@@ -182,3 +182,35 @@ def test_a_task_resumes_as_a_process_and_raises_what_its_generator_raises() -> N
     with pytest.raises(KeyError, match="inside"):
         env.run()
     assert seen == [(1.5, None), (1.5, "ready")]
+
+
+def waiting_on_one_event(env: simpy.Environment, clock: bool) -> list[tuple[float, str]]:
+    """Two model processes and a SimPy one wait on one event (the clock's wait, SimPy's
+    timeout); a fourth yields it again after it was processed. The order they go on in."""
+    log: list[tuple[float, str]] = []
+    shared = env.wait(1) if isinstance(env, Clock) else env.timeout(1)
+
+    def waiter(name: str, delay: float = 0):
+        if delay:
+            yield env.timeout(delay)
+        value = yield shared
+        log.append((env.now, f"{name}:{value}"))
+
+    for name in ("first", "second"):
+        if clock:
+            env.start(waiter(name))  # type: ignore[attr-defined]
+        else:
+            env.process(waiter(name))
+    env.process(waiter("simpy"))
+    if clock:
+        env.start(waiter("late", 2))  # type: ignore[attr-defined]
+    else:
+        env.process(waiter("late", 2))
+    env.run()
+    return log
+
+
+def test_processes_waiting_on_one_event_go_on_in_the_order_they_waited() -> None:
+    expected = [(1, "first:None"), (1, "second:None"), (1, "simpy:None"), (2, "late:None")]
+    assert waiting_on_one_event(simpy.Environment(), clock=False) == expected
+    assert waiting_on_one_event(Clock(), clock=True) == expected
