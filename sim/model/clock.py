@@ -55,8 +55,17 @@ _LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after a
 class Clock(simpy.Environment):
     """A :class:`simpy.Environment` whose queue has two levels (see the module)."""
 
+    # SimPy's own state, held as compiled attributes rather than in the instance's
+    # dictionary (SimPy's Python code reads and sets them as before): the clock and the
+    # model read the time at almost every step
+    _now: float
+    _queue: list[tuple[float | int, EventPriority, int, simpy.Event]]  # this slot's heap
+    _active_proc: Any
+
     def __init__(self, initial_time: float = 0) -> None:
         super().__init__(initial_time)
+        self._scheduled = 0  # events scheduled into the heap: SimPy's ``_eid`` counter
+        self.steps = 0  # calls of :meth:`step` made by :meth:`run` (for ``chakong bench``)
         self._slot = self._slot_of(initial_time)  # the current slot
         self._later: dict[int, _Later] = {}  # slot -> events scheduled for it, in order
         self._slots: list[int] = []  # a heap of the keys of ``_later``
@@ -80,7 +89,8 @@ class Clock(simpy.Environment):
         t = self._now + delay
         slot = int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
         if slot <= self._slot:
-            heappush(self._queue, (t, priority, next(self._eid), event))
+            self._scheduled += 1
+            heappush(self._queue, (t, priority, self._scheduled, event))
             return
         waiting = self._later.get(slot)
         if waiting is None:
@@ -148,6 +158,39 @@ class Clock(simpy.Environment):
         if self._slots:
             return min(self._later[self._slots[0]].times)
         return math.inf
+
+    def run(self, until: Any = None) -> Any:
+        """:meth:`simpy.Environment.run`, its loop compiled: a step is a direct call."""
+        if until is not None:
+            if not isinstance(until, simpy.Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self._now:
+                    raise ValueError(
+                        f"until ({at}) must be greater than the current simulation time"
+                    )
+                until = simpy.Event(self)  # before all regular events at that time
+                until._ok = True
+                until._value = None
+                self.schedule(until, URGENT, at - self._now)
+            elif until.callbacks is None:  # already processed
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        steps = 0
+        try:
+            while True:
+                steps += 1
+                self.step()
+        except StopSimulation as exc:
+            return exc.args[0]  # the value of ``until``
+        except EmptySchedule:
+            if until is not None:
+                assert not until.triggered
+                raise RuntimeError(
+                    f'No scheduled events left but "until" event was not triggered: {until}'
+                ) from None
+        finally:
+            self.steps += steps
+        return None
 
     def step(self) -> None:
         queue = self._queue
@@ -306,7 +349,7 @@ class Task:
 
     def resume(self, event: Any) -> None:
         env = self.env
-        env._active_proc = self  # type: ignore[assignment]  # read by SimPy's active_process
+        env._active_proc = self  # read by SimPy's active_process
         generator = self._generator
         while True:
             try:
