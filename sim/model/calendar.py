@@ -15,11 +15,12 @@ import bisect
 import datetime as dt
 import math
 from array import array
+from typing import Final
 
 from sim.scenario.holidays import NO_HOLIDAYS, Holidays
 from sim.scenario.schema import WEEKDAYS, WorkingCalendar
 
-CHUNK = 366  # days of open/closed flags computed at a time
+CHUNK: Final = 366  # days of open/closed flags computed at a time
 
 
 class WorkingTime:

@@ -36,19 +36,26 @@ Python. SimPy's own processes and events run on the clock beside them.
 
 from __future__ import annotations
 
+import heapq
 import math
 from array import array
 from collections.abc import Callable, Generator
-from heapq import heappop, heappush
-from typing import Any
+from typing import Any, Final
 
 import simpy
 from mypy_extensions import mypyc_attr
+from simpy import events as simpy_events
 from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import NORMAL, URGENT, EventPriority
+from simpy.events import EventPriority
 
-SLOTS_PER_DAY = 24  # an hour of simulated time a slot
-_LAST = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
+# what compiled code reads at every step, held in C variables (Final), not looked up by name
+heappop: Final = heapq.heappop
+heappush: Final = heapq.heappush
+NORMAL: Final = simpy_events.NORMAL
+URGENT: Final = simpy_events.URGENT
+
+SLOTS_PER_DAY: Final = 24  # an hour of simulated time a slot
+_LAST: Final = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled, yet open to Python subclasses
@@ -311,7 +318,7 @@ def _fire(timer: Timer) -> None:
     timer.fire()
 
 
-_FIRE = (_fire,)
+_FIRE: Final = (_fire,)
 
 
 class Wake:
@@ -401,4 +408,6 @@ class _Started:
     _value = None
 
 
-_STARTED = _Started()  # the callbacks of every timer (the clock reads them once and drops them)
+_STARTED: Final = (
+    _Started()
+)  # the callbacks of every timer (the clock reads them once and drops them)

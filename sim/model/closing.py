@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from operator import attrgetter, itemgetter
 from struct import Struct
-from typing import Protocol
+from typing import Final, Protocol
 
 from sim.model.case import Case
 from sim.model.clock import Clock, Timer
@@ -27,7 +27,8 @@ from sim.model.settlement import to_fen
 from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import Scenario
 
-CLOSING_HOUR, APPROVAL = key_of("closing hour"), key_of("approval")
+CLOSING_HOUR: Final = key_of("closing hour")  # Final: read from C variables
+APPROVAL: Final = key_of("approval")
 
 
 class ClosingWorld(Protocol):
@@ -97,13 +98,14 @@ _FLOATS = (
 )
 _INTS = ("case_id", "debtor_id", "seed", "found", "queries", "reworks")  # seeds < 2**62
 _OBJECTS = ("region", "court", "matter", "outcome", "objects", "pays_in_pool")
-_ROW = Struct(f"=d{len(_FLOATS)}d{len(_INTS)}q")
-_NO = len(_OBJECTS) + 2
-_numbers, _references = attrgetter(*_FLOATS, *_INTS), attrgetter(*_OBJECTS)
+_ROW: Final = Struct(f"=d{len(_FLOATS)}d{len(_INTS)}q")
+_NO: Final = len(_OBJECTS) + 2
+_numbers: Final = attrgetter(*_FLOATS, *_INTS)
+_references: Final = attrgetter(*_OBJECTS)
 # a row's values as read back (numbers, then references), in the order of Case's fields
 _KEPT = ("closing work", *_FLOATS, *_INTS, *_OBJECTS, "assets", "holds")
-_in_field_order = itemgetter(*(_KEPT.index(f.name) for f in fields(Case)))
-_CLEARED = (None,) * _NO
+_in_field_order: Final = itemgetter(*(_KEPT.index(f.name) for f in fields(Case)))
+_CLEARED: Final = (None,) * _NO
 
 
 class ClosingShelf:

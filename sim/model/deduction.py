@@ -8,16 +8,22 @@ cap (see :mod:`sim.model.settlement`).
 
 from __future__ import annotations
 
+from typing import Final
+
 from sim.model.freeze import Hold
 from sim.scenario.schema import SOLD_ASSETS, AssetType
 
+# held in C variables (Final), not looked up by name at each matter
+_SOLD: Final = SOLD_ASSETS
+_PROVIDENT_FUND: Final = AssetType.provident_fund
+
 
 def is_sold(hold: Hold) -> bool:
-    return hold.finding.asset.asset_type in SOLD_ASSETS
+    return hold.finding.asset.asset_type in _SOLD
 
 
 def is_provident_fund(hold: Hold) -> bool:
-    return hold.finding.asset.asset_type == AssetType.provident_fund
+    return hold.finding.asset.asset_type == _PROVIDENT_FUND
 
 
 def needs_officer(hold: Hold) -> bool:

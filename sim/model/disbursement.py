@@ -4,11 +4,14 @@ court's office hours."""
 
 from __future__ import annotations
 
+from typing import Final
+
 from sim.model.calendar import WorkingTime
 from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.stages import Disbursement
 
-PAYOUT, PAYOUT_HOUR = key_of("payout"), key_of("payout hour")
+PAYOUT: Final = key_of("payout")  # Final: compiled code reads C variables
+PAYOUT_HOUR: Final = key_of("payout hour")
 
 
 class CaseFunds:

@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
 from sim.model.debtors import Asset
 from sim.model.network import Finding
 from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import AssetType, Scenario
 
-DAYS_PER_YEAR = 365.0
-HARD, WAITING, FREEZE, STALE, RELEASE, SHARE = (
-    key_of(k) for k in ("hard", "waiting", "freeze", "stale", "release", "share")
-)
+# keys of the case's draws (Final: compiled code reads C variables, not the module's dict)
+DAYS_PER_YEAR: Final = 365.0
+HARD: Final = key_of("hard")
+WAITING: Final = key_of("waiting")
+FREEZE: Final = key_of("freeze")
+STALE: Final = key_of("stale")
+RELEASE: Final = key_of("release")
+SHARE: Final = key_of("share")
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)

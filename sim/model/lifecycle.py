@@ -21,20 +21,18 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol
-
-from simpy.events import URGENT
+from typing import Any, Final, Protocol
 
 from sim.model import deduction, freeze
 from sim.model.case import Case
-from sim.model.clock import Timer
+from sim.model.clock import URGENT, Timer
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.debtors import Asset
 from sim.model.network import LinkRuntime, Network, QueryResult, preferred
 from sim.model.realisation import Realisation, Stages
 from sim.model.streams import key_of, keyed_uniform
 
-WRONG = key_of("wrong record")
+WRONG: Final = key_of("wrong record")
 
 
 class CaseWorld(Stages, ClosingWorld, Protocol):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from sim.model.streams import Streams, inverse, key_of, keyed_uniform, sampler, 
 from sim.model.topology import Topology
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Agency, Link, Scenario
+
+# heapq's functions held in C variables (Final), not looked up by name at each call
+_heapreplace: Final = heapq.heapreplace
 
 
 class AgencyDesk:
@@ -74,7 +78,7 @@ class AgencyDesk:
             return self.office.advance(pickup, self.manual_days())
         free = self.desks_free_at[0]
         done = (pickup if pickup > free else free) + self.processing()
-        heapq.heapreplace(self.desks_free_at, done)
+        _heapreplace(self.desks_free_at, done)
         return done
 
 
@@ -126,7 +130,7 @@ class Finding:
 
 
 WrongRecord = Callable[["LinkRuntime", Asset], bool]
-COVERED = key_of("covered")
+COVERED: Final = key_of("covered")
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled

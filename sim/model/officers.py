@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Generator
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sim.model.calendar import WorkingTime
 from sim.model.clock import Clock
+
+# heapq's functions held in C variables (Final), not looked up by name at each call
+_heapreplace: Final = heapq.heapreplace
 
 
 class WorkLog(Protocol):
@@ -56,7 +59,7 @@ class Court:
         free = self.free_at[0]
         start = self.calendar.next_open(now if now > free else free)
         end = self.calendar.advance(start, work_days)
-        heapq.heapreplace(self.free_at, end)
+        _heapreplace(self.free_at, end)
         self.work_log.officer_worked(start, work_days)
         return start, end
 

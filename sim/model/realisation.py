@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Generator, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from sim.model import deduction
 from sim.model.calendar import CalendarYears
@@ -29,6 +29,10 @@ from sim.model.sale import SaleStage
 from sim.model.settlement import FEN_PER_YUAN, FundLedger, Settlement, to_fen
 from sim.model.streams import key_of, keyed_uniform
 from sim.scenario.schema import Scenario
+
+# heapq's functions held in C variables (Final), not looked up by name at each call
+_heappop: Final = heapq.heappop
+_heappush: Final = heapq.heappush
 
 
 class Stages(Protocol):
@@ -43,13 +47,18 @@ class Stages(Protocol):
     fund_ledger: FundLedger
 
 
-MISSED, DEDUCT, RENEW, YEAR_STEP = (
-    key_of(k) for k in ("renewal missed", "deduct", "renew", "year step")
-)
-PAYS = key_of("pays")
+# keys of the case's draws (Final: compiled code reads C variables, not the module's dict)
+MISSED: Final = key_of("renewal missed")
+DEDUCT: Final = key_of("deduct")
+RENEW: Final = key_of("renew")
+YEAR_STEP: Final = key_of("year step")
+PAYS: Final = key_of("pays")
 
 # item kinds, in the order they are handled at equal times
-CHECKPOINT, IN_PERSON, MONEY, VOLUNTARY = 0, 1, 2, 3
+CHECKPOINT: Final = 0
+IN_PERSON: Final = 1
+MONEY: Final = 2
+VOLUNTARY: Final = 3
 
 
 class Realisation:
@@ -79,7 +88,7 @@ class Realisation:
         self.seq += 1
         if hold is not None and kind in (MONEY, IN_PERSON):
             self.pending[id(hold)] = self.pending.get(id(hold), 0) + 1
-        heapq.heappush(self.heap, (t, kind, self.seq, hold, amount, transfer))
+        _heappush(self.heap, (t, kind, self.seq, hold, amount, transfer))
 
     def add(self, hold: Hold, deducted_at: float | None = None) -> None:
         """Plan the money of a held asset; ``deducted_at`` when an officer already did it."""
@@ -126,7 +135,7 @@ class Realisation:
         settlement = self.settlement
         heap = self.heap
         while heap and not settlement.paid_off:
-            t, kind, _, hold, amount, transfer = heapq.heappop(heap)
+            t, kind, _, hold, amount, transfer = _heappop(heap)
             if kind == MONEY:
                 assert hold is not None
                 self.pending[id(hold)] -= 1

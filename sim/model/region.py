@@ -7,6 +7,8 @@ region, so a change elsewhere leaves its draws as they were (common random numbe
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 
 from sim.model.calendar import WorkingTime
@@ -18,7 +20,7 @@ from sim.model.streams import Streams, integers, inverse, key_of, sampler, unifo
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
 
-PART_SHARE = key_of("part share")
+PART_SHARE: Final = key_of("part share")
 
 
 class RegionRuntime:

@@ -12,12 +12,15 @@ Zhejiang reform cut it from 20 days to 2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import AssetType
 from sim.scenario.stages import Sale
 
-SELLS, PREPARE, PREMIUM = key_of("sells"), key_of("prepare"), key_of("premium")
+SELLS: Final = key_of("sells")  # Final: compiled code reads C variables
+PREPARE: Final = key_of("prepare")
+PREMIUM: Final = key_of("premium")
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)

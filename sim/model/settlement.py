@@ -12,11 +12,12 @@ in whole fen keeps every sum exact.
 from __future__ import annotations
 
 import math
+from typing import Final
 
 from sim.model.calendar import CalendarYears
 
-FEN_PER_YUAN = 100
-YEARS_PER_DEBTOR = 64  # the ledger's key: debtor * 64 + the year's index on the clock
+FEN_PER_YUAN: Final = 100
+YEARS_PER_DEBTOR: Final = 64  # the ledger's key: debtor * 64 + the year's index on the clock
 
 FundLedger = dict[int, int]
 """Provident fund taken, in fen, by debtor and calendar year (one int key: a tuple and its

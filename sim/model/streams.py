@@ -15,7 +15,7 @@ import math
 import zlib
 from array import array
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -89,11 +89,16 @@ def keyed_uniform_python(seed: int, *keys: int) -> float:
     return (z >> 11) * _UNIT
 
 
-keyed_uniform: Callable[..., float]
-try:
-    from sim.model._keyed import keyed_uniform
-except ImportError:  # installed without a C compiler: the same draws, slower
-    keyed_uniform = keyed_uniform_python
+def _keyed_kernel() -> Callable[..., float]:
+    try:
+        from sim.model._keyed import keyed_uniform as compiled
+    except ImportError:  # installed without a C compiler: the same draws, slower
+        return keyed_uniform_python
+    return compiled
+
+
+# Final: compiled modules read it from a C variable, not from a module's dictionary
+keyed_uniform: Final = _keyed_kernel()
 KEYED_KERNEL = "python" if keyed_uniform is keyed_uniform_python else "compiled"
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -63,8 +63,8 @@ class PoolWorld(Protocol):
 
 
 # the columns' types, as numpy sees them: region, debtor, owed, pushes left, next push
-_DTYPES = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
-VECTOR_MIN = 64  # members at a check from which moving them as arrays pays
+_DTYPES: Final = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
+VECTOR_MIN: Final = 64  # members at a check from which moving them as arrays pays
 
 
 class Bucket:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, Final
 
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
@@ -37,6 +37,10 @@ from sim.model.streams import Streams
 from sim.model.terminated_pool import TerminatedPool
 from sim.model.topology import Topology
 from sim.scenario.schema import Scenario
+
+# heapq's functions held in C variables (Final), not looked up by name at each call
+_heappop: Final = heapq.heappop
+_heappush: Final = heapq.heappush
 
 
 class World:
@@ -167,7 +171,7 @@ class World:
     def close(self, case: Case, at: float) -> None:
         """Close ``case`` at ``at`` (now, or a time the case needs no process to reach)."""
         case.closed = at
-        heapq.heappush(self._closing, at)
+        _heappush(self._closing, at)
         self.events.closed(case)
         if case.outcome in ("terminated_for_now", "partly_performed"):
             self.pool.enter(case.region.name, case.debtor_id, case.claim - case.recovered, at)
@@ -176,7 +180,7 @@ class World:
     def open_cases(self, t: float) -> int:
         closing = self._closing
         while closing and closing[0] <= t:
-            heapq.heappop(closing)
+            _heappop(closing)
             self.closed_total += 1
         return self.filed_total - self.closed_total
 

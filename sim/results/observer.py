@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from hdrh.histogram import HdrHistogram
 from mypy_extensions import mypyc_attr
@@ -33,7 +33,7 @@ from sim.model.freeze import Failure, Hold
 from sim.model.network import QueryResult
 from sim.results.metrics import HEADLINE_METRICS
 
-MINUTES_PER_DAY = 1440.0
+MINUTES_PER_DAY: Final = 1440.0
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the event log extends it, as Python
