@@ -8,6 +8,7 @@ import gc
 import math
 import sys
 import weakref
+from operator import attrgetter
 
 from hypothesis import given, settings
 from hypothesis import strategies as hs
@@ -52,6 +53,14 @@ def test_the_shelf_keeps_every_field_of_a_case_once() -> None:
     kept = (*closing._FLOATS, *closing._INTS, *closing._OBJECTS, "assets")
     assert sorted(kept) == sorted(f.name for f in dataclasses.fields(Case))
     assert len(set(kept)) == len(kept)
+
+
+@given(hs.data())
+def test_the_shelf_reads_a_case_in_the_order_of_its_lists(data: hs.DataObject) -> None:
+    case = data.draw(cases)
+    by_name = (*closing._FLOATS, *closing._INTS)
+    assert repr(closing._numbers(case)) == repr(attrgetter(*by_name)(case))  # NaN too
+    assert closing._references(case) == attrgetter(*closing._OBJECTS)(case)
 
 
 times = hs.floats(allow_nan=True, allow_infinity=True, width=64)
