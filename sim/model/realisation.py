@@ -190,7 +190,7 @@ class Realisation:
         case.recovered += yuan
         if math.isnan(case.last_disbursed) or paid > case.last_disbursed:
             case.last_disbursed = paid
-        self.end = max(self.end, paid, transfer)
+        self.end = max(max(self.end, paid), transfer)  # two-argument maxes are compiled
 
     def _renew(self, t: float, hold: Hold) -> Generator[Any, Any, None]:
         w, env = self.w, self.w.env

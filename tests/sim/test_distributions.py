@@ -175,6 +175,47 @@ def test_keyed_uniforms_are_the_splitmix_chain_written_out(kernel):
     assert _mix(_GOLDEN) == 0xE220A8397B1DCDAF
 
 
+def test_fen_are_rounded_as_python_rounds_compiled_or_not():
+    """A sum in fen is Python's round(yuan * 100), half to even, in C as in Python: the
+    same int for any float (halves, huge sums, negatives), the same errors otherwise."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    from sim.model.settlement import to_fen_python
+
+    try:
+        from sim.model._keyed import to_fen
+    except ImportError:
+        pytest.skip("the compiled rounding was not built (no C compiler at install)")
+
+    @settings(max_examples=2000, deadline=None)
+    @given(
+        hs.one_of(
+            hs.floats(-1e306, 1e306),  # finite once times 100
+            hs.integers(-(10**9), 10**9).map(lambda k: k / 200),  # exact and near halves
+            hs.integers(-(10**6), 10**6).map(lambda k: (k + 0.5) / 100),
+        )
+    )
+    def same(yuan: float) -> None:
+        assert to_fen(yuan) == to_fen_python(yuan) == round(yuan * 100)
+        assert type(to_fen(yuan)) is int
+
+    same()
+    for half in (0.005, 0.015, 0.025, 2.5 / 100, -0.005, 1e300):
+        assert to_fen(half) == round(half * 100)
+    for bad, error in (
+        (math.inf, OverflowError),
+        (-math.inf, OverflowError),
+        (math.nan, ValueError),
+    ):
+        with pytest.raises(error):
+            to_fen(bad)
+        with pytest.raises(error):
+            to_fen_python(bad)
+    with pytest.raises(TypeError):
+        to_fen("1")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("kind", ["sampler", "uniforms", "integers"])
 def test_blocks_hand_out_each_block_in_order_drawing_it_when_needed(kind):
     """The block draws are the values of whole blocks in order, the first drawn at the
