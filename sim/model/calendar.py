@@ -20,6 +20,10 @@ from typing import Final
 from sim.scenario.holidays import NO_HOLIDAYS, Holidays
 from sim.scenario.schema import WEEKDAYS, WorkingCalendar
 
+# bisect's functions held in C variables (Final), not looked up by name at each call
+_bisect_left: Final = bisect.bisect_left
+_bisect_right: Final = bisect.bisect_right
+
 CHUNK: Final = 366  # days of open/closed flags computed at a time
 
 
@@ -110,7 +114,7 @@ class WorkingTime:
         target = self._cum[day + 1] + j  # _cum covers day + 1: day_open(day) extended it
         while self._cum[-1] < target:
             self._extend(len(self._open))
-        end_day = bisect.bisect_left(self._cum, target) - 1
+        end_day = _bisect_left(self._cum, target) - 1
         return end_day + self.open + (remaining - (j - 1)) * self.window
 
     def working_days_between(self, a: float, b: float) -> float:
@@ -171,15 +175,15 @@ class CalendarYears:
 
     def year_of(self, t: float) -> int:
         """The calendar year (e.g. 2023) that contains time ``t``."""
-        return self.first_year + bisect.bisect_right(self.starts, t) - 1
+        return self.first_year + _bisect_right(self.starts, t) - 1
 
     def index_of(self, t: float) -> int:
         """The number of the calendar year that contains ``t`` (0: the start date's)."""
-        return bisect.bisect_right(self.starts, t) - 1
+        return _bisect_right(self.starts, t) - 1
 
     def next_year_start(self, t: float) -> float:
         """Time of the first 1 January strictly after ``t``."""
-        k = bisect.bisect_right(self.starts, t)
+        k = _bisect_right(self.starts, t)
         if k >= len(self.starts):
             raise ValueError(f"time {t} is beyond the calendar's range")
         return self.starts[k]

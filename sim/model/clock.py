@@ -360,7 +360,7 @@ class Task:
         generator = self._generator
         while True:
             try:
-                if isinstance(event, Wake):  # ok, with no value
+                if isinstance(event, (Wake, _Started)):  # ok, with no value
                     event = generator.send(None)
                 elif event._ok:
                     event = generator.send(event._value)

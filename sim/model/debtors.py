@@ -8,11 +8,15 @@ type independently with its ``hold_probability``, ``count`` items of it, each wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
 from sim.model.streams import sampler, uniforms
 from sim.scenario.schema import AssetType, Debtors
+
+# Python's round (a builtin) held in a C variable (Final), not looked up by name
+_round: Final = round
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
@@ -65,6 +69,6 @@ class DebtorFactory:
         out: list[Asset] = []
         for asset, p, count, value in self._types:
             if uniform() < p:
-                for _ in range(max(1, round(count()))):
-                    out.append(Asset(len(out), asset, round(value(), 2)))
+                for _ in range(max(1, _round(count()))):
+                    out.append(Asset(len(out), asset, _round(value(), 2)))
         return tuple(out)

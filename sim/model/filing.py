@@ -14,10 +14,14 @@ import datetime as dt
 import math
 from array import array
 from collections.abc import Callable, Sequence
+from typing import Final
 
 import numpy as np
 
 from sim.model.calendar import WorkingTime
+
+# bisect's function held in a C variable (Final), not looked up by name at each call
+_bisect_right: Final = bisect.bisect_right
 
 
 class MonthlyRate:
@@ -123,7 +127,7 @@ class OfficeFilings:
 
     def time_of_day(self, share: float) -> float:
         """The time of day (a fraction) below which ``share`` of a day's filings fall."""
-        k = min(max(bisect.bisect_right(self.cum, share), 1), len(self.cum) - 1)
+        k = min(max(_bisect_right(self.cum, share), 1), len(self.cum) - 1)
         lo, hi = self.cum[k - 1], self.cum[k]
         frac = (share - lo) / (hi - lo) if hi > lo else 0.0
         return self.xs[k - 1] + frac * (self.xs[k] - self.xs[k - 1])

@@ -30,6 +30,9 @@ from sim.model.settlement import FEN_PER_YUAN, FundLedger, Settlement, to_fen
 from sim.model.streams import key_of, keyed_uniform
 from sim.scenario.schema import Scenario
 
+# Python's round (a builtin) held in a C variable (Final), not looked up by name
+_round: Final = round
+
 # heapq's functions held in C variables (Final), not looked up by name at each call
 _heappop: Final = heapq.heappop
 _heappush: Final = heapq.heappush
@@ -174,7 +177,7 @@ class Realisation:
         if fund and left > 0 and not self.settlement.paid_off:
             # the next step on a working day of the new year, in office hours
             year_start = self.w.years.next_year_start(t)
-            share = keyed_uniform(self.case.seed, YEAR_STEP, hold.asset.index, round(year_start))
+            share = keyed_uniform(self.case.seed, YEAR_STEP, hold.asset.index, _round(year_start))
             self._push(self.calendar.in_hours(year_start, share), MONEY, hold, left)
 
     def _pay(self, t: float, hold: Hold | None, fen: int, kind: EventKind, transfer: float) -> None:

@@ -20,6 +20,9 @@ from sim.model.streams import Streams, integers, inverse, key_of, sampler, unifo
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
 
+# Python's round (a builtin) held in a C variable (Final), not looked up by name
+_round: Final = round
+
 PART_SHARE: Final = key_of("part share")
 
 
@@ -105,10 +108,10 @@ class RegionRuntime:
         return min(1.0, self._part_share.keyed(seed, PART_SHARE))
 
     def draw_claim(self) -> float:
-        return round(self.claim(), 2)
+        return _round(self.claim(), 2)
 
     def draw_pool_claim(self) -> float:
-        return round(self.pool_claim(), 2)
+        return _round(self.pool_claim(), 2)
 
     def restore_time(self, t: float) -> float:
         """When, in office hours, a restored case found at ``t`` is filed."""
