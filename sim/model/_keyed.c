@@ -6,7 +6,7 @@
  * so the two agree for every input (tests/sim/test_distributions.py holds them to it).
  * to_fen(yuan) -> int: a sum in whole fen, rounded as Python rounds (sim.model.settlement).
  * Built by the normal install when a C compiler is there (setup.py, optional); without
- * one, sim.model.streams uses the Python chain and results are the same.
+ * one, sim.model.streams.compiled_or gives the Python functions and results are the same.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -64,7 +64,8 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "sim.model._keyed", "The keyed draw and the rounding to fen, compiled.", -1, methods,
+    PyModuleDef_HEAD_INIT, "sim.model._keyed",
+    "The keyed draw and the rounding to fen, compiled.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__keyed(void) { return PyModule_Create(&module); }

@@ -408,6 +408,5 @@ class _Started:
     _value = None
 
 
-_STARTED: Final = (
-    _Started()
-)  # the callbacks of every timer (the clock reads them once and drops them)
+# what every task is first resumed with
+_STARTED: Final = _Started()

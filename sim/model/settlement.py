@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Final
 
 from sim.model.calendar import CalendarYears
+from sim.model.streams import compiled_or
 
 FEN_PER_YUAN: Final = 100
 YEARS_PER_DEBTOR: Final = 64  # the ledger's key: debtor * 64 + the year's index on the clock
@@ -30,15 +31,9 @@ def to_fen_python(yuan: float) -> int:
     return round(yuan * FEN_PER_YUAN)
 
 
-def _fen_kernel() -> Callable[[float], int]:
-    try:  # the same rounding in C (sim/model/_keyed.c): a few times cheaper a call
-        from sim.model._keyed import to_fen as compiled
-    except ImportError:  # installed without a C compiler: the same ints, slower
-        return to_fen_python
-    return compiled
-
-
-to_fen: Final = _fen_kernel()  # a C variable to compiled callers, as keyed_uniform
+# the same rounding in C (sim/model/_keyed.c), a few times cheaper a call; Final: a C
+# variable to compiled callers, as keyed_uniform
+to_fen: Final[Callable[[float], int]] = compiled_or("to_fen", to_fen_python)
 
 
 class Settlement:

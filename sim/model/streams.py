@@ -89,16 +89,20 @@ def keyed_uniform_python(seed: int, *keys: int) -> float:
     return (z >> 11) * _UNIT
 
 
-def _keyed_kernel() -> Callable[..., float]:
+def compiled_or(name: str, python: Any) -> Any:
+    """``name`` from the compiled kernels (``sim/model/_keyed.c``), or ``python``, the same
+    function in Python, when the install had no C compiler (or built an older kernel):
+    the same results, slower."""
+    from importlib import import_module
+
     try:
-        from sim.model._keyed import keyed_uniform as compiled
-    except ImportError:  # installed without a C compiler: the same draws, slower
-        return keyed_uniform_python
-    return compiled
+        return getattr(import_module("sim.model._keyed"), name)
+    except (ImportError, AttributeError):
+        return python
 
 
 # Final: compiled modules read it from a C variable, not from a module's dictionary
-keyed_uniform: Final = _keyed_kernel()
+keyed_uniform: Final[Callable[..., float]] = compiled_or("keyed_uniform", keyed_uniform_python)
 KEYED_KERNEL = "python" if keyed_uniform is keyed_uniform_python else "compiled"
 
 

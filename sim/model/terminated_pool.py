@@ -128,12 +128,14 @@ class TerminatedPool:
                 first = self.rng.uniform(0, self.interval, n)
                 self._add_initial(self.index[name], w.new_debtor_ids(n), left, first)
 
-    def _add(self, region: int, debtor: int, owed: float, left: int, next_push: float) -> None:
-        day = math.ceil(next_push)
+    def _bucket(self, day: int) -> Bucket:
         bucket = self.buckets.get(day)
         if bucket is None:
             bucket = self.buckets[day] = Bucket()
-        bucket.append(region, debtor, owed, left, next_push)
+        return bucket
+
+    def _add(self, region: int, debtor: int, owed: float, left: int, next_push: float) -> None:
+        self._bucket(math.ceil(next_push)).append(region, debtor, owed, left, next_push)
         self.size += 1
 
     def _add_initial(self, region: int, first_id: int, left: np.ndarray, first: np.ndarray) -> None:
@@ -153,11 +155,7 @@ class TerminatedPool:
         starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
         ends = [*starts[1:].tolist(), n]
         for a, b in zip(starts.tolist(), ends, strict=True):
-            day = int(days[a])
-            bucket = self.buckets.get(day)
-            if bucket is None:
-                bucket = self.buckets[day] = Bucket()
-            bucket.extend(tuple(c[a:b] for c in cols))
+            self._bucket(int(days[a])).extend(tuple(c[a:b] for c in cols))
         self.size += n
 
     def enter(self, region: str, debtor_id: int, owed: float, at: float) -> None:
