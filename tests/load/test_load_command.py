@@ -29,10 +29,8 @@ SHORT = ("--rate", "60", "--duration", "3s", "--seed", "3")
 # What a passing run writes, checked where CI's 2 cores run two other test processes: the
 # scenario's latency bounds (p99 200 ms) and 98% achieved rate failed there once (p99 278
 # ms, 0.956). The verdicts themselves are checked in test_load_units and test_load_report.
-LOADED_MACHINE = (
-    "--set", "load.slo.p99_ms={}", "--threshold", "all: corrected_p99 < 2000",
-    "--set", "load.slo.achieved_rate_min=0.9",
-)  # fmt: skip
+LOADED_BOUNDS = ("--set", "load.slo.p99_ms={}", "--set", "load.slo.achieved_rate_min=0.9")
+LOADED_MACHINE = (*LOADED_BOUNDS, "--threshold", "all: corrected_p99 < 2000")
 
 
 @pytest.mark.slow
@@ -109,12 +107,11 @@ def test_keys_are_unique_per_run(chakong, tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_threshold_exits_1(chakong, tmp_path):
+    # the scenario's own bounds as for a loaded machine (CI once failed one of them too,
+    # beside the threshold given here): the threshold given is the one check that fails
+    args = (*SHORT, *LENIENT, *LOADED_BOUNDS, "--threshold", "all: corrected_p99 < 1")
     with stub_api(tmp_path, "--delay", "0.005") as (url, fixtures):
-        r = chakong(
-            *load_args(
-                url, fixtures, tmp_path / "out", *SHORT, "--threshold", "all: corrected_p99 < 1"
-            )
-        )
+        r = chakong(*load_args(url, fixtures, tmp_path / "out", *args))
     assert r.returncode == 1, r.stderr
     s = json.loads(r.stdout)
     (check,) = [c for c in s["slo"]["checks"] if not c["passed"]]
