@@ -5,6 +5,7 @@
  * Python ints of any size and sign are taken modulo 2**64, as the Python chain's masks do,
  * so the two agree for every input (tests/sim/test_distributions.py holds them to it).
  * to_fen(yuan) -> int: a sum in whole fen, rounded as Python rounds (sim.model.settlement).
+ * round_yuan(yuan) -> float: a sum in yuan rounded to whole fen, as round(yuan, 2) rounds.
  * Built by the normal install when a C compiler is there (setup.py, optional); without
  * one, sim.model.streams.compiled_or gives the Python functions and results are the same.
  */
@@ -55,11 +56,52 @@ static PyObject *to_fen(PyObject *self, PyObject *yuan) {
     return PyLong_FromDouble(rounded);
 }
 
+/* round_yuan(yuan) -> float: round(yuan, 2), a sum in yuan to whole fen, the same float as
+ * CPython's float.__round__ gives (Objects/floatobject.c: the decimal digits correctly
+ * rounded, half to even, from the exact binary value, then read back), without its
+ * formatting and parsing. Worked on |yuan|, as rounding is symmetric:
+ * - y = |yuan| * 100 is the exact product p rounded, so |p - y| <= ulp(y) / 2; below 2**52
+ *   the fraction y - floor(y) is exact and a multiple of ulp(y) <= 1/2, so a fraction
+ *   other than a half puts p on the same side of the half as y: the nearest integer k is
+ *   floor(y) or floor(y) + 1 by the fraction alone;
+ * - at a fraction of exactly a half, the sign of the product's exact rest, fma(|yuan|,
+ *   100, -y), says which side p is on (a rest of 0 is an exact tie: to even);
+ * - k / 100 is then the double nearest the decimal k / 100 (one correctly rounded
+ *   division), which is what reading the digits back gives.
+ * Anything else (not a float, not finite, or 2**52 fen and more) goes to round itself. */
+static PyObject *round_yuan(PyObject *self, PyObject *yuan) {
+    (void)self;
+    if (PyFloat_CheckExact(yuan)) {
+        double x = PyFloat_AS_DOUBLE(yuan);
+        double a = fabs(x);
+        double y = a * 100.0;
+        if (y < 4503599627370496.0) { /* 2**52; false for inf and NaN */
+            double k = floor(y);
+            double frac = y - k;
+            if (frac > 0.5) {
+                k += 1.0;
+            } else if (frac == 0.5) {
+                double rest = fma(a, 100.0, -y);
+                if (rest > 0.0 || (rest == 0.0 && fmod(k, 2.0) == 1.0)) k += 1.0;
+            }
+            return PyFloat_FromDouble(copysign(k / 100.0, x));
+        }
+    }
+    PyObject *round = PyDict_GetItemString(PyEval_GetBuiltins(), "round"); /* borrowed */
+    if (round == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "round_yuan: no builtin round");
+        return NULL;
+    }
+    return PyObject_CallFunction(round, "Oi", yuan, 2);
+}
+
 static PyMethodDef methods[] = {
     {"keyed_uniform", (PyCFunction)(void (*)(void))keyed_uniform, METH_FASTCALL,
      "keyed_uniform(seed, *keys) -> float: the keyed draw of sim.model.streams, compiled."},
     {"to_fen", (PyCFunction)to_fen, METH_O,
      "to_fen(yuan) -> int: round(yuan * 100), as sim.model.settlement rounds, compiled."},
+    {"round_yuan", (PyCFunction)round_yuan, METH_O,
+     "round_yuan(yuan) -> float: round(yuan, 2), as sim.model.settlement rounds, compiled."},
     {NULL, NULL, 0, NULL},
 };
 

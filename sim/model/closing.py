@@ -63,7 +63,7 @@ def close_case(w: ClosingWorld, case: Case, money: Realisation, terminate_at: fl
         return
     case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
     ready = max(money.end, terminate_at)
-    work = case.region.closing_work()
+    work = case.region.closing_work.next()
     if work <= 0:
         done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
         _approve(w, case, money.holds, done)
@@ -76,7 +76,7 @@ def close_case(w: ClosingWorld, case: Case, money: Realisation, terminate_at: fl
 def _approve(w: ClosingWorld, case: Case, holds: Sequence[Hold], done: float) -> None:
     """The rest is owed and the closing work is done at ``done``: after the approval, the
     case closes, what it still holds is released and its debtor joins the 终本 pool."""
-    approval = w.closing.approval.keyed(case.seed, APPROVAL)
+    approval = w.closing.approval.at(keyed_uniform(case.seed, APPROVAL))
     close_at = case.court.calendar.advance(done, approval) if approval > 0 else done
     release(w.events, case, holds, close_at)
     w.close(case, close_at)

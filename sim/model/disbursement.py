@@ -24,7 +24,7 @@ class CaseFunds:
         """When money received at ``received`` reaches the creditor: the case's draw, keyed
         by its ``seed``, the asset the money came from (``source``) and its ``step``, moved
         into the ``court``'s office hours."""
-        due = received + self.days.keyed(seed, PAYOUT, source, step)
+        due = received + self.days.at(keyed_uniform(seed, PAYOUT, source, step))
         if court is None:
             return due
         return court.in_hours(due, keyed_uniform(seed, PAYOUT_HOUR, source, step))

@@ -145,8 +145,9 @@ class FreezeDesk:
             p_wait = self.waiting_p[asset_type]
             if p_wait > 0 and keyed_uniform(seed, WAITING, index, attempt) < p_wait:
                 waiting = True
-                effective = at + self.release.keyed(seed, RELEASE, index, attempt)
-                value *= min(1.0, self.remaining_share.keyed(seed, SHARE, index, attempt))
+                effective = at + self.release.at(keyed_uniform(seed, RELEASE, index, attempt))
+                share = self.remaining_share.at(keyed_uniform(seed, SHARE, index, attempt))
+                value *= min(1.0, share)
             # a freeze's period runs from when it takes effect (a waiting one's too)
             holds.append(
                 Hold(f, at, effective, effective + period, period, value, waiting, ordered)

@@ -21,18 +21,15 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from sim.model import deduction, freeze
 from sim.model.case import Case
 from sim.model.clock import URGENT, Timer
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
-from sim.model.debtors import Asset
-from sim.model.network import LinkRuntime, Network, QueryResult, preferred
+from sim.model.network import Network, QueryResult, preferred
 from sim.model.realisation import Realisation, Stages
-from sim.model.streams import key_of, keyed_uniform
-
-WRONG: Final = key_of("wrong record")
+from sim.model.streams import keyed_uniform
 
 
 class CaseWorld(Stages, ClosingWorld, Protocol):
@@ -65,7 +62,7 @@ class FirstStint(Timer):
         env = w.env
         if self.start < 0:  # the officer is booked in filing order
             objecting = case.matter == "objection"
-            work = case.region.objection_work() if objecting else case.work
+            work = case.region.objection_work.next() if objecting else case.work
             self.start, end = case.court.book(env.now, work)
             env.call_later(end - env.now, self)
         elif case.matter == "objection":
@@ -101,13 +98,8 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         return
 
     # network query over every channel the region uses
-    def wrong(via: LinkRuntime, asset: Asset) -> bool:  # keyed: same case, same records
-        return keyed_uniform(case.seed, WRONG, via.key, asset.index, case.reworks) < (
-            via.error_probability
-        )
-
     result = w.network.query(
-        region.name, case.assets, env.now, wrong, events.detailed, seed=case.seed
+        region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
     )
     yield from _await_answers(w, case, result)
     targets = preferred(result.findings, region.preference)
@@ -124,7 +116,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
             yield from court.work(
-                region.travel() + sum(region.offline_control() for _ in in_person)
+                region.travel.next() + sum(region.offline_control.next() for _ in in_person)
             )
         holds, failures = w.freezes.apply(
             region.name, targets, started, env.now, case.seed, case.reworks
@@ -140,7 +132,9 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
             ready = max(h.at for h in trip)
             if ready > env.now:
                 yield env.wait(ready - env.now)
-            yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
+            yield from court.work(
+                region.travel.next() + sum(region.offline_control.next() for _ in trip)
+            )
         for h in holds:
             money.add(h, env.now if h in trip else None)
         if not failures or money.planned >= case.claim:
@@ -148,10 +142,12 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         known = max(x.at for x in failures)
         if known > env.now:
             yield env.wait(known - env.now)
-        yield from court.work(sum(region.rework() for _ in failures))
+        yield from court.work(sum(region.rework.next() for _ in failures))
         case.reworks += 1
         events.reworked(case, env.now)
-        result = w.network.requery([x.finding for x in failures], env.now, wrong, events.detailed)
+        result = w.network.requery(
+            [x.finding for x in failures], env.now, case.seed, case.reworks, events.detailed
+        )
         yield from _await_answers(w, case, result)
         targets = result.findings
 
@@ -168,7 +164,7 @@ def _rule(w: CaseWorld, case: Case, start: float) -> None:
     case.officer_start = start
     w.events.officer_started(case, start)
     case.outcome = "objection"
-    due = max(w.env.now, case.filed + case.region.objection_days())
+    due = max(w.env.now, case.filed + case.region.objection_days.next())
     w.close(case, case.court.calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR)))
 
 

@@ -17,7 +17,7 @@ a wrong record fails and must be redone.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -73,11 +73,11 @@ class AgencyDesk:
             pickup = self.next_pickup
         else:
             pickup = self.next_pickup = self.polling.next_poll(submitted, self.poll_interval_days)
-        if self.manual is not None and self.manual() < self.manual_share:
+        if self.manual is not None and self.manual.next() < self.manual_share:
             # answered by hand by the staff, in their hours (not on the automated desks)
-            return self.office.advance(pickup, self.manual_days())
+            return self.office.advance(pickup, self.manual_days.next())
         free = self.desks_free_at[0]
-        done = (pickup if pickup > free else free) + self.processing()
+        done = (pickup if pickup > free else free) + self.processing.next()
         _heapreplace(self.desks_free_at, done)
         return done
 
@@ -95,22 +95,35 @@ class LinkRuntime:
         self._control_latency = inverse(link.control_latency_days)
         self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
 
-    def control_latency(self, seed: int, *keys: int) -> float:
+    def control_latency(self, seed: int, what: int, index: int, step: int | None = None) -> float:
         """Working days for an online control over this link to take effect: the case's
-        draw, keyed by the case's ``seed`` and ``keys`` (what the control is about)."""
-        return self._control_latency.keyed(seed, self.key, *keys)
+        draw, keyed by the case's ``seed``, the link, ``what`` the control does, to the
+        asset of ``index``, and its ``step`` (an attempt, a renewal) where it has one."""
+        if step is None:
+            u = keyed_uniform(seed, self.key, what, index)
+        else:
+            u = keyed_uniform(seed, self.key, what, index, step)
+        return self._control_latency.at(u)
 
-    def control_done(self, ordered: float, seed: int, *keys: int) -> float:
+    def control_done(
+        self, ordered: float, seed: int, what: int, index: int, step: int | None = None
+    ) -> float:
         """When an online control ordered at ``ordered`` takes effect: the agency picks it
-        up at its next poll and carries it out in its staff hours."""
+        up at its next poll and carries it out in its staff hours (the latency as in
+        :meth:`control_latency`)."""
         desk = self.desk
         picked = desk.polling.next_poll(ordered, desk.poll_interval_days)
-        return desk.office.advance(picked, self.control_latency(seed, *keys))
+        return desk.office.advance(picked, self.control_latency(seed, what, index, step))
 
     def reaches(self, seed: int, asset: Asset) -> bool:
         """Does this link reach the record of ``asset`` (its coverage share; keyed)?"""
         share = self.link.coverage_share
         return share >= 1 or keyed_uniform(seed, COVERED, self.key, asset.index) < share
+
+    def wrong(self, seed: int, asset: Asset, reworks: int) -> bool:
+        """Is the record of ``asset`` this link returns wrong or stale (its error share)? A
+        draw keyed by the case's ``seed`` and its rework round: same case, same records."""
+        return keyed_uniform(seed, WRONG, self.key, asset.index, reworks) < self.error_probability
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
@@ -129,8 +142,8 @@ class Finding:
         self.wrong = wrong
 
 
-WrongRecord = Callable[["LinkRuntime", Asset], bool]
 COVERED: Final = key_of("covered")
+WRONG: Final = key_of("wrong record")
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled
@@ -199,17 +212,17 @@ class Network:
         region: str,
         assets: tuple[Asset, ...],
         now: float,
-        wrong: WrongRecord,
+        seed: int,
+        reworks: int = 0,
         detail: bool = False,
-        seed: int = 0,
     ) -> QueryResult:
         """The full network query of a case: every agency over every channel in use.
 
-        ``wrong(link, asset)`` says whether the record the link returns is wrong (a draw of
-        the case's own, keyed by link and asset, so the same case meets the same records in
-        every scenario). A link reaches the record of an asset with its coverage share (a
-        draw keyed by the case's ``seed``). With ``detail``, every request's answer is
-        listed too (for the event log)."""
+        Whether the record a link returns is wrong is a draw of the case's own (keyed by its
+        ``seed``, the link, the asset and the case's ``reworks`` so far), so the same case
+        meets the same records in every scenario. A link reaches the record of an asset with
+        its coverage share (a draw keyed by the case's ``seed``). With ``detail``, every
+        request's answer is listed too (for the event log)."""
         held: dict[str, list[Asset]] = {}
         for a in assets:
             agency = self.holder.get(a.asset_type)
@@ -222,14 +235,15 @@ class Network:
                 mine = [a for a in mine if via.reaches(seed, a)]
             pairs.append((via, mine))
         return self._send(
-            pairs, now, wrong, detail, self.requests[region], self.with_deadline[region]
+            pairs, now, seed, reworks, detail, self.requests[region], self.with_deadline[region]
         )
 
     def requery(
         self,
         findings: list[Finding],
         now: float,
-        wrong: WrongRecord,
+        seed: int,
+        reworks: int,
         detail: bool = False,
     ) -> QueryResult:
         """Ask again, over the same links, about assets whose records were wrong: one
@@ -242,13 +256,14 @@ class Network:
         for via, _ in pairs:
             requests[via.channel] = requests.get(via.channel, 0) + 1
         with_deadline = sum(via.desk.deadline_days is not None for via, _ in pairs)
-        return self._send(pairs, now, wrong, detail, requests, with_deadline)
+        return self._send(pairs, now, seed, reworks, detail, requests, with_deadline)
 
     @staticmethod
     def _send(
         pairs: Sequence[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
-        wrong: WrongRecord,
+        seed: int,
+        reworks: int,
         detail: bool,
         requests: dict[str, int],
         with_deadline: int,
@@ -259,7 +274,7 @@ class Network:
         late = 0
         for via, mine in pairs:
             desk = via.desk
-            answered = desk.done_at(now) + via.latency()
+            answered = desk.done_at(now) + via.latency.next()
             if answered > last:
                 last = answered
             deadline = desk.deadline_days
@@ -268,7 +283,9 @@ class Network:
             if mine:
                 check = via.error_probability > 0
                 for a in mine:
-                    findings.append(Finding(a, via, answered, check and wrong(via, a)))
+                    findings.append(
+                        Finding(a, via, answered, check and via.wrong(seed, a, reworks))
+                    )
             if answers is not None:
                 answers.append((via, answered, sum(a.value_yuan for a in mine) if mine else 0.0))
         return QueryResult(now, last, findings, requests, with_deadline, late, answers)
@@ -277,13 +294,17 @@ class Network:
 def preferred(findings: list[Finding], preference: dict[str, int]) -> list[Finding]:
     """One finding per asset: one over a channel that can freeze it online if any (no
     officer need travel), then the region's most preferred channel."""
-
-    def rank(f: Finding) -> tuple[bool, int]:
-        return (not f.via.link.online_freeze, preference[f.via.channel])
-
+    # a finding's rank, lower first: online freeze or not, then the preference (ranks from
+    # 0), as one integer
+    offline = 1 + max(preference.values(), default=0)
     best: dict[int, Finding] = {}
+    ranks: dict[int, int] = {}
     for f in findings:
-        held = best.get(f.asset.index)
-        if held is None or rank(f) < rank(held):
-            best[f.asset.index] = f
+        via = f.via
+        rank = preference[via.channel] + (0 if via.link.online_freeze else offline)
+        index = f.asset.index
+        held = ranks.get(index)
+        if held is None or rank < held:
+            best[index] = f
+            ranks[index] = rank
     return [best[k] for k in sorted(best)]

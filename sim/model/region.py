@@ -16,12 +16,18 @@ from sim.model.clock import Clock
 from sim.model.debtors import DebtorFactory
 from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
 from sim.model.officers import Court, WorkLog, split_officers
-from sim.model.streams import Streams, integers, inverse, key_of, sampler, uniforms
+from sim.model.settlement import round_yuan
+from sim.model.streams import (
+    Streams,
+    integers,
+    inverse,
+    key_of,
+    keyed_uniform,
+    sampler,
+    uniforms,
+)
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Region, Scenario
-
-# Python's round (a builtin) held in a C variable (Final), not looked up by name
-_round: Final = round
 
 PART_SHARE: Final = key_of("part share")
 
@@ -105,13 +111,13 @@ class RegionRuntime:
 
     def part_share(self, seed: int) -> float:
         """The share of what is still owed a debtor paying part pays (keyed by the case)."""
-        return min(1.0, self._part_share.keyed(seed, PART_SHARE))
+        return min(1.0, self._part_share.at(keyed_uniform(seed, PART_SHARE)))
 
     def draw_claim(self) -> float:
-        return _round(self.claim(), 2)
+        return round_yuan(self.claim.next())
 
     def draw_pool_claim(self) -> float:
-        return _round(self.pool_claim(), 2)
+        return round_yuan(self.pool_claim.next())
 
     def restore_time(self, t: float) -> float:
         """When, in office hours, a restored case found at ``t`` is filed."""
@@ -119,8 +125,8 @@ class RegionRuntime:
         if cal.continuous:
             return t
         day = cal.next_working_day(int(t // 1))
-        at = day + self.filing_hour(self.restore_share())
+        at = day + self.filing_hour(self.restore_share.next())
         return at if at >= t else cal.next_working_day(day + 1) + self.filing_hour(0.5)
 
     def pick_court(self, matter: str = "new") -> Court:
-        return self.courts[self._court_picks[matter]()]
+        return self.courts[self._court_picks[matter].next()]

@@ -58,7 +58,8 @@ class SaleStage:
         """Run the rounds for an asset whose freeze took effect at ``start``; every draw is
         keyed by the case's ``seed``, the asset's ``index`` and the round."""
         s = self.routes[asset_type]
-        t = start + self.preparation[asset_type].keyed(seed, PREPARE, index) + s.first_notice_days
+        prepared = self.preparation[asset_type].at(keyed_uniform(seed, PREPARE, index))
+        t = start + prepared + s.first_notice_days
         price = valuation * s.start_price_ratio
         rounds = [(t, price)]
         t += 1 + s.second_notice_days  # bidding runs a day, then the next notice
@@ -68,7 +69,7 @@ class SaleStage:
         for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
             if keyed_uniform(seed, SELLS, index, n) < p:
                 if n < 2:  # an auction: the start price plus the bidding's premium
-                    premium = self.premium[asset_type].keyed(seed, PREMIUM, index, n)
+                    premium = self.premium[asset_type].at(keyed_uniform(seed, PREMIUM, index, n))
                     sold_for = base * (1 + max(0.0, premium))
                 else:  # 变卖: a fixed-price sale sells at the fixed price
                     sold_for = base

@@ -36,6 +36,16 @@ def to_fen_python(yuan: float) -> int:
 to_fen: Final[Callable[[float], int]] = compiled_or("to_fen", to_fen_python)
 
 
+def round_yuan_python(yuan: float) -> float:
+    """A sum in yuan to whole fen (Python's round to 2 places: half to even, on the float's
+    exact value)."""
+    return round(yuan, 2)
+
+
+# the same float from C, without round's formatting and parsing of the digits
+round_yuan: Final[Callable[[float], float]] = compiled_or("round_yuan", round_yuan_python)
+
+
 class Settlement:
     """What one debtor still owes on one claim, and the provident fund taken per year."""
 

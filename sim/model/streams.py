@@ -124,12 +124,19 @@ class Inverse:
     def __init__(self, dist: Any) -> None:
         self.dist = dist
 
-    def __call__(self, u: float) -> float:
+    def at(self, u: float) -> float:
+        """The value at ``u`` on [0, 1). Compiled callers call this method (called
+        directly, through the class's table), not the instance (through Python's call
+        protocol), and draw ``u`` themselves: ``inv.at(keyed_uniform(seed, a, b))``, with
+        no tuple made of the keys."""
         return float(self.dist.ppf(u))
+
+    def __call__(self, u: float) -> float:
+        return self.at(u)
 
     def keyed(self, seed: int, *keys: int) -> float:
         """The draw fixed by ``seed`` and ``keys``, as :func:`keyed_sample` draws it."""
-        return self(keyed_uniform(seed, *keys))
+        return self.at(keyed_uniform(seed, *keys))
 
 
 class _ConstantInverse(Inverse):
@@ -137,7 +144,7 @@ class _ConstantInverse(Inverse):
         super().__init__(dist)
         self.value: float = dist.value
 
-    def __call__(self, u: float) -> float:
+    def at(self, u: float) -> float:
         return self.value
 
 
@@ -146,7 +153,7 @@ class _ExponentialInverse(Inverse):
         super().__init__(dist)
         self.mean: float = dist.mean_
 
-    def __call__(self, u: float) -> float:
+    def at(self, u: float) -> float:
         return -self.mean * math.log1p(-u)
 
 
@@ -156,7 +163,7 @@ class _UniformInverse(Inverse):
         self.low: float = dist.low
         self.high: float = dist.high
 
-    def __call__(self, u: float) -> float:
+    def at(self, u: float) -> float:
         return self.low + (self.high - self.low) * u
 
 
@@ -169,7 +176,7 @@ class _GammaInverse(Inverse):
         self.shape: float = dist.shape
         self.mean: float = dist.mean_
 
-    def __call__(self, u: float) -> float:
+    def at(self, u: float) -> float:
         return float(self.gammaincinv(self.shape, u)) * self.mean / self.shape
 
 
@@ -207,7 +214,10 @@ class Blocks:
         self._values: Any = ()
         self._next = 0
 
-    def __call__(self) -> Any:
+    def next(self) -> Any:
+        """The next value. Compiled callers call this method, not the instance: mypyc calls
+        a method of a compiled class directly, but an instance through Python's call
+        protocol (its arguments parsed, the result boxed: several times the work)."""
         i = self._next
         values = self._values
         if i == len(values):
@@ -215,6 +225,9 @@ class Blocks:
             i = 0
         self._next = i + 1
         return values[i]
+
+    def __call__(self) -> Any:
+        return self.next()
 
 
 def _packed(values: np.ndarray) -> Any:

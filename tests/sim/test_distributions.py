@@ -237,3 +237,45 @@ def test_blocks_hand_out_each_block_in_order_drawing_it_when_needed(kind):
     expected = [v for _ in range(3) for v in make[1](reference).tolist()][:20]
     assert got == expected
     assert rng.bit_generator.state == reference.bit_generator.state  # three blocks, not four
+
+
+def test_yuan_are_rounded_to_fen_as_python_rounds_compiled_or_not():
+    """A sum in yuan rounded to whole fen is Python's round(yuan, 2), in C as in Python: the
+    same float, bit for bit and sign for sign, for any float: halves (none is exact in
+    binary, so the float's exact value decides), their neighbours, huge and tiny sums,
+    infinities and NaN; an int stays an int."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    from sim.model.settlement import round_yuan_python
+
+    try:
+        from sim.model._keyed import round_yuan
+    except ImportError:
+        pytest.skip("the compiled rounding was not built (no C compiler at install)")
+
+    def near_half(k: int, step: int) -> float:
+        x = (k + 0.5) / 100
+        for _ in range(abs(step)):
+            x = math.nextafter(x, math.copysign(math.inf, step))
+        return x
+
+    @settings(max_examples=3000, deadline=None)
+    @given(
+        hs.one_of(
+            hs.floats(allow_nan=True, allow_infinity=True),
+            hs.floats(-1e7, 1e7),
+            hs.builds(near_half, hs.integers(-(10**12), 10**12), hs.integers(-2, 2)),
+            hs.integers(-(2**60), 2**60).map(lambda k: k / 100),
+        )
+    )
+    def same(yuan: float) -> None:
+        expected = round(yuan, 2)
+        assert repr(round_yuan(yuan)) == repr(round_yuan_python(yuan)) == repr(expected)
+
+    same()
+    for yuan in (2.675, 1.005, 0.125, -0.125, -0.001, 5e-324, 2.0**52 / 100, 2.0**53):
+        assert repr(round_yuan(yuan)) == repr(round(yuan, 2))
+    assert round_yuan(5) == 5 and type(round_yuan(5)) is int
+    with pytest.raises(TypeError):
+        round_yuan("1")  # type: ignore[arg-type]
