@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import math
+import threading
 from array import array
 from typing import Final
 
@@ -25,6 +26,22 @@ _bisect_left: Final = bisect.bisect_left
 _bisect_right: Final = bisect.bisect_right
 
 CHUNK: Final = 366  # days of open/closed flags computed at a time
+
+_DAYS: dict[tuple[dt.date, tuple[bool, ...], Holidays], tuple[list[bool], array[int]]] = {}
+_EXTENDING: Final = threading.Lock()
+
+
+def _days(
+    start: dt.date, weekly: tuple[bool, ...], holidays: Holidays
+) -> tuple[list[bool], array[int]]:
+    """The open-day flags and running counts of a calendar (see :class:`WorkingTime`),
+    shared by every calendar with the same start, week and holidays."""
+    key = (start, weekly, holidays)
+    with _EXTENDING:
+        days = _DAYS.get(key)
+        if days is None:
+            days = _DAYS[key] = ([], array("q", [0]))
+    return days
 
 
 class WorkingTime:
@@ -54,18 +71,25 @@ class WorkingTime:
             and self.close == 1.0
             and self.holidays is NO_HOLIDAYS
         )
-        self._open: list[bool] = []  # is day k open?
-        self._cum = array("q", [0])  # open days in [0, k) (typed: it grows with the run)
+        # is day k open, and the open days in [0, k) (typed: it grows with the run): facts
+        # of the start date, the week and the holidays alone, so computed once a process
+        # and shared by every calendar with the same three (each court's, each agency's
+        # polling and office hours, in every replication)
+        self._open, self._cum = _days(start_date, self.weekly, self.holidays)
 
     def _extend(self, day: int) -> None:
-        """Compute flags up to and including ``day``."""
-        while len(self._open) <= day:
-            base = len(self._open)
-            for k in range(base, base + CHUNK):
-                date = self.start_date + dt.timedelta(days=k)
-                is_open = self.holidays.is_working_day(date, self.weekly[k % 7])
-                self._open.append(is_open)
-                self._cum.append(self._cum[-1] + is_open)
+        """Compute flags up to and including ``day`` (once for every calendar sharing them;
+        under a lock, as Dask may run replications in threads of one process)."""
+        with _EXTENDING:
+            flags, cum = self._open, self._cum
+            while len(flags) <= day:
+                base = len(flags)
+                for k in range(base, base + CHUNK):
+                    date = self.start_date + dt.timedelta(days=k)
+                    is_open = self.holidays.is_working_day(date, self.weekly[k % 7])
+                    # the count first: a reader that sees day k's flag finds its count
+                    cum.append(cum[-1] + is_open)
+                    flags.append(is_open)
 
     def day_open(self, day: int) -> bool:
         """Is day ``day`` (days since the start) a working day of this calendar?"""

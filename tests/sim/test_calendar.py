@@ -77,3 +77,49 @@ def test_calendar_years():
     assert years.year_of(122) == 2023  # 2023-01-01
     assert years.next_year_start(0) == 122
     assert years.next_year_start(122) == 122 + 365
+
+
+def test_calendars_alike_share_their_days_and_others_do_not():
+    """Open-day flags are facts of the start date, the week and the holidays: computed once
+    for every calendar with the same three, whatever their hours, and answered alike."""
+    from sim.scenario.holidays import load_holidays
+
+    cn = load_holidays("cn")
+    start = dt.date(2031, 7, 4)  # a start no other test uses: these days are computed here
+    office = WorkingTime(OFFICE, start, cn)
+    late = WorkingTime(WorkingCalendar(days="weekdays", open="13:00", close="21:00"), start, cn)
+    other_week = WorkingTime(WorkingCalendar(days="all", open="09:00", close="17:00"), start, cn)
+    assert office._open is late._open and office._cum is late._cum
+    assert office._open is not other_week._open
+    late.advance(0.0, 400)  # extends the shared days over more than a year
+    assert len(office._open) > 400
+    alone = [
+        cn.is_working_day(start + dt.timedelta(days=k), k % 7 not in (1, 2)) for k in range(500)
+    ]
+    assert office._open[:500] == alone  # 2031-07-04 is a Friday: days 1 and 2 are weekends
+    assert [office._cum[k + 1] - office._cum[k] for k in range(500)] == alone
+
+
+def test_days_shared_between_threads_are_extended_once_and_in_order():
+    """Replications may run in threads of one process (Dask): calendars extending the same
+    days at once leave each flag once, with its running count."""
+    import threading
+
+    start = dt.date(2032, 2, 2)
+    calendars = [WorkingTime(OFFICE, start) for _ in range(6)]
+    barrier = threading.Barrier(len(calendars))
+
+    def extend(w: WorkingTime) -> None:
+        barrier.wait()
+        for day in range(0, 5000, 97):
+            w.day_open(day)
+
+    threads = [threading.Thread(target=extend, args=(w,)) for w in calendars]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flags, cum = calendars[0]._open, calendars[0]._cum
+    assert len(flags) % 366 == 0 and len(cum) == len(flags) + 1
+    assert flags == [k % 7 < 5 for k in range(len(flags))]  # a Monday start, no holidays
+    assert all(cum[k + 1] - cum[k] == flags[k] for k in range(len(flags)))
