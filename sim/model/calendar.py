@@ -15,32 +15,30 @@ import bisect
 import datetime as dt
 import math
 import threading
-from array import array
 from typing import Final
 
 from sim.scenario.holidays import NO_HOLIDAYS, Holidays
 from sim.scenario.schema import WEEKDAYS, WorkingCalendar
 
 # bisect's functions held in C variables (Final), not looked up by name at each call
-_bisect_left: Final = bisect.bisect_left
 _bisect_right: Final = bisect.bisect_right
 
 CHUNK: Final = 366  # days of open/closed flags computed at a time
 
-_DAYS: dict[tuple[dt.date, tuple[bool, ...], Holidays], tuple[list[bool], array[int]]] = {}
+_DAYS: dict[tuple[dt.date, tuple[bool, ...], Holidays], tuple[list[bool], list[int]]] = {}
 _EXTENDING: Final = threading.Lock()
 
 
 def _days(
     start: dt.date, weekly: tuple[bool, ...], holidays: Holidays
-) -> tuple[list[bool], array[int]]:
+) -> tuple[list[bool], list[int]]:
     """The open-day flags and running counts of a calendar (see :class:`WorkingTime`),
     shared by every calendar with the same start, week and holidays."""
     key = (start, weekly, holidays)
     with _EXTENDING:
         days = _DAYS.get(key)
         if days is None:
-            days = _DAYS[key] = ([], array("q", [0]))
+            days = _DAYS[key] = ([], [0])
     return days
 
 
@@ -71,10 +69,10 @@ class WorkingTime:
             and self.close == 1.0
             and self.holidays is NO_HOLIDAYS
         )
-        # is day k open, and the open days in [0, k) (typed: it grows with the run): facts
-        # of the start date, the week and the holidays alone, so computed once a process
-        # and shared by every calendar with the same three (each court's, each agency's
-        # polling and office hours, in every replication)
+        # is day k open, and the open days in [0, k): facts of the start date, the week and
+        # the holidays alone, so computed once a process and shared by every calendar with
+        # the same three (each court's, each agency's polling and office hours, in every
+        # replication); lists, which compiled code indexes directly
         self._open, self._cum = _days(start_date, self.weekly, self.holidays)
 
     def _extend(self, day: int) -> None:
@@ -135,10 +133,17 @@ class WorkingTime:
             return t + work_days * self.window
         remaining = work_days - left_today
         j = max(1, math.ceil(remaining - 1e-12))  # the j-th working day after today
-        target = self._cum[day + 1] + j  # _cum covers day + 1: day_open(day) extended it
-        while self._cum[-1] < target:
+        cum = self._cum
+        target = cum[day + 1] + j  # _cum covers day + 1: day_open(day) extended it
+        while cum[-1] < target:
             self._extend(len(self._open))
-        end_day = _bisect_left(self._cum, target) - 1
+        # the first k with cum[k] >= target (as bisect_left finds it), by jumps: a day adds
+        # at most one to the count, so every k below i + (target - cum[i]) falls short
+        # (from i = day + 1 + j, where that holds already); a few steps, not a bisection
+        i = day + 1 + j
+        while cum[i] < target:
+            i += target - cum[i]
+        end_day = i - 1
         return end_day + self.open + (remaining - (j - 1)) * self.window
 
     def working_days_between(self, a: float, b: float) -> float:

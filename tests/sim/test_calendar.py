@@ -123,3 +123,17 @@ def test_days_shared_between_threads_are_extended_once_and_in_order():
     assert len(flags) % 366 == 0 and len(cum) == len(flags) + 1
     assert flags == [k % 7 < 5 for k in range(len(flags))]  # a Monday start, no holidays
     assert all(cum[k + 1] - cum[k] == flags[k] for k in range(len(flags)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(t=hs.floats(0, 700), work=hs.floats(0, 300))
+def test_work_ends_after_as_many_working_days_across_holidays(t, work):
+    """Long work across Spring Festival and Golden Week (China's calendar, 调休 included):
+    it ends at the first moment that many windows of open time after its start."""
+    from sim.scenario.holidays import load_holidays
+
+    w = WorkingTime(OFFICE, dt.date(2024, 1, 1), load_holidays("cn"))
+    start = w.next_open(t)
+    end = w.advance(t, work)
+    assert end >= start and (work == 0 or w.is_open(end) or w.is_open(end - 1e-9))
+    assert w.working_days_between(start, end) == pytest.approx(work, abs=1e-6)
