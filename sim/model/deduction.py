@@ -27,4 +27,4 @@ def is_provident_fund(hold: Hold) -> bool:
 
 
 def needs_officer(hold: Hold) -> bool:
-    return not hold.finding.via.link.online_deduct
+    return not hold.finding.via.online_deduct

@@ -90,7 +90,7 @@ class Failure:
 
 
 def needs_officer(finding: Finding) -> bool:
-    return not finding.via.link.online_freeze
+    return not finding.via.online_freeze
 
 
 class FreezeDesk:

@@ -92,6 +92,11 @@ class LinkRuntime:
         key = (region, channel, desk.name)
         self.latency = sampler(link.latency_days, streams.rng("latency", *key))
         self.error_probability = link.error_probability
+        # the link's terms read at each request, held as compiled attributes (the
+        # scenario's Link is a pydantic model: read by name)
+        self.coverage_share: float = link.coverage_share
+        self.online_freeze: bool = link.online_freeze
+        self.online_deduct: bool = link.online_deduct
         self._control_latency = inverse(link.control_latency_days)
         self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
 
@@ -117,7 +122,7 @@ class LinkRuntime:
 
     def reaches(self, seed: int, asset: Asset) -> bool:
         """Does this link reach the record of ``asset`` (its coverage share; keyed)?"""
-        share = self.link.coverage_share
+        share = self.coverage_share
         return share >= 1 or keyed_uniform(seed, COVERED, self.key, asset.index) < share
 
     def wrong(self, seed: int, asset: Asset, reworks: int) -> bool:
@@ -231,7 +236,7 @@ class Network:
         pairs = []
         for via in self.links[region]:
             mine = held.get(via.desk.name)
-            if mine and via.link.coverage_share < 1:
+            if mine and via.coverage_share < 1:
                 mine = [a for a in mine if via.reaches(seed, a)]
             pairs.append((via, mine))
         return self._send(
@@ -296,12 +301,15 @@ def preferred(findings: list[Finding], preference: dict[str, int]) -> list[Findi
     officer need travel), then the region's most preferred channel."""
     # a finding's rank, lower first: online freeze or not, then the preference (ranks from
     # 0), as one integer
-    offline = 1 + max(preference.values(), default=0)
+    offline = 1
+    for r in preference.values():
+        if r >= offline:
+            offline = r + 1
     best: dict[int, Finding] = {}
     ranks: dict[int, int] = {}
     for f in findings:
         via = f.via
-        rank = preference[via.channel] + (0 if via.link.online_freeze else offline)
+        rank = preference[via.channel] + (0 if via.online_freeze else offline)
         index = f.asset.index
         held = ranks.get(index)
         if held is None or rank < held:

@@ -205,7 +205,7 @@ class Realisation:
             and keyed_uniform(self.case.seed, MISSED, hold.asset.index, self.renewals) < miss
         ):
             done = math.inf
-        elif hold.finding.via.link.online_freeze:
+        elif hold.finding.via.online_freeze:
             hold.ordered = self.calendar.next_open(t)
             done = hold.finding.via.control_done(
                 hold.ordered, self.case.seed, RENEW, hold.asset.index, self.renewals
