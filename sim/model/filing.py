@@ -13,7 +13,7 @@ import bisect
 import datetime as dt
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
@@ -79,20 +79,24 @@ class MonthlyRate:
         return total
 
 
-def arrival_times(
-    rate: MonthlyRate, rng: np.random.Generator, block: int = 256
-) -> Callable[[], float]:
-    """A generator-like function giving successive arrival times (inf when done)."""
-    state = {"t": 0.0}
-    buffer: list[float] = []
+class ArrivalTimes:
+    """Successive arrival times of ``rate``'s Poisson process (inf when done), from unit
+    exponential draws of ``rng`` taken ``block`` at a time. A compiled class: its
+    :meth:`next` is called directly, once a filing."""
 
-    def next_time() -> float:
+    def __init__(self, rate: MonthlyRate, rng: np.random.Generator, block: int = 256) -> None:
+        self.rate = rate
+        self._rng = rng
+        self._block = block
+        self._buffer: list[float] = []
+        self.t = 0.0
+
+    def next(self) -> float:
+        buffer = self._buffer
         if not buffer:
-            buffer.extend(reversed(rng.exponential(1.0, block).tolist()))
-        state["t"] = rate.next_arrival(state["t"], buffer.pop())
-        return state["t"]
-
-    return next_time
+            buffer.extend(reversed(self._rng.exponential(1.0, self._block).tolist()))
+        self.t = self.rate.next_arrival(self.t, buffer.pop())
+        return self.t
 
 
 class OfficeFilings:

@@ -14,7 +14,7 @@ import numpy as np
 from sim.model.calendar import WorkingTime
 from sim.model.clock import Clock
 from sim.model.debtors import DebtorFactory
-from sim.model.filing import MonthlyRate, OfficeFilings, arrival_times
+from sim.model.filing import ArrivalTimes, MonthlyRate, OfficeFilings
 from sim.model.officers import Court, WorkLog, split_officers
 from sim.model.settlement import round_yuan
 from sim.model.streams import (
@@ -98,16 +98,19 @@ class RegionRuntime:
             scenario.start_date,
             scenario.horizon_days,
         )
-        drawn = arrival_times(self.rate, stream("arrivals"))
-        office = OfficeFilings(self.rate, calendar, spec.filing_hours)
-        self.next_arrival = lambda: office.place(drawn())
-        self.filing_hour = office.time_of_day
+        self._arrivals = ArrivalTimes(self.rate, stream("arrivals"))
+        self._office = OfficeFilings(self.rate, calendar, spec.filing_hours)
         # when in its office hours a restored case is filed: a stream of its own
         self.restore_share = uniforms(stream("pool", "hours"))
         self.closing_work = sampler(
             scenario.terminated_pool.closing_officer_days, stream("work", "closing")
         )
         self.initial_pending = spec.initial_pending_cases
+
+    def next_arrival(self) -> float:
+        """The next new case's filing time (inf when no more are filed): the next arrival,
+        placed in office hours."""
+        return self._office.place(self._arrivals.next())
 
     def part_share(self, seed: int) -> float:
         """The share of what is still owed a debtor paying part pays (keyed by the case)."""
@@ -125,8 +128,9 @@ class RegionRuntime:
         if cal.continuous:
             return t
         day = cal.next_working_day(int(t // 1))
-        at = day + self.filing_hour(self.restore_share.next())
-        return at if at >= t else cal.next_working_day(day + 1) + self.filing_hour(0.5)
+        office = self._office
+        at = day + office.time_of_day(self.restore_share.next())
+        return at if at >= t else cal.next_working_day(day + 1) + office.time_of_day(0.5)
 
     def pick_court(self, matter: str = "new") -> Court:
         return self.courts[self._court_picks[matter].next()]
