@@ -18,7 +18,9 @@ The records are flat, with the same column names wherever they appear (``events.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
+
+from mypy_extensions import mypyc_attr
 
 if TYPE_CHECKING:
     from sim.model.case import Case
@@ -96,14 +98,19 @@ OUTCOMES = ("fully_performed", "partly_performed", "terminated_for_now", "object
 MONEY_KINDS = (EventKind.deduct, EventKind.sale, EventKind.voluntary)
 
 
-class EventSink(Protocol):
-    """Everything the model says as it runs; each call is one thing that happened.
+@mypyc_attr(allow_interpreted_subclasses=True)  # the observer and the event log extend it
+class EventSink:
+    """Everything the model says as it runs; each call is one thing that happened. Here
+    each does nothing: a sink overrides what it listens to.
+
+    A compiled class, not a protocol, so that the compiled model calls a sink's methods
+    directly, through the class's table, not by name with their arguments parsed (about
+    ten calls a matter).
 
     ``detailed`` asks the model for what only a log needs (every request's answer; a
     closing case's assets, for its row, and the holds it releases: :mod:`sim.model.closing`)."""
 
-    @property
-    def detailed(self) -> bool: ...
+    detailed: ClassVar[bool] = False
 
     def filed(self, case: Case) -> None:
         """A matter was filed at ``case.filed`` (its kind is ``case.matter``)."""

@@ -28,7 +28,7 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.case import Case
 from sim.model.deduction import is_provident_fund
-from sim.model.events import EventKind
+from sim.model.events import EventKind, EventSink
 from sim.model.freeze import Failure, Hold
 from sim.model.network import QueryResult
 from sim.results.hdr_tally import HdrTally
@@ -38,7 +38,7 @@ MINUTES_PER_DAY: Final = 1440.0
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the event log extends it, as Python
-class Observer:
+class Observer(EventSink):
     """Streaming statistics of one replication."""
 
     def __init__(

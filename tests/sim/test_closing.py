@@ -18,6 +18,7 @@ from sim.model import closing
 from sim.model.case import Case
 from sim.model.clock import Clock, Timer
 from sim.model.debtors import Asset
+from sim.model.events import EventSink
 from tests.sim.tiny import region_and_court, tiny_scenario
 
 
@@ -33,9 +34,9 @@ class _Env(Clock):
         self.timers.append((delay, timer))
 
 
-class _Events:
+class _Events(EventSink):
     def __init__(self, detailed: bool) -> None:
-        self.detailed = detailed
+        self.detailed = detailed  # type: ignore[misc]  # a ClassVar of real sinks
 
 
 class _World:
