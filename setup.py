@@ -1,6 +1,7 @@
 """The compiled parts of the model, built by the normal install.
 
 - ``sim/model/_keyed.c``: the keyed draw, in C.
+- ``sim/model/_blocks.c``: blocks of draws handed out one a call, in C.
 - ``sim/engine/_arenas.c``: CPython's small-object arenas served from regions marked for
   transparent huge pages (``sim.engine.hugepages``).
 - Every other module of ``sim.model``, and the model's event sink ``sim.results.observer``
@@ -25,6 +26,7 @@ build = runpy.run_path(str(MODEL / "_compiled.py"))
 compiled = build["COMPILED"]
 extensions = [
     Extension("sim.model._keyed", [str(MODEL / "_keyed.c")], optional=True),
+    Extension("sim.model._blocks", [str(MODEL / "_blocks.c")], optional=True),
     Extension("sim.engine._arenas", ["sim/engine/_arenas.c"], optional=True),
 ]
 try:

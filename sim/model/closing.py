@@ -63,7 +63,7 @@ def close_case(w: ClosingWorld, case: Case, money: Realisation, terminate_at: fl
         return
     case.outcome = "partly_performed" if case.recovered > 0 else "terminated_for_now"
     ready = max(money.end, terminate_at)
-    work = case.region.closing_work.next()
+    work = case.region.closing_work()
     if work <= 0:
         done = calendar.in_hours(ready, keyed_uniform(case.seed, CLOSING_HOUR))
         _approve(w, case, money.holds, done)

@@ -62,7 +62,7 @@ class FirstStint(Timer):
         env = w.env
         if self.start < 0:  # the officer is booked in filing order
             objecting = case.matter == "objection"
-            work = case.region.objection_work.next() if objecting else case.work
+            work = case.region.objection_work() if objecting else case.work
             self.start, end = case.court.book(env.now, work)
             env.call_later(end - env.now, self)
         elif case.matter == "objection":
@@ -116,7 +116,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
             yield from court.work(
-                region.travel.next() + sum(region.offline_control.next() for _ in in_person)
+                region.travel() + sum(region.offline_control() for _ in in_person)
             )
         holds, failures = w.freezes.apply(
             region.name, targets, started, env.now, case.seed, case.reworks
@@ -132,9 +132,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
             ready = max(h.at for h in trip)
             if ready > env.now:
                 yield env.wait(ready - env.now)
-            yield from court.work(
-                region.travel.next() + sum(region.offline_control.next() for _ in trip)
-            )
+            yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
         for h in holds:
             money.add(h, env.now if h in trip else None)
         if not failures or money.planned >= case.claim:
@@ -142,7 +140,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         known = max(x.at for x in failures)
         if known > env.now:
             yield env.wait(known - env.now)
-        yield from court.work(sum(region.rework.next() for _ in failures))
+        yield from court.work(sum(region.rework() for _ in failures))
         case.reworks += 1
         events.reworked(case, env.now)
         result = w.network.requery(
@@ -164,7 +162,7 @@ def _rule(w: CaseWorld, case: Case, start: float) -> None:
     case.officer_start = start
     w.events.officer_started(case, start)
     case.outcome = "objection"
-    due = max(w.env.now, case.filed + case.region.objection_days.next())
+    due = max(w.env.now, case.filed + case.region.objection_days())
     w.close(case, case.court.calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR)))
 
 

@@ -73,11 +73,11 @@ class AgencyDesk:
             pickup = self.next_pickup
         else:
             pickup = self.next_pickup = self.polling.next_poll(submitted, self.poll_interval_days)
-        if self.manual is not None and self.manual.next() < self.manual_share:
+        if self.manual is not None and self.manual() < self.manual_share:
             # answered by hand by the staff, in their hours (not on the automated desks)
-            return self.office.advance(pickup, self.manual_days.next())
+            return self.office.advance(pickup, self.manual_days())
         free = self.desks_free_at[0]
-        done = (pickup if pickup > free else free) + self.processing.next()
+        done = (pickup if pickup > free else free) + self.processing()
         _heapreplace(self.desks_free_at, done)
         return done
 
@@ -279,7 +279,7 @@ class Network:
         late = 0
         for via, mine in pairs:
             desk = via.desk
-            answered = desk.done_at(now) + via.latency.next()
+            answered = desk.done_at(now) + via.latency()
             if answered > last:
                 last = answered
             deadline = desk.deadline_days

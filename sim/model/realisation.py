@@ -157,7 +157,7 @@ class Realisation:
                 if t > env.now:
                     yield env.wait(t - env.now)
                 region = self.case.region
-                work = region.travel.next() + region.offline_control.next()
+                work = region.travel() + region.offline_control()
                 _, done = self.case.court.book(env.now, work)
                 self._push(done, MONEY, hold, amount)
             else:  # VOLUNTARY
@@ -214,9 +214,7 @@ class Realisation:
             if t > env.now:
                 yield env.wait(t - env.now)
             region = self.case.region
-            _, done = self.case.court.book(
-                env.now, region.travel.next() + region.offline_control.next()
-            )
+            _, done = self.case.court.book(env.now, region.travel() + region.offline_control())
         if done <= hold.expires:
             hold.expires += hold.period
             w.events.renewal(self.case, hold, done, True)

@@ -117,10 +117,10 @@ class RegionRuntime:
         return min(1.0, self._part_share.at(keyed_uniform(seed, PART_SHARE)))
 
     def draw_claim(self) -> float:
-        return round_yuan(self.claim.next())
+        return round_yuan(self.claim())
 
     def draw_pool_claim(self) -> float:
-        return round_yuan(self.pool_claim.next())
+        return round_yuan(self.pool_claim())
 
     def restore_time(self, t: float) -> float:
         """When, in office hours, a restored case found at ``t`` is filed."""
@@ -129,8 +129,8 @@ class RegionRuntime:
             return t
         day = cal.next_working_day(int(t // 1))
         office = self._office
-        at = day + office.time_of_day(self.restore_share.next())
+        at = day + office.time_of_day(self.restore_share())
         return at if at >= t else cal.next_working_day(day + 1) + office.time_of_day(0.5)
 
     def pick_court(self, matter: str = "new") -> Court:
-        return self.courts[self._court_picks[matter].next()]
+        return self.courts[self._court_picks[matter]()]

@@ -89,14 +89,14 @@ def keyed_uniform_python(seed: int, *keys: int) -> float:
     return (z >> 11) * _UNIT
 
 
-def compiled_or(name: str, python: Any) -> Any:
-    """``name`` from the compiled kernels (``sim/model/_keyed.c``), or ``python``, the same
-    function in Python, when the install had no C compiler (or built an older kernel):
-    the same results, slower."""
+def compiled_or(name: str, python: Any, module: str = "sim.model._keyed") -> Any:
+    """``name`` from the compiled kernels (``sim/model/_keyed.c``, or ``module``), or
+    ``python``, the same function in Python, when the install had no C compiler (or built
+    an older kernel): the same results, slower."""
     from importlib import import_module
 
     try:
-        return getattr(import_module("sim.model._keyed"), name)
+        return getattr(import_module(module), name)
     except (ImportError, AttributeError):
         return python
 
@@ -196,17 +196,24 @@ def inverse(dist: Any) -> Inverse:
 # ---------------------------------------------------------------- draws in blocks
 
 
-class Blocks:
+Draws = Callable[[], Any]
+"""Successive draws: a call gives the next (see :data:`Blocks`)."""
+
+
+class BlocksPython:
     """Successive values, drawn ``block`` at a time by ``draw(block)`` and handed out one a
     call. The first block is drawn at the first call, each next one when the last is used
-    up. Compiled (``sim/model/_compiled.py``), a call costs about what reading an attribute
-    does: a model draws from these for every matter.
+    up: a model draws from these for every matter.
 
     A block of floats is kept packed (an ``array('d')``, 8 bytes a value), not as a list of
     float objects (32 and more): a national run holds some 1,700 of these, one for each
     desk's and link's draws, and reads each at moments far apart, so what a draw costs is
     mostly bringing its value back into the cache. Packed, that is a cache line for eight
-    draws, not one or two for each (about 8% of a national run)."""
+    draws, not one or two for each (about 8% of a national run).
+
+    :data:`Blocks` is this class in C (``sim/model/_blocks.c``) where the install built it:
+    the same values, in the same order, called by vectorcall and reading the block's
+    memory directly (some 60 machine instructions a value, not 250)."""
 
     def __init__(self, draw: Callable[[int], Any], block: int) -> None:
         self._draw = draw
@@ -215,9 +222,7 @@ class Blocks:
         self._next = 0
 
     def next(self) -> Any:
-        """The next value. Compiled callers call this method, not the instance: mypyc calls
-        a method of a compiled class directly, but an instance through Python's call
-        protocol (its arguments parsed, the result boxed: several times the work)."""
+        """The next value (as calling the instance)."""
         i = self._next
         values = self._values
         if i == len(values):
@@ -230,29 +235,34 @@ class Blocks:
         return self.next()
 
 
+# Final: compiled modules read it from a C variable, not from a module's dictionary
+Blocks: Final[Callable[[Callable[[int], Any], int], Draws]] = compiled_or(
+    "Blocks", BlocksPython, "sim.model._blocks"
+)
+
+
 def _packed(values: np.ndarray) -> Any:
     """A block of draws as a packed array of doubles (the same floats on reading), or as a
     list if the family draws other numbers."""
     return array("d", values.tobytes()) if values.dtype == np.float64 else values.tolist()
 
 
-def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Blocks:
+def sampler(dist: Any, rng: np.random.Generator, block: int = 256) -> Draws:
     """Draws of ``dist`` (a :mod:`sim.scenario.distributions` distribution) from ``rng``,
     ``block`` at a time: a few tens of nanoseconds a value instead of the microsecond of a
-    scalar numpy call; the sequence is still fully determined by ``rng``. (Typed as
-    :class:`Blocks`, not as any callable, so that compiled callers call it directly.)"""
+    scalar numpy call; the sequence is still fully determined by ``rng``."""
     if isinstance(dist, Constant):
         value = dist.value
         return Blocks(lambda n: [value] * n, block)
     return Blocks(lambda n: _packed(dist.sample_many(rng, n)), block)
 
 
-def uniforms(rng: np.random.Generator, block: int = 256) -> Blocks:
+def uniforms(rng: np.random.Generator, block: int = 256) -> Draws:
     """Successive uniforms on [0, 1) from ``rng``, drawn ``block`` at a time (cheap calls)."""
     return Blocks(lambda n: _packed(rng.random(n)), block)
 
 
-def integers(rng: np.random.Generator, n: int, block: int = 256) -> Blocks:
+def integers(rng: np.random.Generator, n: int, block: int = 256) -> Draws:
     """Successive uniform picks from ``range(n)``, drawn ``block`` at a time."""
     if n == 1:
         return Blocks(lambda k: [0] * k, block)

@@ -279,3 +279,57 @@ def test_yuan_are_rounded_to_fen_as_python_rounds_compiled_or_not():
     assert round_yuan(5) == 5 and type(round_yuan(5)) is int
     with pytest.raises(TypeError):
         round_yuan("1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["doubles", "int64", "list"])
+def test_compiled_blocks_give_what_the_python_blocks_give(kind):
+    """The C Blocks (sim/model/_blocks.c) hand out the values, in the order and from the
+    draws, that the Python class does, for each kind of block a model draws."""
+    from array import array
+
+    from sim.model.streams import BlocksPython
+
+    try:
+        from sim.model._blocks import Blocks
+    except ImportError:
+        pytest.skip("the compiled blocks were not built (no C compiler at install)")
+
+    def drawer():
+        rng = np.random.default_rng(11)
+        calls: list[int] = []
+
+        def draw(n: int):
+            calls.append(n)
+            if kind == "doubles":
+                return array("d", rng.lognormal(0, 3, n).tobytes())
+            if kind == "int64":
+                return array("q", rng.integers(-(2**62), 2**62, n).tobytes())
+            return rng.integers(0, 5, n).tolist()
+
+        return draw, calls
+
+    (draw_c, calls_c), (draw_py, calls_py) = drawer(), drawer()
+    compiled, python = Blocks(draw_c, 7), BlocksPython(draw_py, 7)
+    got = [compiled() if k % 2 else compiled.next() for k in range(30)]
+    want = [python() for _ in range(30)]
+    assert repr(got) == repr(want) and [type(v) for v in got] == [type(v) for v in want]
+    assert calls_c == calls_py == [7] * 5  # a block drawn only when the last is used up
+    with pytest.raises(TypeError):
+        compiled(1)  # type: ignore[call-arg]
+
+
+def test_compiled_blocks_refuse_what_is_not_a_block():
+    try:
+        from sim.model._blocks import Blocks
+    except ImportError:
+        pytest.skip("the compiled blocks were not built (no C compiler at install)")
+    from array import array
+
+    with pytest.raises(IndexError):
+        Blocks(lambda n: [], 4)()
+    with pytest.raises(TypeError, match="format 'f'"):
+        Blocks(lambda n: array("f", [1.0] * n), 4)()
+    with pytest.raises(TypeError, match="not a list or an array"):
+        Blocks(lambda n: (1.0,) * n, 4)()
+    with pytest.raises(ZeroDivisionError):
+        Blocks(lambda n: 1 / 0, 4)()
