@@ -16,32 +16,30 @@ from collections.abc import Sequence
 from dataclasses import fields
 from operator import itemgetter
 from struct import Struct
-from typing import Final, Protocol
+from typing import Final
+
+from mypy_extensions import mypyc_attr
 
 from sim.model.case import Case
-from sim.model.clock import Clock, Timer
-from sim.model.events import EventSink
+from sim.model.clock import Timer
 from sim.model.freeze import Hold
-from sim.model.realisation import Realisation, release
+from sim.model.realisation import Realisation, Stages, release
 from sim.model.settlement import to_fen
 from sim.model.streams import inverse, key_of, keyed_uniform
-from sim.scenario.schema import Scenario
 
 CLOSING_HOUR: Final = key_of("closing hour")  # Final: read from C variables
 APPROVAL: Final = key_of("approval")
 
 
-class ClosingWorld(Protocol):
-    """What closing uses of the world (:class:`sim.model.world.World`)."""
+@mypyc_attr(allow_interpreted_subclasses=True)  # test_closing's stand-in world extends it
+class ClosingWorld(Stages):
+    """What closing uses of the world (:class:`sim.model.world.World`, which extends it)."""
 
-    env: Clock
-    events: EventSink
-    scenario: Scenario
+    closing: ClosingShelf
 
-    @property
-    def closing(self) -> ClosingShelf: ...
-
-    def close(self, case: Case, at: float) -> None: ...
+    def close(self, case: Case, at: float) -> None:
+        """Close ``case`` on the books at ``at`` (the world does)."""
+        raise NotImplementedError
 
 
 def close_case(w: ClosingWorld, case: Case, money: Realisation, terminate_at: float) -> None:
@@ -96,8 +94,9 @@ _FLOATS = (
     "recovered",
     "last_disbursed",
 )
-_INTS = ("case_id", "debtor_id", "seed", "found", "queries", "reworks")  # seeds < 2**62
-_OBJECTS = ("region", "court", "matter", "outcome", "objects", "pays_in_pool")
+_INTS = ("case_id", "debtor_id", "found", "queries", "reworks")
+# the seed is a reference too: a held int (:func:`sim.model.streams.held`), 65 bits
+_OBJECTS = ("region", "court", "matter", "outcome", "objects", "pays_in_pool", "seed")
 _ROW: Final = Struct(f"=d{len(_FLOATS)}d{len(_INTS)}q")
 _NO: Final = len(_OBJECTS) + 2
 
@@ -117,7 +116,6 @@ def _numbers(case: Case) -> tuple[float | int, ...]:
         case.last_disbursed,
         case.case_id,
         case.debtor_id,
-        case.seed,
         case.found,
         case.queries,
         case.reworks,
@@ -126,7 +124,15 @@ def _numbers(case: Case) -> tuple[float | int, ...]:
 
 def _references(case: Case) -> tuple[object, ...]:
     """The case's :data:`_OBJECTS`, in that order."""
-    return (case.region, case.court, case.matter, case.outcome, case.objects, case.pays_in_pool)
+    return (
+        case.region,
+        case.court,
+        case.matter,
+        case.outcome,
+        case.objects,
+        case.pays_in_pool,
+        case.seed,
+    )
 
 
 # a row's values as read back (numbers, then references), in the order of Case's fields

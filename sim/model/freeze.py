@@ -99,6 +99,7 @@ class FreezeDesk:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         spec = scenario.freeze
+        self.renew_lead_days: float = spec.renew_lead_days  # a compiled attribute
         self.release = inverse(spec.waiting.release_days)
         self.remaining_share = inverse(spec.waiting.remaining_share)
         self.waiting_p = {a: spec.waiting.probability.get(a.value, 0.0) for a in AssetType}

@@ -21,24 +21,35 @@ the debtor joins the 终本 pool for what is still owed.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol
+from typing import Any, Final
+
+from mypy_extensions import mypyc_attr
 
 from sim.model import deduction, freeze
 from sim.model.case import Case
 from sim.model.clock import URGENT, Timer
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.network import Network, QueryResult, preferred
-from sim.model.realisation import Realisation, Stages
+from sim.model.realisation import Realisation
 from sim.model.streams import keyed_uniform
+from sim.model.terminated_pool import TerminatedPool
+
+# builtins held in C variables (Final), not looked up in the builtins module at each call
+_max: Final = max
+_sum: Final = sum
 
 
-class CaseWorld(Stages, ClosingWorld, Protocol):
-    """What a case's process uses of the world it runs in (:class:`sim.model.world.World`)."""
+@mypyc_attr(allow_interpreted_subclasses=True)
+class CaseWorld(ClosingWorld):
+    """What a case's process uses of the world it runs in (:class:`sim.model.world.World`,
+    which extends it)."""
 
     network: Network
-    freezes: freeze.FreezeDesk
+    pool: TerminatedPool
 
-    def object_to(self, case: Case) -> None: ...
+    def object_to(self, case: Case) -> None:
+        """File the objection ``case`` raises (the world does)."""
+        raise NotImplementedError
 
 
 class FirstStint(Timer):
@@ -129,7 +140,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
             if not h.waiting and not deduction.is_sold(h) and deduction.needs_officer(h)
         ]
         if trip:
-            ready = max(h.at for h in trip)
+            ready = _max(h.at for h in trip)
             if ready > env.now:
                 yield env.wait(ready - env.now)
             yield from court.work(region.travel() + sum(region.offline_control() for _ in trip))
@@ -137,7 +148,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
             money.add(h, env.now if h in trip else None)
         if not failures or money.planned >= case.claim:
             break
-        known = max(x.at for x in failures)
+        known = _max(x.at for x in failures)
         if known > env.now:
             yield env.wait(known - env.now)
         yield from court.work(sum(region.rework() for _ in failures))
@@ -150,7 +161,7 @@ def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
         targets = result.findings
 
     # money in time order, then closing
-    terminate_at = max(env.now, case.filed + w.scenario.terminated_pool.min_days_after_filing)
+    terminate_at = max(env.now, case.filed + w.pool.min_days_after_filing)
     money.add_voluntary(pays_at, case.pays_share)
     yield from money.run(terminate_at)
     close_case(w, case, money, terminate_at)
@@ -170,6 +181,6 @@ def _await_answers(w: CaseWorld, case: Case, result: QueryResult) -> Generator[A
     """Count the requests and wait for the last answer."""
     env = w.env
     w.events.queried(case, result)
-    case.queries += sum(result.requests.values())
+    case.queries += _sum(result.requests.values())
     if result.last > env.now:
         yield env.wait(result.last - env.now)

@@ -16,7 +16,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Generator, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
+
+from mypy_extensions import mypyc_attr
 
 from sim.model import deduction
 from sim.model.calendar import CalendarYears
@@ -24,7 +26,7 @@ from sim.model.case import Case
 from sim.model.clock import Clock
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventKind, EventSink
-from sim.model.freeze import Hold
+from sim.model.freeze import FreezeDesk, Hold
 from sim.model.sale import SaleStage
 from sim.model.settlement import FEN_PER_YUAN, FundLedger, Settlement, to_fen
 from sim.model.streams import key_of, keyed_uniform
@@ -38,8 +40,12 @@ _heappop: Final = heapq.heappop
 _heappush: Final = heapq.heappush
 
 
-class Stages(Protocol):
-    """What a case's money timeline uses of the world it runs in."""
+@mypyc_attr(allow_interpreted_subclasses=True)  # a test's stand-in world extends it too
+class Stages:
+    """What a case's money timeline uses of the world it runs in. The world
+    (:class:`sim.model.world.World`) extends it, through :class:`ClosingWorld` and
+    :class:`CaseWorld`, and sets these: compiled code reads them at their places in the
+    object, as it does any compiled attribute, where it reads a protocol's by name."""
 
     env: Clock
     scenario: Scenario
@@ -48,6 +54,7 @@ class Stages(Protocol):
     funds: CaseFunds
     events: EventSink
     fund_ledger: FundLedger
+    freezes: FreezeDesk
 
 
 # keys of the case's draws (Final: compiled code reads C variables, not the module's dict)
@@ -121,7 +128,7 @@ class Realisation:
             hold.deduct_ordered = ordered
             done = hold.finding.via.control_done(ordered, self.case.seed, DEDUCT, hold.asset.index)
             self._push(done, MONEY, hold, hold_left)
-        self._push(max(hold.at, hold.expires - w.scenario.freeze.renew_lead_days), CHECKPOINT, hold)
+        self._push(max(hold.at, hold.expires - w.freezes.renew_lead_days), CHECKPOINT, hold)
 
     def add_voluntary(self, at: float, share: float = 1.0) -> None:
         """The debtor pays at ``at`` (at the court, in its office hours) ``share`` of what is

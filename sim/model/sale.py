@@ -16,7 +16,7 @@ from typing import Final
 
 from sim.model.streams import inverse, key_of, keyed_uniform
 from sim.scenario.schema import AssetType
-from sim.scenario.stages import Sale
+from sim.scenario.stages import Sale, SaleRoute
 
 SELLS: Final = key_of("sells")  # Final: compiled code reads C variables
 PREPARE: Final = key_of("prepare")
@@ -41,11 +41,30 @@ class SaleOutcome:
         self.transferred_at = transferred_at
 
 
+class Route:
+    """One asset type's sale terms (:class:`sim.scenario.stages.SaleRoute`), copied into
+    compiled attributes: a sale reads nine of them, and pydantic's by name."""
+
+    def __init__(self, spec: SaleRoute) -> None:
+        self.preparation = inverse(spec.preparation_days)
+        self.premium = inverse(spec.hammer_premium)
+        self.first_notice_days: float = spec.first_notice_days
+        self.start_price_ratio: float = spec.start_price_ratio
+        self.second_notice_days: float = spec.second_notice_days
+        self.second_price_cut: float = spec.second_price_cut
+        self.fixed_price_days: float = spec.fixed_price_days
+        self.payment_days: float = spec.payment_days
+        self.transfer_days: float = spec.transfer_days
+        # the chance of a sale in each round: auction 1, auction 2, the fixed-price sale
+        self.success: tuple[float, float, float] = spec.success_probability
+
+
 class SaleStage:
     def __init__(self, spec: Sale) -> None:
-        self.routes = {AssetType.real_estate: spec.real_estate, AssetType.vehicle: spec.vehicle}
-        self.preparation = {a: inverse(r.preparation_days) for a, r in self.routes.items()}
-        self.premium = {a: inverse(r.hammer_premium) for a, r in self.routes.items()}
+        self.routes = {
+            AssetType.real_estate: Route(spec.real_estate),
+            AssetType.vehicle: Route(spec.vehicle),
+        }
 
     def sell(
         self,
@@ -58,7 +77,7 @@ class SaleStage:
         """Run the rounds for an asset whose freeze took effect at ``start``; every draw is
         keyed by the case's ``seed``, the asset's ``index`` and the round."""
         s = self.routes[asset_type]
-        prepared = self.preparation[asset_type].at(keyed_uniform(seed, PREPARE, index))
+        prepared = s.preparation.at(keyed_uniform(seed, PREPARE, index))
         t = start + prepared + s.first_notice_days
         price = valuation * s.start_price_ratio
         rounds = [(t, price)]
@@ -66,10 +85,11 @@ class SaleStage:
         price *= 1 - s.second_price_cut
         rounds.append((t, price))
         rounds.append((t + 1 + s.fixed_price_days, price))  # fixed price, same as round 2
-        for n, ((end, base), p) in enumerate(zip(rounds, s.success_probability, strict=True)):
-            if keyed_uniform(seed, SELLS, index, n) < p:
+        for n in range(3):
+            end, base = rounds[n]
+            if keyed_uniform(seed, SELLS, index, n) < s.success[n]:
                 if n < 2:  # an auction: the start price plus the bidding's premium
-                    premium = self.premium[asset_type].at(keyed_uniform(seed, PREMIUM, index, n))
+                    premium = s.premium.at(keyed_uniform(seed, PREMIUM, index, n))
                     sold_for = base * (1 + max(0.0, premium))
                 else:  # 变卖: a fixed-price sale sells at the fixed price
                     sold_for = base

@@ -106,9 +106,20 @@ keyed_uniform: Final[Callable[..., float]] = compiled_or("keyed_uniform", keyed_
 KEYED_KERNEL = "python" if keyed_uniform is keyed_uniform_python else "compiled"
 
 
+HELD: Final = 1 << 64  # a bit above those the keyed draws read
+
+
+def held(value: int) -> int:
+    """``value`` as a key or seed of :func:`keyed_uniform`: its low 64 bits (all the draw
+    reads), plus ``2**64``. The same draws; but compiled code keeps an int this large as a
+    pointer to one int object and passes it to the draw as it is, where it boxes a smaller
+    one into a new object at every call (two such boxings a draw)."""
+    return (value & _MASK) | HELD
+
+
 def key_of(name: str) -> int:
-    """A stable integer key for a name (for :func:`keyed_uniform`)."""
-    return _key(name)
+    """A stable integer key for a name (for :func:`keyed_uniform`), :func:`held`."""
+    return held(_key(name))
 
 
 def keyed_sample(dist: Any, seed: int, *keys: int) -> float:

@@ -101,6 +101,8 @@ class TerminatedPool:
     def __init__(self, w: PoolWorld, streams: Streams) -> None:
         self.w = w
         spec = w.scenario.terminated_pool
+        # the earliest a case still owing may close (终本) after filing: read at every case
+        self.min_days_after_filing: float = spec.min_days_after_filing
         self.interval = spec.requery_interval_days
         self.pushes = max(1, round(spec.requery_years * 365 / self.interval))
         self.emergence = spec.emergence_probability

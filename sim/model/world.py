@@ -28,12 +28,12 @@ from sim.model.debtors import Asset
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventSink
 from sim.model.freeze import FreezeDesk
-from sim.model.lifecycle import take
+from sim.model.lifecycle import CaseWorld, take
 from sim.model.network import Network
 from sim.model.region import RegionRuntime
 from sim.model.sale import SaleStage
 from sim.model.settlement import FundLedger
-from sim.model.streams import Streams
+from sim.model.streams import Streams, held
 from sim.model.terminated_pool import TerminatedPool
 from sim.model.topology import Topology
 from sim.scenario.schema import Scenario
@@ -43,8 +43,8 @@ _heappop: Final = heapq.heappop
 _heappush: Final = heapq.heappush
 
 
-class World:
-    """Everything one replication's cases share."""
+class World(CaseWorld):
+    """Everything one replication's cases share (what they read of it: :class:`CaseWorld`)."""
 
     def __init__(
         self,
@@ -115,7 +115,7 @@ class World:
             pays_in_pool=pays,
         )
         if matter != "objection":  # drawn at filing, in filing order (common random numbers)
-            case.seed = region.case_seed()
+            case.seed = held(region.case_seed())  # the same draws, passed unboxed
             case.work = region.investigate()
             if region.pays_probability > 0 or region.pays_part_probability > 0:
                 # one draw decides: pays the rest, pays part of it, or does not pay

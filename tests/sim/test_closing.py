@@ -39,7 +39,9 @@ class _Events(EventSink):
         self.detailed = detailed  # type: ignore[misc]  # a ClassVar of real sinks
 
 
-class _World:
+class _World(closing.ClosingWorld):
+    """Stands for the world: extends what closing reads of it."""
+
     def __init__(self, detailed: bool = True) -> None:
         self.env = _Env()
         self.events = _Events(detailed)
@@ -122,7 +124,7 @@ def test_a_case_made_again_from_its_row_equals_the_case_shelved(steps) -> None:
     """Shelve cases and take some back between (an integer step: the k-th still shelved),
     so that rows given back are used again."""
     world = _World()
-    shelf = closing.ClosingShelf(world)  # type: ignore[arg-type]
+    shelf = closing.ClosingShelf(world)
     waiting: list[tuple[closing.ClosingWork, Case, float, tuple]] = []
     most = 0
     for step in steps:
@@ -145,7 +147,7 @@ def test_a_case_made_again_from_its_row_equals_the_case_shelved(steps) -> None:
 
 def test_a_row_taken_lets_what_the_case_held_go() -> None:
     world = _World()
-    shelf = closing.ClosingShelf(world)  # type: ignore[arg-type]
+    shelf = closing.ClosingShelf(world)
     hold = _Hold()
     region, court = region_and_court()
     seen = weakref.ref(hold)
@@ -167,7 +169,7 @@ def test_without_a_log_the_shelf_keeps_neither_assets_nor_holds() -> None:
     """Only an event log reads them once the case waits (its row's count of assets, the
     holds released): for statistics alone they are let go at once."""
     world = _World(detailed=False)
-    shelf = closing.ClosingShelf(world)  # type: ignore[arg-type]
+    shelf = closing.ClosingShelf(world)
     hold = _Hold()
     seen = weakref.ref(hold)
     case = Case(7, *region_and_court(), 3.0, 9.0, (Asset(0, "vehicle", 5.0),), seed=11)
