@@ -9,17 +9,18 @@ each region's courts and draws in :mod:`sim.model.region`. What happens is told 
 :class:`EventSink` the world is given (statistics, and the event log when records are kept).
 
 A case whose remaining life needs no shared resource closes *on the books* at once, with
-its future closing time; the count of open cases follows the closing times (a heap popped
-as the clock passes them), so the case needs no process while it waits.
+its future closing time; the count of open cases counts each closing at the first instant
+the backlog is sampled at that sees it (:mod:`sim.model.backlog`), so the case needs no
+process while it waits.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable, Generator
-from typing import Any, Final
+from typing import Any
 
+from sim.model.backlog import Closings, sampling_instants
 from sim.model.calendar import CalendarYears
 from sim.model.case import Case
 from sim.model.clock import Clock
@@ -37,10 +38,6 @@ from sim.model.streams import Streams, held
 from sim.model.terminated_pool import TerminatedPool
 from sim.model.topology import Topology
 from sim.scenario.schema import Scenario
-
-# heapq's functions held in C variables (Final), not looked up by name at each call
-_heappop: Final = heapq.heappop
-_heappush: Final = heapq.heappush
 
 
 class World(CaseWorld):
@@ -62,8 +59,10 @@ class World(CaseWorld):
         self.topology = Topology(scenario)
         self._next_debtor = 0
         self.filed_total = 0
-        self.closed_total = 0
-        self._closing: list[float] = []  # closing times not yet reached (a heap)
+        # cases closed by each instant the backlog is sampled at (see _sample_backlog)
+        self.closings = Closings(
+            sampling_instants(scenario.backlog_sample_days, scenario.horizon_days)
+        )
         self.regions = {
             name: RegionRuntime(name, spec, scenario, self.env, streams, events)
             for name, spec in scenario.regions.items()
@@ -171,18 +170,15 @@ class World(CaseWorld):
     def close(self, case: Case, at: float) -> None:
         """Close ``case`` at ``at`` (now, or a time the case needs no process to reach)."""
         case.closed = at
-        _heappush(self._closing, at)
+        self.closings.add(at)
         self.events.closed(case)
         if case.outcome in ("terminated_for_now", "partly_performed"):
             self.pool.enter(case.region.name, case.debtor_id, case.claim - case.recovered, at)
 
     # ------------------------------------------------------------ monitors
     def open_cases(self, t: float) -> int:
-        closing = self._closing
-        while closing and closing[0] <= t:
-            _heappop(closing)
-            self.closed_total += 1
-        return self.filed_total - self.closed_total
+        """Cases filed and not closed by ``t``: a sampling instant, or after the last."""
+        return self.filed_total - self.closings.by(t)
 
     def _sample_backlog(self) -> Generator[Any, Any, None]:
         step = self.scenario.backlog_sample_days
