@@ -16,7 +16,6 @@ a wrong record fails and must be redone.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -25,13 +24,11 @@ import numpy as np
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
+from sim.model.free_times import FreeTimes
 from sim.model.streams import Streams, inverse, key_of, keyed_uniform, sampler, uniforms
 from sim.model.topology import Topology
 from sim.scenario.holidays import load_holidays
 from sim.scenario.schema import Agency, Link, Scenario
-
-# heapq's functions held in C variables (Final), not looked up by name at each call
-_heapreplace: Final = heapq.heapreplace
 
 
 class AgencyDesk:
@@ -60,7 +57,7 @@ class AgencyDesk:
         self.deadline_days = (
             spec.answer_deadline_hours / 24.0 if spec.answer_deadline_hours is not None else None
         )
-        self.desks_free_at = [0.0] * spec.servers  # a heap
+        self.desks = FreeTimes(spec.servers)  # when each desk is next free
         self.last_submitted = 0.0
         self.next_pickup = -1.0  # the polling instant the latest request waits for
 
@@ -76,9 +73,9 @@ class AgencyDesk:
         if self.manual is not None and self.manual() < self.manual_share:
             # answered by hand by the staff, in their hours (not on the automated desks)
             return self.office.advance(pickup, self.manual_days())
-        free = self.desks_free_at[0]
+        free = self.desks.least()
         done = (pickup if pickup > free else free) + self.processing()
-        _heapreplace(self.desks_free_at, done)
+        self.desks.replace_least(done)
         return done
 
 

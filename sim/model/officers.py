@@ -13,15 +13,12 @@ at the cost of one timeout per stint instead of a request, a grant and a release
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Generator
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from sim.model.calendar import WorkingTime
 from sim.model.clock import Clock
-
-# heapq's functions held in C variables (Final), not looked up by name at each call
-_heapreplace: Final = heapq.heapreplace
+from sim.model.free_times import FreeTimes
 
 
 class WorkLog(Protocol):
@@ -46,7 +43,7 @@ class Court:
         self.name = name
         self.region = region
         self.officers = officers
-        self.free_at = [0.0] * officers  # a heap: when each officer is next free
+        self.free_at = FreeTimes(officers)  # when each officer is next free
         self.calendar = calendar
         self.work_log = work_log
         self._last_request = 0.0
@@ -56,10 +53,10 @@ class Court:
         if now < self._last_request:
             raise ValueError("officer stints must be requested in time order")
         self._last_request = now
-        free = self.free_at[0]
+        free = self.free_at.least()
         start = self.calendar.next_open(now if now > free else free)
         end = self.calendar.advance(start, work_days)
-        _heapreplace(self.free_at, end)
+        self.free_at.replace_least(end)
         self.work_log.officer_worked(start, work_days)
         return start, end
 
