@@ -20,11 +20,13 @@ was scheduled first. Events are therefore processed in exactly the order of
 longer grows with the number pending (a sort of float keys, not a heap pop of
 ``log2(pending)`` tuple comparisons).
 
-A later slot keeps its events as columns (:class:`_Later`: their times in a typed array,
-beside a list of the events; the few not of NORMAL priority noted apart), not as SimPy's
-queue tuples: about 16 bytes an event waiting, not 130 (the tuple, its float and its
-number). Most of what a national run holds is events waiting days or months ahead, one or
-two for each open matter.
+A later slot keeps its events as columns (:class:`_Later`: a list of their times beside a
+list of the events; the few not of NORMAL priority noted apart), not as SimPy's queue
+tuples: about 40 bytes an event waiting, not 130 (the tuple, its float and its number).
+Most of what a national run holds is events waiting days or months ahead, one or two for
+each open matter. (A typed array would take 16 bytes, but ``array.append`` parses its
+argument as a format, some 450 instructions an event, and its items are boxed again to be
+sorted.)
 
 The model's processes are compiled :class:`Task` objects (:meth:`Clock.start`,
 :meth:`Clock.start_now`) waiting on compiled :class:`Wake` events (:meth:`Clock.wait`),
@@ -38,7 +40,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from array import array
 from collections.abc import Callable, Generator
 from typing import Any, Final
 
@@ -269,7 +270,7 @@ class _Later:
     __slots__ = ("events", "priorities", "times")
 
     def __init__(self) -> None:
-        self.times = array("d")
+        self.times: list[float] = []
         self.events: list[Any] = []
         # SimPy's priority is NORMAL but for these (position: priority): URGENT, a stop's -1
         self.priorities: dict[int, EventPriority] = {}
@@ -283,10 +284,11 @@ class _Later:
         n = len(events)
         if n == 1:
             priorities = self.priorities
-            return events, times.tolist(), [int(priorities[0])] if priorities else None
+            return events, times, [int(priorities[0])] if priorities else None
         if not self.priorities:
             order = sorted(range(n), key=times.__getitem__)
-            return [events[k] for k in order], [times[k] for k in order], None
+            floats: list[Any] = times  # the same list, its floats moved as they are, not reboxed
+            return [events[k] for k in order], [floats[k] for k in order], None
         keyed = [(times[k], int(self.priorities.get(k, NORMAL)), k) for k in range(n)]
         keyed.sort(key=_time_and_priority)
         return (
