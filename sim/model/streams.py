@@ -110,11 +110,12 @@ HELD: Final = 1 << 64  # a bit above those the keyed draws read
 
 
 def held(value: int) -> int:
-    """``value`` as a key or seed of :func:`keyed_uniform`: its low 64 bits (all the draw
-    reads), plus ``2**64``. The same draws; but compiled code keeps an int this large as a
-    pointer to one int object and passes it to the draw as it is, where it boxes a smaller
-    one into a new object at every call (two such boxings a draw)."""
-    return (value & _MASK) | HELD
+    """``value`` as a key or seed of :func:`keyed_uniform`: plus ``2**64``, which leaves
+    its low 64 bits, all the draw reads, as they were. The same draws; but compiled code
+    keeps an int this large (from any ``value`` of at least 0) as a pointer to one int
+    object and passes it to the draw as it is, where it boxes a smaller one into a new
+    object at every call (two such boxings a draw)."""
+    return value + HELD
 
 
 def key_of(name: str) -> int:

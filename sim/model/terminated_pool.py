@@ -15,9 +15,11 @@ filed in the court's office hours.
 
 The pool is kept in day buckets and checked once a simulated day, so millions of debtors
 cost a few array operations each, not a SimPy process each. A bucket holds its members as
-typed columns (region, debtor, still owed, pushes left, next push: 27 bytes a member, not
-the 170 of a tuple of Python objects), and a check moves those pushed again in one
-vectorised step, in the order they were in: the same draws meet the same members. Pushes
+packed records (region, debtor, still owed, pushes left, next push: 28 bytes a member, not
+the 170 of a tuple of Python objects; one ``struct`` pack a member added, which
+``array.append`` on five columns took four times as long to do), and a check reads them
+as a numpy record array and moves those pushed again in one vectorised step, in the order
+they were in: the same draws meet the same members. Pushes
 are automatic batch checks; they are counted (``requery_pushes_per_year``) but do not queue
 at agency desks.
 """
@@ -25,8 +27,8 @@ at agency desks.
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Callable, Generator, Mapping
+from struct import Struct
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -62,39 +64,38 @@ class PoolWorld(Protocol):
     def restore(self) -> Callable[[str, int, float, tuple[Asset, ...], bool], object]: ...
 
 
-# the columns' types, as numpy sees them: region, debtor, owed, pushes left, next push
-_DTYPES: Final = (np.uint16, np.int64, np.float64, np.uint16, np.float64)
+# a member: its region (an index into the pool's region names), debtor, what is still owed
+# (NaN for debtors in the pool at t=0: drawn from the claims), pushes left and next push,
+# packed in native byte order; the same record as numpy reads it
+_ROW: Final = Struct("=HqdHd")
+_pack: Final = _ROW.pack  # a C variable (Final): no look-up by name at each member
+RECORD: Final = np.dtype(
+    [("region", "=u2"), ("debtor", "=i8"), ("owed", "=f8"), ("left", "=u2"), ("next_push", "=f8")]
+)
 VECTOR_MIN: Final = 64  # members at a check from which moving them as arrays pays
 
 
 class Bucket:
-    """The members due at one day's check, as typed columns in the order they came."""
+    """The members due at one day's check, as packed records in the order they came."""
 
-    __slots__ = ("debtor", "left", "next_push", "owed", "region")
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self.region = array("H")  # index into the pool's region names
-        self.debtor = array("q")
-        self.owed = array("d")  # NaN for debtors in the pool at t=0: drawn from the claims
-        self.left = array("H")  # pushes left
-        self.next_push = array("d")
+        self.rows = bytearray()
 
     def append(self, region: int, debtor: int, owed: float, left: int, next_push: float) -> None:
-        self.region.append(region)
-        self.debtor.append(debtor)
-        self.owed.append(owed)
-        self.left.append(left)
-        self.next_push.append(next_push)
+        self.rows += _pack(region, debtor, owed, left, next_push)
 
-    def extend(self, cols: tuple[np.ndarray, ...]) -> None:
-        for column, values, dtype in zip(self.columns(), cols, _DTYPES, strict=True):
-            column.frombytes(values.astype(dtype, copy=False).tobytes())
+    def extend(self, records: np.ndarray) -> None:
+        """Members as a :data:`RECORD` array, after those already here."""
+        self.rows += records.tobytes()
 
-    def columns(self) -> tuple[array, ...]:
-        return (self.region, self.debtor, self.owed, self.left, self.next_push)
+    def records(self) -> np.ndarray:
+        """The members, as a :data:`RECORD` array (a view of the rows, not a copy)."""
+        return np.frombuffer(self.rows, dtype=RECORD)
 
     def __len__(self) -> int:
-        return len(self.debtor)
+        return len(self.rows) // _ROW.size
 
 
 class TerminatedPool:
@@ -147,17 +148,16 @@ class TerminatedPool:
         days = np.ceil(first).astype(np.int64)
         order = np.argsort(days, kind="stable")  # in each day, the order drawn
         days = days[order]
-        cols = (
-            np.full(n, region, np.uint16),
-            np.arange(first_id, first_id + n, dtype=np.int64)[order],
-            np.full(n, math.nan),
-            left[order],
-            first[order],
-        )
+        records = np.empty(n, RECORD)
+        records["region"] = region
+        records["debtor"] = np.arange(first_id, first_id + n, dtype=np.int64)[order]
+        records["owed"] = math.nan
+        records["left"] = left[order]
+        records["next_push"] = first[order]
         starts = np.flatnonzero(np.diff(days, prepend=days[0] - 1))
         ends = [*starts[1:].tolist(), n]
         for a, b in zip(starts.tolist(), ends, strict=True):
-            self._bucket(int(days[a])).extend(tuple(c[a:b] for c in cols))
+            self._bucket(int(days[a])).extend(records[a:b])
         self.size += n
 
     def enter(self, region: str, debtor_id: int, owed: float, at: float) -> None:
@@ -181,24 +181,26 @@ class TerminatedPool:
         self.size -= n
         emerged = self.rng.random(n) < self.emergence if self.emergence > 0 else np.zeros(n, bool)
         paying = self.pays_rng.random(n) < self.pays if self.pays > 0 else np.zeros(n, bool)
-        region, debtor, owed = bucket.region, bucket.debtor, bucket.owed
+        records = bucket.records()
         leads = restored = 0
-        gone = []  # members whose case is restored: no more pushes
-        for i in np.flatnonzero(emerged | paying).tolist():
-            lead, back = self._push(region[i], debtor[i], owed[i], bool(paying[i]))
-            leads += lead
-            restored += back and not paying[i]
-            if back:
-                gone.append(i)
+        gone: list[int] = []  # members whose case is restored: no more pushes
+        pushed = np.flatnonzero(emerged | paying)
+        if len(pushed):
+            for i, (region, debtor, owed, _, _) in zip(
+                pushed.tolist(), records[pushed].tolist(), strict=True
+            ):
+                pays = bool(paying[i])
+                lead, back = self._push(region, debtor, owed, pays)
+                leads += lead
+                restored += back and not pays
+                if back:
+                    gone.append(i)
         if n < VECTOR_MIN:  # a few members: numpy's overhead would be most of the cost
-            left, next_push = bucket.left, bucket.next_push
-            for i in range(n):
-                if left[i] > 1 and i not in gone:
-                    self._add(
-                        region[i], debtor[i], owed[i], left[i] - 1, next_push[i] + self.interval
-                    )
+            for i, (region, debtor, owed, left, next_push) in enumerate(records.tolist()):
+                if left > 1 and i not in gone:
+                    self._add(region, debtor, owed, left - 1, next_push + self.interval)
         else:
-            self._push_again(bucket, gone)
+            self._push_again(records, gone)
         self.w.events.pushed(self.w.env.now, n, leads, restored)
 
     def _push(self, region: int, debtor: int, owed: float, pays: bool) -> tuple[bool, bool]:
@@ -222,26 +224,24 @@ class TerminatedPool:
             return True, True
         return True, False
 
-    def _push_again(self, bucket: Bucket, gone: list[int]) -> None:
+    def _push_again(self, records: np.ndarray, gone: list[int]) -> None:
         """Those still to be pushed, an interval on, moved in one vectorised step in the
         order they were in."""
-        region, debtor, owed, left, next_push = (
-            np.frombuffer(c, dtype=t) for c, t in zip(bucket.columns(), _DTYPES, strict=True)
-        )
-        stays = left > 1
+        stays = records["left"] > 1
         stays[gone] = False
-        if not stays.any():
+        moved = records[stays]  # a copy
+        if not len(moved):
             return
-        later = next_push[stays] + self.interval
-        cols = (region[stays], debtor[stays], owed[stays], left[stays] - 1, later)
-        days = np.ceil(later).astype(np.int64)
-        for d in np.unique(days).tolist():
-            at = days == d
-            target = self.buckets.get(d)
-            if target is None:
-                target = self.buckets[d] = Bucket()
-            target.extend(tuple(c[at] for c in cols))
-        self.size += len(later)
+        moved["left"] -= 1
+        moved["next_push"] += self.interval
+        days = np.ceil(moved["next_push"]).astype(np.int64)
+        # a bucket's next pushes lie within a day, so these within two (or one)
+        first, last = int(days.min()), int(days.max())
+        for d in range(first, last + 1):
+            due = moved if first == last else moved[days == d]
+            if len(due):
+                self._bucket(d).extend(due)
+        self.size += len(moved)
 
     def _realisable(self, assets: list[Asset]) -> float:
         return sum(
