@@ -67,7 +67,8 @@ class Clock(simpy.Environment):
     # dictionary (SimPy's Python code reads and sets them as before): the clock and the
     # model read the time at almost every step
     _now: float
-    _queue: list[tuple[float | int, EventPriority, int, simpy.Event]]  # this slot's heap
+    # this slot's heap: its times floats (Clock.schedule makes every entry), read unboxed
+    _queue: list[tuple[float, EventPriority, int, simpy.Event]]
     _active_proc: Any
 
     def __init__(self, initial_time: float = 0) -> None:

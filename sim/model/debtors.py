@@ -60,7 +60,7 @@ class DebtorFactory:
 
     def assets(self) -> tuple[Asset, ...]:
         """The assets of one new debtor (empty for a debtor with nothing)."""
-        if self._uniform() < self.nothing_share:
+        if float(self._uniform()) < self.nothing_share:  # read unboxed (a draw is Any)
             return ()
         return self.holdings()
 
@@ -69,7 +69,7 @@ class DebtorFactory:
         uniform = self._uniform
         out: list[Asset] = []
         for asset, p, count, value in self._types:
-            if uniform() < p:
+            if float(uniform()) < p:
                 for _ in range(max(1, _round(count()))):
                     out.append(Asset(len(out), asset, round_yuan(value())))
         return tuple(out)

@@ -70,11 +70,13 @@ class AgencyDesk:
             pickup = self.next_pickup
         else:
             pickup = self.next_pickup = self.polling.next_poll(submitted, self.poll_interval_days)
-        if self.manual is not None and self.manual() < self.manual_share:
+        manual = self.manual
+        if manual is not None and float(manual()) < self.manual_share:
             # answered by hand by the staff, in their hours (not on the automated desks)
             return self.office.advance(pickup, self.manual_days())
         free = self.desks.least()
-        done = (pickup if pickup > free else free) + self.processing()
+        processing: float = self.processing()  # a float, read unboxed (a draw is Any)
+        done = (pickup if pickup > free else free) + processing
         self.desks.replace_least(done)
         return done
 
@@ -276,7 +278,8 @@ class Network:
         late = 0
         for via, mine in pairs:
             desk = via.desk
-            answered = desk.done_at(now) + via.latency()
+            latency: float = via.latency()  # a float, read unboxed (a draw is Any)
+            answered = desk.done_at(now) + latency
             if answered > last:
                 last = answered
             deadline = desk.deadline_days

@@ -118,14 +118,14 @@ class World(CaseWorld):
             case.work = region.investigate()
             if region.pays_probability > 0 or region.pays_part_probability > 0:
                 # one draw decides: pays the rest, pays part of it, or does not pay
-                conduct = region.conduct()
+                conduct: float = region.conduct()  # read unboxed (a draw is Any)
                 if conduct < region.pays_probability:
                     case.pays_after = region.days_to_pay()
                 elif conduct < region.pays_probability + region.pays_part_probability:
                     case.pays_after = region.days_to_pay()
                     case.pays_share = region.part_share(case.seed)
             if region.objection_probability > 0:
-                case.objects = region.conduct() < region.objection_probability
+                case.objects = float(region.conduct()) < region.objection_probability
         self.filed_total += 1  # matters filed, warm-up included
         self.events.filed(case)
         take(self, case)  # an officer takes it, in filing order
