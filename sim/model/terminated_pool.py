@@ -72,6 +72,9 @@ _pack: Final = _ROW.pack  # a C variable (Final): no look-up by name at each mem
 RECORD: Final = np.dtype(
     [("region", "=u2"), ("debtor", "=i8"), ("owed", "=f8"), ("left", "=u2"), ("next_push", "=f8")]
 )
+# the same records as opaque bytes: numpy selects these seven times as fast as records of
+# fields (a copy of the bytes, not field by field)
+_RAW: Final = np.dtype((np.void, RECORD.itemsize))
 VECTOR_MIN: Final = 64  # members at a check from which moving them as arrays pays
 
 
@@ -229,7 +232,7 @@ class TerminatedPool:
         order they were in."""
         stays = records["left"] > 1
         stays[gone] = False
-        moved = records[stays]  # a copy
+        moved = records.view(_RAW)[stays].view(RECORD)  # a copy
         if not len(moved):
             return
         moved["left"] -= 1
@@ -238,7 +241,7 @@ class TerminatedPool:
         # a bucket's next pushes lie within a day, so these within two (or one)
         first, last = int(days.min()), int(days.max())
         for d in range(first, last + 1):
-            due = moved if first == last else moved[days == d]
+            due = moved if first == last else moved.view(_RAW)[days == d].view(RECORD)
             if len(due):
                 self._bucket(d).extend(due)
         self.size += len(moved)
