@@ -3,19 +3,15 @@
 
 Most of a national run's open matters are cases still owing that only wait for their
 3 months to pass (in the national scenario at the horizon, about nine in ten). Such a case
-waits on the :class:`ClosingShelf`: its record as a row (its numbers packed in a byte
-array, unboxed; its references in a list) and a small timer, not a
-:class:`~sim.model.case.Case` object with its boxed numbers, its assets and holds, and a
-timer holding them. When the timer fires, the case is
-made again from its row, field for field, and the closing goes on as it would have.
+waits on the :class:`ClosingShelf`: its record, compiled (its numbers unboxed), held by a
+small timer, with no process, generator or money timeline; unless an event log is kept,
+without its debtor's assets and the holds either. When the timer fires, the closing goes
+on as it would have.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
-from operator import itemgetter
-from struct import Struct
 from typing import Final
 
 from mypy_extensions import mypyc_attr
@@ -80,121 +76,42 @@ def _approve(w: ClosingWorld, case: Case, holds: Sequence[Hold], done: float) ->
     w.close(case, close_at)
 
 
-# A case's fields as the shelf keeps them: its numbers packed in one row of a byte array
-# (the closing work first, then the floats, then the integers), the references in a list
-# of fixed stride (then the assets and what the case still holds).
-_FLOATS = (
-    "filed",
-    "claim",
-    "work",
-    "pays_after",
-    "pays_share",
-    "officer_start",
-    "closed",
-    "recovered",
-    "last_disbursed",
-)
-_INTS = ("case_id", "debtor_id", "found", "queries", "reworks")
-# the seed is a reference too: a held int (:func:`sim.model.streams.held`), 65 bits
-_OBJECTS = ("region", "court", "matter", "outcome", "objects", "pays_in_pool", "seed")
-_ROW: Final = Struct(f"=d{len(_FLOATS)}d{len(_INTS)}q")
-_NO: Final = len(_OBJECTS) + 2
-
-
-def _numbers(case: Case) -> tuple[float | int, ...]:
-    """The case's :data:`_FLOATS`, then its :data:`_INTS` (read directly: compiled, not by
-    name; ``test_closing`` holds the two orders to each other)."""
-    return (
-        case.filed,
-        case.claim,
-        case.work,
-        case.pays_after,
-        case.pays_share,
-        case.officer_start,
-        case.closed,
-        case.recovered,
-        case.last_disbursed,
-        case.case_id,
-        case.debtor_id,
-        case.found,
-        case.queries,
-        case.reworks,
-    )
-
-
-def _references(case: Case) -> tuple[object, ...]:
-    """The case's :data:`_OBJECTS`, in that order."""
-    return (
-        case.region,
-        case.court,
-        case.matter,
-        case.outcome,
-        case.objects,
-        case.pays_in_pool,
-        case.seed,
-    )
-
-
-# a row's values as read back (numbers, then references), in the order of Case's fields
-_KEPT = ("closing work", *_FLOATS, *_INTS, *_OBJECTS, "assets", "holds")
-_in_field_order: Final = itemgetter(*(_KEPT.index(f.name) for f in fields(Case)))
-_CLEARED: Final = (None,) * _NO
-
-
 class ClosingShelf:
-    """Cases still owing that wait for their closing work, as rows: the numbers packed in a
-    byte array (:data:`_ROW`), the references in a list of fixed stride.
+    """Cases still owing that wait for their closing work, each held by its timer
+    (:class:`ClosingWork`) until it fires.
 
-    A row is taken by :meth:`shelve` and given back when its timer fires (:meth:`close`);
-    rows given back are used again, so the shelf is as long as the most cases that ever
-    waited at once. Every :class:`~sim.model.case.Case` field is kept (``test_closing``
-    holds the lists to the dataclass's fields), so the case made again equals the one
-    shelved, with one exception: unless the event sink is ``detailed`` (an event log), the
-    debtor's assets and the holds are not kept. Past this point only a log reads them (the
-    count of assets for the case's row, the holds released as it closes: a release is news
-    to the log alone), and they are most of what a waiting case held besides its record.
+    Unless the event sink is ``detailed`` (an event log), the debtor's assets and the holds
+    are let go as the case is shelved: past this point only a log reads them (the count of
+    assets for the case's row, the holds released as it closes: a release is news to the
+    log alone), and they are most of what a waiting case held besides its record. (The
+    record was once packed into a row of a byte array, when a case's numbers were boxed;
+    compiled, a case takes 208 bytes, about what its row took, and shelving and taking it
+    back cost a tenth of a baseline run.)
     """
 
     def __init__(self, w: ClosingWorld) -> None:
         self.w = w
         # the approval after the closing work (keyed by the case; see _approve)
         self.approval = inverse(w.scenario.terminated_pool.approval_working_days)
-        self.numbers = bytearray()  # rows of _ROW
-        self.objects: list[object] = []
-        self.free: list[int] = []
+        self.waiting = 0  # cases on the shelf
 
     def __len__(self) -> int:
-        return len(self.objects) // _NO - len(self.free)
+        return self.waiting
 
     def shelve(self, case: Case, holds: Sequence[Hold], work: float, delay: float) -> None:
         """Keep ``case`` (with what it ``holds``) and book its closing ``work`` (working
         days) in ``delay`` days, in the order a timer scheduled now would fire."""
         if self.w.events.detailed:
-            objects = (*_references(case), case.assets, tuple(holds) if holds else ())
+            kept = tuple(holds) if holds else ()
         else:  # nothing reads them once the case waits here (see the class)
-            objects = (*_references(case), (), ())
-        if self.free:
-            row = self.free.pop()
-            _ROW.pack_into(self.numbers, row * _ROW.size, work, *_numbers(case))
-            self.objects[row * _NO : (row + 1) * _NO] = objects
-        else:
-            row = len(self.objects) // _NO
-            self.numbers += _ROW.pack(work, *_numbers(case))
-            self.objects.extend(objects)
-        self.w.env.call_later(delay, ClosingWork(self, row))
+            case.assets = ()
+            kept = ()
+        self.waiting += 1
+        self.w.env.call_later(delay, ClosingWork(self, case, kept, work))
 
-    def take(self, row: int) -> tuple[Case, tuple[Hold, ...], float]:
-        """The case of ``row`` made again, what it holds and its closing work; the row is
-        free again."""
-        kept = _ROW.unpack_from(self.numbers, row * _ROW.size)
-        kept += tuple(self.objects[row * _NO : (row + 1) * _NO])
-        self.objects[row * _NO : (row + 1) * _NO] = _CLEARED  # let the assets and holds go
-        self.free.append(row)
-        return Case(*_in_field_order(kept)), kept[-1], kept[0]
-
-    def close(self, row: int) -> None:
-        """The timer of ``row`` fired: an officer does the closing work, then the approval."""
-        case, holds, work = self.take(row)
+    def close(self, case: Case, holds: tuple[Hold, ...], work: float) -> None:
+        """The timer of ``case`` fired: an officer does the closing work, then the approval."""
+        self.waiting -= 1
         _, done = case.court.book(self.w.env.now, work)
         _approve(self.w, case, holds, done)
 
@@ -202,11 +119,13 @@ class ClosingShelf:
 class ClosingWork(Timer):
     """The timer of a case on the shelf: books its closing work when it fires."""
 
-    __slots__ = ("row", "shelf")
+    __slots__ = ("case", "holds", "shelf", "work")
 
-    def __init__(self, shelf: ClosingShelf, row: int) -> None:
+    def __init__(self, shelf: ClosingShelf, case: Case, holds: tuple[Hold, ...], work: float):
         self.shelf = shelf
-        self.row = row
+        self.case = case
+        self.holds = holds
+        self.work = work  # working days
 
     def fire(self) -> None:
-        self.shelf.close(self.row)
+        self.shelf.close(self.case, self.holds, self.work)

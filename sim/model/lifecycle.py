@@ -3,8 +3,8 @@
 A matter waits for its officer's first stint with no process of its own (a timer,
 :class:`FirstStint`); an objection is then ruled on, and a case to enforce goes on as a SimPy
 process (:func:`handle`); a case still owing that only waits for its 3 months leaves its
-process for the closing shelf (:mod:`sim.model.closing`: its record as a row of columns, and
-a timer). Waiting so, an open matter holds no generator and its frames.
+process for the closing shelf (:mod:`sim.model.closing`: its record held by a timer).
+Waiting so, an open matter holds no generator and its frames.
 
 filed -> waits for an officer -> investigation stint (restrictions imposed: credit
 punishment starts; perhaps an objection) -> network query over the region's channels ->
