@@ -53,6 +53,7 @@ from simpy.events import EventPriority
 heappop: Final = heapq.heappop
 heappush: Final = heapq.heappush
 NORMAL: Final = simpy_events.NORMAL
+_sorted: Final = sorted  # a builtin held in a C variable, not looked up at each call
 URGENT: Final = simpy_events.URGENT
 
 SLOTS_PER_DAY: Final = 24  # an hour of simulated time a slot
@@ -287,7 +288,12 @@ class _Later:
             priorities = self.priorities
             return events, times, [int(priorities[0])] if priorities else None
         if not self.priorities:
-            order = sorted(range(n), key=times.__getitem__)
+            for k in range(1, n):
+                if times[k] < times[k - 1]:
+                    break
+            else:  # scheduled in time order already (often so): the stable sort's order
+                return events, times, None
+            order = _sorted(range(n), key=times.__getitem__)
             floats: list[Any] = times  # the same list, its floats moved as they are, not reboxed
             return [events[k] for k in order], [floats[k] for k in order], None
         keyed = [(times[k], int(self.priorities.get(k, NORMAL)), k) for k in range(n)]

@@ -60,7 +60,8 @@ class DebtorFactory:
 
     def assets(self) -> tuple[Asset, ...]:
         """The assets of one new debtor (empty for a debtor with nothing)."""
-        if float(self._uniform()) < self.nothing_share:  # read unboxed (a draw is Any)
+        u: float = self._uniform()  # read unboxed (a draw is Any)
+        if u < self.nothing_share:
             return ()
         return self.holdings()
 
@@ -69,7 +70,10 @@ class DebtorFactory:
         uniform = self._uniform
         out: list[Asset] = []
         for asset, p, count, value in self._types:
-            if float(uniform()) < p:
-                for _ in range(max(1, _round(count()))):
-                    out.append(Asset(len(out), asset, round_yuan(value())))
+            u: float = uniform()  # draws read unboxed (a draw is Any)
+            if u < p:
+                n: int = _round(count())
+                for _ in range(n if n > 1 else 1):
+                    v: float = value()
+                    out.append(Asset(len(out), asset, round_yuan(v)))
         return tuple(out)
