@@ -7,7 +7,7 @@
   transparent huge pages (``sim.engine.hugepages``).
 - Every other module of ``sim.model``, and the model's event sink ``sim.results.observer``
   (the list: ``sim/model/_compiled.py``), compiled with mypyc from the typed Python they
-  are: the same bits, 1.5 to 1.7 times as fast. A wheel built from it needs no compiler on
+  are: the same bits, about 3 times as fast. A wheel built from it needs no compiler on
   the user's machine.
 
 All are optional: where no C compiler is at hand the install goes on without them and the
