@@ -49,6 +49,8 @@ from simpy import events as simpy_events
 from simpy.core import EmptySchedule, StopSimulation
 from simpy.events import EventPriority
 
+from sim.model.streams import compiled_or
+
 # what compiled code reads at every step, held in C variables (Final), not looked up by name
 heappop: Final = heapq.heappop
 heappush: Final = heapq.heappush
@@ -368,17 +370,19 @@ class Task:
         env._active_proc = self  # read by SimPy's active_process
         generator = self._generator
         while True:
-            try:
-                if isinstance(event, (Wake, _Started)):  # ok, with no value
-                    event = generator.send(None)
-                elif event._ok:
-                    event = generator.send(event._value)
-                else:  # a failed event: the process handles it or fails
-                    event._defused = True
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
+            if isinstance(event, (Wake, _Started)):  # ok, with no value
+                event = _send(generator, None, _DONE)
+            elif event._ok:
+                event = _send(generator, event._value, _DONE)
+            else:  # a failed event: the process handles it or fails
+                event._defused = True
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                try:
                     event = generator.throw(exc)
-            except StopIteration:
+                except StopIteration:
+                    event = _DONE
+            if event is _DONE:  # the generator returned
                 event = None
                 break
             if isinstance(event, Wake):
@@ -419,3 +423,23 @@ class _Started:
 
 # what every task is first resumed with
 _STARTED: Final = _Started()
+
+
+class _Done:
+    """What :func:`_send` gives for a generator that returned rather than yielded."""
+
+
+_DONE: Final = _Done()
+
+
+def _send_python(generator: Generator[Any, Any, Any], value: Any, done: Any) -> Any:
+    """What ``generator`` yields next when sent ``value``, or ``done`` if it returns."""
+    try:
+        return generator.send(value)
+    except StopIteration:
+        return done
+
+
+# the same compiled (sim/model/_send.c): the generator's end is a result, not a
+# StopIteration raised and caught (with a traceback entry mypyc makes for it at each end)
+_send: Final = compiled_or("send", _send_python, "sim.model._send")

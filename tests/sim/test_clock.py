@@ -214,3 +214,55 @@ def test_processes_waiting_on_one_event_go_on_in_the_order_they_waited() -> None
     expected = [(1, "first:None"), (1, "second:None"), (1, "simpy:None"), (2, "late:None")]
     assert waiting_on_one_event(simpy.Environment(), clock=False) == expected
     assert waiting_on_one_event(Clock(), clock=True) == expected
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_generator_is_stepped_to_its_end_without_stopiteration(compiled: bool) -> None:
+    from sim.model import clock
+
+    if compiled:
+        try:
+            from sim.model._send import send
+        except ImportError:  # pragma: no cover - an install without a C compiler
+            pytest.skip("sim.model._send was not built (no C compiler at install)")
+    else:
+        send = clock._send_python
+    done = object()
+
+    def steps():
+        got = yield "first"
+        if got == "fail":
+            raise LookupError("asked to")
+        yield got
+        return "a value no one reads"
+
+    g = steps()
+    assert send(g, None, done) == "first"
+    assert send(g, "second", done) == "second"
+    assert send(g, None, done) is done  # returned: the sentinel, no exception
+    failing = steps()
+    send(failing, None, done)
+    with pytest.raises(LookupError, match="asked to"):
+        send(failing, "fail", done)
+    with pytest.raises(TypeError):
+        send(steps(), None)
+
+
+def test_a_task_that_handles_a_failed_event_and_returns_ends_quietly() -> None:
+    env = Clock()
+    seen: list[object] = []
+
+    def work():
+        failed = env.event()
+        failed.fail(ValueError("refused"))
+        try:
+            yield failed
+        except ValueError as exc:
+            seen.append((env.now, str(exc)))
+        yield env.wait(2)
+        seen.append(env.now)
+
+    task = env.start(work())
+    env.run()
+    assert seen == [(0, "refused"), 2]
+    assert task._target is None  # ended: nothing left to wait on
