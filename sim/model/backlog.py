@@ -22,8 +22,12 @@ import heapq
 import math
 from typing import Final
 
-_heappop: Final = heapq.heappop  # held in C variables (Final), not looked up by name
-_heappush: Final = heapq.heappush
+from sim.model.streams import compiled_or
+
+# heapq's, or the same with floats compared in C (sim/model/_heap.c), held in C variables
+# (Final), not looked up by name
+_heappop: Final = compiled_or("heappop", heapq.heappop, "sim.model._heap")
+_heappush: Final = compiled_or("heappush", heapq.heappush, "sim.model._heap")
 
 
 def sampling_instants(step: float, horizon: float) -> list[float]:

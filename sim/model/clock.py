@@ -52,8 +52,9 @@ from simpy.events import EventPriority
 from sim.model.streams import compiled_or
 
 # what compiled code reads at every step, held in C variables (Final), not looked up by name
-heappop: Final = heapq.heappop
-heappush: Final = heapq.heappush
+# heapq's, or the same with timed entries compared in C (sim/model/_heap.c)
+heappop: Final = compiled_or("heappop", heapq.heappop, "sim.model._heap")
+heappush: Final = compiled_or("heappush", heapq.heappush, "sim.model._heap")
 NORMAL: Final = simpy_events.NORMAL
 _sorted: Final = sorted  # a builtin held in a C variable, not looked up at each call
 URGENT: Final = simpy_events.URGENT

@@ -29,15 +29,16 @@ from sim.model.events import EventKind, EventSink
 from sim.model.freeze import FreezeDesk, Hold
 from sim.model.sale import SaleStage
 from sim.model.settlement import FEN_PER_YUAN, FundLedger, Settlement, to_fen
-from sim.model.streams import key_of, keyed_uniform
+from sim.model.streams import compiled_or, key_of, keyed_uniform
 from sim.scenario.schema import Scenario
 
 # Python's round (a builtin) held in a C variable (Final), not looked up by name
 _round: Final = round
 
-# heapq's functions held in C variables (Final), not looked up by name at each call
-_heappop: Final = heapq.heappop
-_heappush: Final = heapq.heappush
+# heapq's functions, or the same with timed entries compared in C (sim/model/_heap.c), held
+# in C variables (Final), not looked up by name at each call
+_heappop: Final = compiled_or("heappop", heapq.heappop, "sim.model._heap")
+_heappush: Final = compiled_or("heappush", heapq.heappush, "sim.model._heap")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # a test's stand-in world extends it too
