@@ -296,9 +296,10 @@ class _Later:
                     break
             else:  # scheduled in time order already (often so): the stable sort's order
                 return events, times, None
-            order = _sorted(range(n), key=times.__getitem__)
-            floats: list[Any] = times  # the same list, its floats moved as they are, not reboxed
-            return [events[k] for k in order], [floats[k] for k in order], None
+            ordered = _in_time_order(times, events)
+            if ordered is None:  # a time not a float, or NaN: Python's sort gives the order
+                ordered = _in_time_order_python(times, events)
+            return ordered[0], ordered[1], None
         keyed = [(times[k], int(self.priorities.get(k, NORMAL)), k) for k in range(n)]
         keyed.sort(key=_time_and_priority)
         return (
@@ -310,6 +311,18 @@ class _Later:
 
 def _time_and_priority(key: tuple[float, int, int]) -> tuple[float, int]:
     return key[0], key[1]
+
+
+def _in_time_order_python(times: list[float], events: list[Any]) -> tuple[list[Any], list[float]]:
+    """``events`` and their ``times`` sorted by time, stably (a sort of the indices)."""
+    order = _sorted(range(len(times)), key=times.__getitem__)
+    floats: list[Any] = times  # the same list, its floats moved as they are, not reboxed
+    return [events[k] for k in order], [floats[k] for k in order]
+
+
+# the same in C (sim/model/_heap.c: the indices sorted by their doubles, with no call a key);
+# None where a time is not a float or is NaN
+_in_time_order: Final = compiled_or("in_time_order", _in_time_order_python, "sim.model._heap")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # for timers of one's own

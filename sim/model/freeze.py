@@ -47,6 +47,7 @@ class Hold:
     waiting: bool
     ordered: float  # when the court sent an online control (NaN: in person)
     deduct_ordered: float  # ...and an online deduction, until it is done
+    pending: int  # the case's money items still to come from it (its Realisation counts)
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class Hold:
         self.waiting = waiting
         self.ordered = ordered
         self.deduct_ordered = deduct_ordered
+        self.pending = 0
 
     @property
     def asset(self) -> Asset:

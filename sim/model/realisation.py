@@ -84,7 +84,6 @@ class Realisation:
         self.calendar = case.court.calendar
         self.heap: list[tuple[float, int, int, Hold | None, float, float]] = []
         self.seq = 0
-        self.pending: dict[int, int] = {}  # id(hold) -> money items still to come
         self.holds: list[Hold] = []
         self.planned = 0.0  # money the holds could give, for stopping rework early
         self.end = w.env.now  # latest money, payout or title transfer
@@ -98,7 +97,7 @@ class Realisation:
     ) -> None:
         self.seq += 1
         if hold is not None and kind in (MONEY, IN_PERSON):
-            self.pending[id(hold)] = self.pending.get(id(hold), 0) + 1
+            hold.pending += 1  # on the hold itself, not in a dict keyed by id(hold)
         _heappush(self.heap, (t, kind, self.seq, hold, amount, transfer))
 
     def add(self, hold: Hold, deducted_at: float | None = None) -> None:
@@ -149,17 +148,17 @@ class Realisation:
             t, kind, _, hold, amount, transfer = _heappop(heap)
             if kind == MONEY:
                 assert hold is not None
-                self.pending[id(hold)] -= 1
+                hold.pending -= 1
                 if t > hold.expires:  # lapsed before the money came
                     continue
                 self._money(t, hold, int(amount), transfer)
             elif kind == CHECKPOINT:
                 assert hold is not None
-                if self.pending.get(id(hold), 0) > 0:
+                if hold.pending > 0:
                     yield from self._renew(t, hold)
             elif kind == IN_PERSON:
                 assert hold is not None
-                self.pending[id(hold)] -= 1
+                hold.pending -= 1
                 if t > hold.expires:
                     continue
                 if t > env.now:
@@ -169,7 +168,7 @@ class Realisation:
                 _, done = self.case.court.book(env.now, work)
                 self._push(done, MONEY, hold, amount)
             else:  # VOLUNTARY
-                ongoing = any(n > 0 for n in self.pending.values())
+                ongoing = any(h.pending > 0 for h in self.holds)
                 if ongoing or t <= terminate_at:
                     fen = settlement.take_all() if amount >= 1 else settlement.take_share(amount)
                     self._pay(t, None, fen, EventKind.voluntary, 0.0)
