@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from mypy_extensions import mypyc_attr
 
+from sim.model.officers import WorkLog
+
 if TYPE_CHECKING:
     from sim.model.case import Case
     from sim.model.freeze import Failure, Hold
@@ -99,13 +101,14 @@ MONEY_KINDS = (EventKind.deduct, EventKind.sale, EventKind.voluntary)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the observer and the event log extend it
-class EventSink:
+class EventSink(WorkLog):
     """Everything the model says as it runs; each call is one thing that happened. Here
     each does nothing: a sink overrides what it listens to.
 
     A compiled class, not a protocol, so that the compiled model calls a sink's methods
     directly, through the class's table, not by name with their arguments parsed (about
-    ten calls a matter).
+    ten calls a matter). An officer's stint (``officer_worked``) is told through its base,
+    :class:`sim.model.officers.WorkLog`, which is what a court holds.
 
     ``detailed`` asks the model for what only a log needs (every request's answer; a
     closing case's assets, for its row, and the holds it releases: :mod:`sim.model.closing`)."""
@@ -117,9 +120,6 @@ class EventSink:
 
     def officer_started(self, case: Case, start: float) -> None:
         """An officer started on the matter at ``start``."""
-
-    def officer_worked(self, start: float, days: float) -> None:
-        """An officer's stint of ``days`` working days began at ``start``."""
 
     def queried(self, case: Case, result: QueryResult) -> None:
         """Requests went out together and were answered (``result``)."""

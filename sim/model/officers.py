@@ -14,17 +14,23 @@ at the cost of one timeout per stint instead of a request, a grant and a release
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any, Protocol
+from typing import Any
+
+from mypy_extensions import mypyc_attr
 
 from sim.model.calendar import WorkingTime
 from sim.model.clock import Clock
 from sim.model.free_times import FreeTimes
 
 
-class WorkLog(Protocol):
-    """What a court reports: each officer stint as it is booked."""
+@mypyc_attr(allow_interpreted_subclasses=True)  # the model's event sink extends it
+class WorkLog:
+    """What a court reports: each officer stint as it is booked. Here it does nothing; the
+    model's :class:`sim.model.events.EventSink` extends it. A compiled class, not a
+    protocol: a court calls it directly, not by name."""
 
-    def officer_worked(self, start: float, days: float) -> None: ...
+    def officer_worked(self, start: float, days: float) -> None:
+        """An officer's stint of ``days`` working days began at ``start``."""
 
 
 class Court:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from sim.model.clock import Clock
-from sim.model.officers import Court
+from sim.model.officers import Court, WorkLog
 from sim.model.region import RegionRuntime
 from sim.model.streams import Streams
 from sim.scenario import load_scenario
@@ -62,11 +62,6 @@ def tiny(tmp_path: Path, *overrides: str) -> Scenario:
     return load_scenario(path, list(overrides)).scenario
 
 
-class _NoLog:
-    def officer_worked(self, start: float, days: float) -> None:
-        pass
-
-
 @functools.cache
 def tiny_scenario() -> Scenario:
     """The tiny scenario, loaded once."""
@@ -79,5 +74,5 @@ def region_and_court() -> tuple[RegionRuntime, Court]:
     """A real region of the tiny scenario and its court, for records that name them (the
     compiled model checks a case's fields against their types)."""
     scenario = tiny_scenario()
-    region = RegionRuntime("r", scenario.regions["r"], scenario, Clock(), Streams(1, 0), _NoLog())
+    region = RegionRuntime("r", scenario.regions["r"], scenario, Clock(), Streams(1, 0), WorkLog())
     return region, region.courts[0]
