@@ -21,6 +21,21 @@ static inline uint64_t mix(uint64_t z) {
 }
 
 static inline int as_u64(PyObject *o, uint64_t *out) {
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    /* CPython 3.11's ints: |ob_size| digits of 30 bits, the sign in ob_size's. A
+     * non-negative one's low 64 bits are those of its first three digits (a later digit
+     * counts 2**90 and more), read in place: PyLong_AsUnsignedLongLongMask walks every
+     * digit (the keys and seeds are held above 2**64: three digits) */
+    if (PyLong_CheckExact(o) && Py_SIZE(o) >= 0) {
+        Py_ssize_t size = Py_SIZE(o);
+        const digit *d = ((PyLongObject *)o)->ob_digit;
+        uint64_t v = size > 0 ? (uint64_t)d[0] : 0;
+        if (size > 1) v |= (uint64_t)d[1] << 30;
+        if (size > 2) v |= (uint64_t)d[2] << 60;
+        *out = v;
+        return 0;
+    }
+#endif
     unsigned long long v = PyLong_AsUnsignedLongLongMask(o);
     if (v == (unsigned long long)-1 && PyErr_Occurred()) return -1;
     *out = (uint64_t)v;
