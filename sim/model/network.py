@@ -28,7 +28,7 @@ from sim.model.free_times import FreeTimes
 from sim.model.streams import Streams, inverse, key_of, keyed_uniform, sampler, uniforms
 from sim.model.topology import Topology
 from sim.scenario.holidays import load_holidays
-from sim.scenario.schema import Agency, Link, Scenario
+from sim.scenario.schema import Agency, AssetType, Link, Scenario
 
 
 class AgencyDesk:
@@ -98,6 +98,7 @@ class LinkRuntime:
         self.online_deduct: bool = link.online_deduct
         self._control_latency = inverse(link.control_latency_days)
         self.key = key_of(f"{channel}/{desk.name}")  # for the case's keyed draws
+        self.agency = -1  # the agency's number in its Network (set by the Network)
 
     def control_latency(self, seed: int, what: int, index: int, step: int | None = None) -> float:
         """Working days for an online control over this link to take effect: the case's
@@ -195,7 +196,12 @@ class Network:
             )
             for name, spec in scenario.agencies.items()
         }
-        self.holder = {a: name for name, spec in scenario.agencies.items() for a in spec.holds}
+        # agencies by number: what a query holds for each is a list's item, not a dict's
+        number = {name: k for k, name in enumerate(self.desks)}
+        self.agencies = len(number)
+        self.held_by: dict[AssetType, int] = {
+            a: number[name] for name, spec in scenario.agencies.items() for a in spec.holds
+        }
         self.links: dict[str, list[LinkRuntime]] = {}
         self.requests: dict[str, dict[str, int]] = {}
         self.with_deadline: dict[str, int] = {}
@@ -203,7 +209,9 @@ class Network:
             runtimes = []
             for channel in topology.channels_used(region):
                 for agency, link in topology.agencies(region, channel):
-                    runtimes.append(LinkRuntime(channel, self.desks[agency], link, streams, region))
+                    via = LinkRuntime(channel, self.desks[agency], link, streams, region)
+                    via.agency = number[agency]
+                    runtimes.append(via)
             self.links[region] = runtimes
             counts: dict[str, int] = {}
             for via in runtimes:
@@ -227,14 +235,17 @@ class Network:
         meets the same records in every scenario. A link reaches the record of an asset with
         its coverage share (a draw keyed by the case's ``seed``). With ``detail``, every
         request's answer is listed too (for the event log)."""
-        held: dict[str, list[Asset]] = {}
+        held: list[list[Asset] | None] = [None] * self.agencies  # by agency number
         for a in assets:
-            agency = self.holder.get(a.asset_type)
-            if agency is not None:
-                held.setdefault(agency, []).append(a)
+            k = self.held_by.get(a.asset_type, -1)
+            if k >= 0:
+                mine = held[k]
+                if mine is None:
+                    mine = held[k] = []
+                mine.append(a)
         pairs = []
         for via in self.links[region]:
-            mine = held.get(via.desk.name)
+            mine = held[via.agency]
             if mine and via.coverage_share < 1:
                 mine = [a for a in mine if via.reaches(seed, a)]
             pairs.append((via, mine))
