@@ -61,6 +61,9 @@ URGENT: Final = simpy_events.URGENT
 
 SLOTS_PER_DAY: Final = 24  # an hour of simulated time a slot
 _LAST: Final = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
+# later slots up to here are a list's items, indexed by the slot (a run's hours: some tens of
+# thousands); later ones, and those of events at infinity, a dictionary's with a heap of keys
+_RING: Final = 1 << 18  # about 30 years of hours
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled, yet open to Python subclasses
@@ -80,8 +83,13 @@ class Clock(simpy.Environment):
         self._scheduled = 0  # events scheduled into the heap: SimPy's ``_eid`` counter
         self.steps = 0  # calls of :meth:`step` made by :meth:`run` (for ``chakong bench``)
         self._slot = self._slot_of(initial_time)  # the current slot
-        self._later: dict[int, _Later] = {}  # slot -> events scheduled for it, in order
-        self._slots: list[int] = []  # a heap of the keys of ``_later``
+        # slot -> events scheduled for it, in order: a list indexed by the slot (None where
+        # nothing waits) below _RING, with a count of the slots that wait in it...
+        self._ring: list[_Later | None] = []
+        self._ring_waiting = 0
+        # ...and a dictionary from _RING on, with a heap of its keys
+        self._later: dict[int, _Later] = {}
+        self._slots: list[int] = []
         # the current slot's due events, sorted by (time, priority); taken from ``_next``
         self._due: list[Any] = []
         self._due_times: list[float] = []
@@ -105,10 +113,25 @@ class Clock(simpy.Environment):
             self._scheduled += 1
             heappush(self._queue, (t, priority, self._scheduled, event))
             return
-        waiting = self._later.get(slot)
-        if waiting is None:
-            waiting = self._later[slot] = _Later()
-            heappush(self._slots, slot)
+        if 0 <= slot < _RING:  # an item of a list, not a dictionary's look-up of a boxed int
+            ring = self._ring
+            if slot >= len(ring):  # grown to twice its length at least, up to _RING
+                grown = max(slot + 1, 2 * len(ring))
+                ring.extend([None] * ((grown if grown < _RING else _RING) - len(ring)))
+            found = ring[slot]
+            if found is None:
+                waiting = _Later()
+                ring[slot] = waiting
+                self._ring_waiting += 1
+            else:
+                waiting = found
+        else:
+            far = self._later.get(slot)
+            if far is None:
+                waiting = self._later[slot] = _Later()
+                heappush(self._slots, slot)
+            else:
+                waiting = far
         if priority != NORMAL:  # rare: a process started at a later time, a stop
             waiting.priorities[len(waiting.events)] = priority
         waiting.times.append(t)
@@ -154,13 +177,31 @@ class Clock(simpy.Environment):
 
     def _next_slot(self) -> bool:
         """Make the next slot current (nothing of the current one is left); False if none."""
-        if not self._slots:
+        slot = self._next_in_ring() if self._ring_waiting else _LAST + 1
+        if self._slots and self._slots[0] < slot:  # beyond the ring, or before time 0
+            self._slot = heappop(self._slots)
+            later = self._later.pop(self._slot)
+        elif slot <= _LAST:
+            found = self._ring[slot]
+            assert found is not None
+            later = found
+            self._ring[slot] = None
+            self._ring_waiting -= 1
+            self._slot = slot
+        else:
             return False
-        self._slot = heappop(self._slots)
-        later = self._later.pop(self._slot)
         self._due, self._due_times, self._due_priorities = later.in_order()
         self._next = 0
         return True
+
+    def _next_in_ring(self) -> int:
+        """The first slot after the current one with events waiting in the ring (there is
+        one: every slot waiting there is later than the current one)."""
+        ring = self._ring
+        slot = self._slot + 1 if self._slot >= 0 else 0
+        while ring[slot] is None:
+            slot += 1
+        return slot
 
     def peek(self) -> float:
         if self._next < len(self._due):
@@ -168,8 +209,13 @@ class Clock(simpy.Environment):
             return min(t, self._queue[0][0]) if self._queue else t
         if self._queue:
             return self._queue[0][0]
-        if self._slots:
+        slot = self._next_in_ring() if self._ring_waiting else _LAST + 1
+        if self._slots and self._slots[0] < slot:
             return min(self._later[self._slots[0]].times)
+        if slot <= _LAST:
+            waiting = self._ring[slot]
+            assert waiting is not None
+            return min(waiting.times)
         return math.inf
 
     def run(self, until: Any = None) -> Any:

@@ -266,3 +266,30 @@ def test_a_task_that_handles_a_failed_event_and_returns_ends_quietly() -> None:
     env.run()
     assert seen == [(0, "refused"), 2]
     assert task._target is None  # ended: nothing left to wait on
+
+
+@pytest.mark.parametrize("start", [0.0, -3.25, 11_000.0])
+def test_hours_far_ahead_and_before_zero_keep_simpys_order(start: float) -> None:
+    """Later hours are a list's items up to about 30 years ahead and a dictionary's beyond
+    (events at infinity too); a clock started before time 0 keeps its early hours in the
+    dictionary. Both, interleaved, give SimPy's order and SimPy's peeks."""
+    far = 11_000.0  # past the list's last hour (2**18 hours)
+    plans = [[0.5, far, 1.0], [far + 0.25, 2.0], [3.0, 0.0, far - 20.0], [math.inf], [4.0]]
+    runs = []
+    for env in (Clock(start), simpy.Environment(start)):
+        log: list[tuple[float, int, int]] = []
+        peeks: list[float] = []
+
+        def worker(k: int, plan: list[float], env=env, log=log):
+            for j, d in enumerate(plan):
+                yield env.timeout(d)
+                log.append((env.now, k, j))
+
+        for k, plan in enumerate(plans):
+            env.process(worker(k, plan))
+        while env.peek() < start + 3 * far:
+            peeks.append(env.peek())
+            env.step()
+        runs.append((log, peeks, env.peek()))
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) == 9 and runs[0][2] == math.inf
