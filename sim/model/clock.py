@@ -61,9 +61,11 @@ URGENT: Final = simpy_events.URGENT
 
 SLOTS_PER_DAY: Final = 24  # an hour of simulated time a slot
 _LAST: Final = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
-# later slots up to here are a list's items, indexed by the slot (a run's hours: some tens of
-# thousands); later ones, and those of events at infinity, a dictionary's with a heap of keys
-_RING: Final = 1 << 18  # about 30 years of hours
+# later slots less than this many hours ahead are the items of a ring, a list indexed by
+# the slot modulo its length (256 KiB, whatever the length of the run); slots further ahead,
+# and those of events at infinity, a dictionary's with a heap of its keys
+_RING: Final = 1 << 15  # about 3.7 years of hours
+_RING_MASK: Final = _RING - 1
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled, yet open to Python subclasses
@@ -83,10 +85,12 @@ class Clock(simpy.Environment):
         self._scheduled = 0  # events scheduled into the heap: SimPy's ``_eid`` counter
         self.steps = 0  # calls of :meth:`step` made by :meth:`run` (for ``chakong bench``)
         self._slot = self._slot_of(initial_time)  # the current slot
-        # slot -> events scheduled for it, in order: a list indexed by the slot (None where
-        # nothing waits) below _RING, with a count of the slots that wait in it...
+        # slot -> events scheduled for it, in order: a ring indexed by the slot modulo _RING
+        # for slots less than _RING ahead (None where nothing waits; made at the first),
+        # with a count of the slots that wait in it...
         self._ring: list[_Later | None] = []
         self._ring_waiting = 0
+        self._ring_first = _LAST + 1  # the least slot waiting in the ring (none: past _LAST)
         # ...and a dictionary from _RING on, with a heap of its keys
         self._later: dict[int, _Later] = {}
         self._slots: list[int] = []
@@ -113,16 +117,17 @@ class Clock(simpy.Environment):
             self._scheduled += 1
             heappush(self._queue, (t, priority, self._scheduled, event))
             return
-        if 0 <= slot < _RING:  # an item of a list, not a dictionary's look-up of a boxed int
+        if slot - self._slot < _RING:  # a ring's item, not a dictionary's look-up of a boxed int
             ring = self._ring
-            if slot >= len(ring):  # grown to twice its length at least, up to _RING
-                grown = max(slot + 1, 2 * len(ring))
-                ring.extend([None] * ((grown if grown < _RING else _RING) - len(ring)))
-            found = ring[slot]
-            if found is None:
+            if not ring:
+                ring.extend([None] * _RING)
+            found = ring[slot & _RING_MASK]  # no other slot waiting there: they are all
+            if found is None:  # less than _RING ahead
                 waiting = _Later()
-                ring[slot] = waiting
+                ring[slot & _RING_MASK] = waiting
                 self._ring_waiting += 1
+                if slot < self._ring_first:
+                    self._ring_first = slot
             else:
                 waiting = found
         else:
@@ -176,32 +181,45 @@ class Clock(simpy.Environment):
         return task
 
     def _next_slot(self) -> bool:
-        """Make the next slot current (nothing of the current one is left); False if none."""
-        slot = self._next_in_ring() if self._ring_waiting else _LAST + 1
-        if self._slots and self._slots[0] < slot:  # beyond the ring, or before time 0
-            self._slot = heappop(self._slots)
-            later = self._later.pop(self._slot)
-        elif slot <= _LAST:
-            found = self._ring[slot]
+        """Make the next slot current (nothing of the current one is left); False if none.
+
+        Every slot waiting in the ring comes before every slot in the dictionary: a slot
+        goes to the dictionary only when it is _RING or more ahead, and moves to the ring
+        as soon as it is less (here), before anything more can be scheduled for it, so an
+        hour's events are always in one place."""
+        ring = self._ring
+        slot = self._ring_first
+        if slot <= _LAST:
+            found = ring[slot & _RING_MASK]
             assert found is not None
             later = found
-            self._ring[slot] = None
+            ring[slot & _RING_MASK] = None
             self._ring_waiting -= 1
             self._slot = slot
+            if self._ring_waiting:  # the next slot waiting there: less than _RING on
+                slot += 1
+                while ring[slot & _RING_MASK] is None:
+                    slot += 1
+                self._ring_first = slot
+            else:
+                self._ring_first = _LAST + 1
+        elif self._slots:
+            self._slot = heappop(self._slots)
+            later = self._later.pop(self._slot)
         else:
             return False
+        slots = self._slots
+        while slots and slots[0] - self._slot < _RING:  # now less than _RING ahead
+            ahead = heappop(slots)
+            if not ring:
+                ring.extend([None] * _RING)
+            ring[ahead & _RING_MASK] = self._later.pop(ahead)
+            self._ring_waiting += 1
+            if ahead < self._ring_first:
+                self._ring_first = ahead
         self._due, self._due_times, self._due_priorities = later.in_order()
         self._next = 0
         return True
-
-    def _next_in_ring(self) -> int:
-        """The first slot after the current one with events waiting in the ring (there is
-        one: every slot waiting there is later than the current one)."""
-        ring = self._ring
-        slot = self._slot + 1 if self._slot >= 0 else 0
-        while ring[slot] is None:
-            slot += 1
-        return slot
 
     def peek(self) -> float:
         if self._next < len(self._due):
@@ -209,13 +227,13 @@ class Clock(simpy.Environment):
             return min(t, self._queue[0][0]) if self._queue else t
         if self._queue:
             return self._queue[0][0]
-        slot = self._next_in_ring() if self._ring_waiting else _LAST + 1
-        if self._slots and self._slots[0] < slot:
-            return min(self._later[self._slots[0]].times)
+        slot = self._ring_first  # before every slot of the dictionary (see _next_slot)
         if slot <= _LAST:
-            waiting = self._ring[slot]
+            waiting = self._ring[slot & _RING_MASK]
             assert waiting is not None
             return min(waiting.times)
+        if self._slots:
+            return min(self._later[self._slots[0]].times)
         return math.inf
 
     def run(self, until: Any = None) -> Any:

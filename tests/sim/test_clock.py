@@ -270,11 +270,15 @@ def test_a_task_that_handles_a_failed_event_and_returns_ends_quietly() -> None:
 
 @pytest.mark.parametrize("start", [0.0, -3.25, 11_000.0])
 def test_hours_far_ahead_and_before_zero_keep_simpys_order(start: float) -> None:
-    """Later hours are a list's items up to about 30 years ahead and a dictionary's beyond
-    (events at infinity too); a clock started before time 0 keeps its early hours in the
-    dictionary. Both, interleaved, give SimPy's order and SimPy's peeks."""
-    far = 11_000.0  # past the list's last hour (2**18 hours)
+    """Later hours less than about 3.7 years ahead are a ring's items, those further ahead
+    (and events at infinity) a dictionary's, taken when the clock reaches them among the
+    ring's; before time 0 and after the ring's first lap alike. Interleaved, they give
+    SimPy's order and SimPy's peeks."""
+    far = 11_000.0  # further ahead than the ring (2**15 hours)
     plans = [[0.5, far, 1.0], [far + 0.25, 2.0], [3.0, 0.0, far - 20.0], [math.inf], [4.0]]
+    plans.append([1000.0] * 12)  # within the ring each time, past the far ones
+    # an hour first scheduled from afar, then from near: one hour, in the order scheduled
+    plans += [[2000.01], [1000.0, 1000.005], [1000.0, 1000.01]]
     runs = []
     for env in (Clock(start), simpy.Environment(start)):
         log: list[tuple[float, int, int]] = []
@@ -292,4 +296,4 @@ def test_hours_far_ahead_and_before_zero_keep_simpys_order(start: float) -> None
             env.step()
         runs.append((log, peeks, env.peek()))
     assert runs[0] == runs[1]
-    assert len(runs[0][0]) == 9 and runs[0][2] == math.inf
+    assert len(runs[0][0]) == 26 and runs[0][2] == math.inf
