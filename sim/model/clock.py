@@ -86,9 +86,9 @@ class Clock(simpy.Environment):
         self.steps = 0  # calls of :meth:`step` made by :meth:`run` (for ``chakong bench``)
         self._slot = self._slot_of(initial_time)  # the current slot
         # slot -> events scheduled for it, in order: a ring indexed by the slot modulo _RING
-        # for slots less than _RING ahead (None where nothing waits; made at the first),
-        # with a count of the slots that wait in it...
-        self._ring: list[_Later | None] = []
+        # for slots less than _RING ahead (None where nothing waits), with a count of the
+        # slots that wait in it...
+        self._ring: list[_Later | None] = [None] * _RING
         self._ring_waiting = 0
         self._ring_first = _LAST + 1  # the least slot waiting in the ring (none: past _LAST)
         # ...and a dictionary from _RING on, with a heap of its keys
@@ -119,8 +119,6 @@ class Clock(simpy.Environment):
             return
         if slot - self._slot < _RING:  # a ring's item, not a dictionary's look-up of a boxed int
             ring = self._ring
-            if not ring:
-                ring.extend([None] * _RING)
             found = ring[slot & _RING_MASK]  # no other slot waiting there: they are all
             if found is None:  # less than _RING ahead
                 waiting = _Later()
@@ -211,8 +209,6 @@ class Clock(simpy.Environment):
         slots = self._slots
         while slots and slots[0] - self._slot < _RING:  # now less than _RING ahead
             ahead = heappop(slots)
-            if not ring:
-                ring.extend([None] * _RING)
             ring[ahead & _RING_MASK] = self._later.pop(ahead)
             self._ring_waiting += 1
             if ahead < self._ring_first:
