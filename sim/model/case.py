@@ -1,21 +1,33 @@
 """A case: one matter (a new case, a restored one, or an objection) as it moves on.
 
-A plain record; the process that moves it is in :mod:`sim.model.lifecycle`, the world that
-files and closes it in :mod:`sim.model.world`.
+A record, and the clock's timer of its own waits (:class:`sim.model.clock.Timer`): what
+moves it at each is in :mod:`sim.model.lifecycle` (which extends it), the world that files
+and closes it in :mod:`sim.model.world`. A matter that waits for its officer, for the
+answers to its query or for its closing work is scheduled as itself, not as a timer object
+beside it: one object a wait fewer to make, touch after days or months, and free.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Final
 
+from sim.model.clock import Timer
 from sim.model.debtors import Asset
+from sim.model.freeze import Hold
 from sim.model.officers import Court
 from sim.model.region import RegionRuntime
 
+# what a matter waits for as its own timer (Case.stage)
+FOR_OFFICER: Final = 0  # an officer to take it (booked in filing order)
+FOR_STINT_END: Final = 1  # the end of its officer's first stint
+FOR_ANSWERS: Final = 2  # the last answer to its query
+FOR_CLOSING: Final = 3  # on the closing shelf: the time to book its closing work
+
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)
-class Case:
+class Case(Timer):
     """One matter and what has happened to it so far."""
 
     case_id: int
@@ -41,6 +53,11 @@ class Case:
     found: int
     queries: int
     reworks: int
+    # what the matter waits for as its own timer (lifecycle's stages), and on the closing
+    # shelf: the holds it keeps there and its officer's closing work (working days)
+    stage: int
+    kept: tuple[Hold, ...]
+    closing_work: float
 
     def __init__(
         self,
@@ -89,3 +106,10 @@ class Case:
         self.found = found
         self.queries = queries
         self.reworks = reworks
+        self.stage = 0
+        self.kept = ()
+        self.closing_work = 0.0
+
+    def fire(self) -> None:
+        """The matter's wait is over (:mod:`sim.model.lifecycle` moves it on)."""
+        raise NotImplementedError

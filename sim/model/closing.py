@@ -3,10 +3,10 @@
 
 Most of a national run's open matters are cases still owing that only wait for their
 3 months to pass (in the national scenario at the horizon, about nine in ten). Such a case
-waits on the :class:`ClosingShelf`: its record, compiled (its numbers unboxed), held by a
-small timer, with no process, generator or money timeline; unless an event log is kept,
-without its debtor's assets and the holds either. When the timer fires, the closing goes
-on as it would have.
+waits on the :class:`ClosingShelf`: its record, compiled (its numbers unboxed), scheduled
+as its own timer, with no process, generator or money timeline; unless an event log is
+kept, without its debtor's assets and the holds either. When it fires, the closing goes on
+as it would have.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from typing import Final
 
 from mypy_extensions import mypyc_attr
 
-from sim.model.case import Case
-from sim.model.clock import Timer
+from sim.model.case import FOR_CLOSING, Case
 from sim.model.freeze import Hold
 from sim.model.realisation import Realisation, Stages, release
 from sim.model.settlement import to_fen
@@ -77,8 +76,8 @@ def _approve(w: ClosingWorld, case: Case, holds: Sequence[Hold], done: float) ->
 
 
 class ClosingShelf:
-    """Cases still owing that wait for their closing work, each held by its timer
-    (:class:`ClosingWork`) until it fires.
+    """Cases still owing that wait for their closing work, each scheduled as its own timer
+    (the case's stage :data:`~sim.model.case.FOR_CLOSING`) until it fires.
 
     Unless the event sink is ``detailed`` (an event log), the debtor's assets and the holds
     are let go as the case is shelved: past this point only a log reads them (the count of
@@ -100,32 +99,21 @@ class ClosingShelf:
 
     def shelve(self, case: Case, holds: Sequence[Hold], work: float, delay: float) -> None:
         """Keep ``case`` (with what it ``holds``) and book its closing ``work`` (working
-        days) in ``delay`` days, in the order a timer scheduled now would fire."""
+        days) in ``delay`` days, in the order a timer scheduled now would fire (the case is
+        that timer: its stage :data:`~sim.model.case.FOR_CLOSING`)."""
         if self.w.events.detailed:
-            kept = tuple(holds) if holds else ()
+            case.kept = tuple(holds) if holds else ()
         else:  # nothing reads them once the case waits here (see the class)
             case.assets = ()
-            kept = ()
+        case.closing_work = work
+        case.stage = FOR_CLOSING
         self.waiting += 1
-        self.w.env.call_later(delay, ClosingWork(self, case, kept, work))
+        self.w.env.call_later(delay, case)
 
-    def close(self, case: Case, holds: tuple[Hold, ...], work: float) -> None:
-        """The timer of ``case`` fired: an officer does the closing work, then the approval."""
+    def close(self, case: Case) -> None:
+        """The wait of ``case`` on the shelf is over: an officer does the closing work, then
+        the approval."""
         self.waiting -= 1
-        _, done = case.court.book(self.w.env.now, work)
+        holds, case.kept = case.kept, ()
+        _, done = case.court.book(self.w.env.now, case.closing_work)
         _approve(self.w, case, holds, done)
-
-
-class ClosingWork(Timer):
-    """The timer of a case on the shelf: books its closing work when it fires."""
-
-    __slots__ = ("case", "holds", "shelf", "work")
-
-    def __init__(self, shelf: ClosingShelf, case: Case, holds: tuple[Hold, ...], work: float):
-        self.shelf = shelf
-        self.case = case
-        self.holds = holds
-        self.work = work  # working days
-
-    def fire(self) -> None:
-        self.shelf.close(self.case, self.holds, self.work)

@@ -1,10 +1,11 @@
 """The life of one case, stringing the mechanisms together.
 
-A matter waits for its officer's first stint with no process of its own (a timer,
-:class:`FirstStint`); an objection is then ruled on, and a case to enforce goes on as a SimPy
-process (:func:`handle`); a case still owing that only waits for its 3 months leaves its
-process for the closing shelf (:mod:`sim.model.closing`: its record held by a timer).
-Waiting so, an open matter holds no generator and its frames.
+A matter waits for its officer's first stint, and then for the answers to its query, with
+no process of its own: it is its own timer (:class:`Matter`). An objection is then ruled
+on, and a case to enforce goes on as a SimPy process (:func:`_enforce`) once the answers
+are in; a case still owing that only waits for its 3 months leaves its process for the
+closing shelf (:mod:`sim.model.closing`), again as its own timer. Waiting so, an open
+matter holds no generator and its frames, and no timer object beside its record.
 
 filed -> waits for an officer -> investigation stint (restrictions imposed: credit
 punishment starts; perhaps an objection) -> network query over the region's channels ->
@@ -26,11 +27,14 @@ from typing import Any, Final
 from mypy_extensions import mypyc_attr
 
 from sim.model import deduction, freeze
-from sim.model.case import Case
-from sim.model.clock import URGENT, Timer
+from sim.model.case import FOR_ANSWERS, FOR_OFFICER, FOR_STINT_END, Case
+from sim.model.clock import URGENT
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
+from sim.model.debtors import Asset
 from sim.model.network import Network, QueryResult, preferred
+from sim.model.officers import Court
 from sim.model.realisation import Realisation
+from sim.model.region import RegionRuntime
 from sim.model.streams import keyed_uniform
 from sim.model.terminated_pool import TerminatedPool
 
@@ -52,67 +56,118 @@ class CaseWorld(ClosingWorld):
         raise NotImplementedError
 
 
-class FirstStint(Timer):
-    """A matter's first officer stint, with no process while the matter waits for it.
+class Matter(Case):
+    """A matter as the world files it: a case that is its own timer at each of its waits,
+    with no process or timer object beside it while it waits (its stage: what it waits
+    for, :mod:`sim.model.case`).
 
-    Started at filing (:func:`take`), it books the court's next free officer at the instant
-    a process started then would have, and fires again when the stint ends: an objection is
-    then ruled on; a case to enforce starts its process (:func:`handle`), which goes on at
-    the same point of the event order as a process that had waited for the stint
-    (:meth:`sim.model.clock.Clock.start_now`)."""
+    Filed (:func:`take`), it books the court's next free officer at the instant a process
+    started then would have, and fires again when the stint ends: an objection is then
+    ruled on; a case to enforce is investigated and sends its query (:func:`_investigate`),
+    then waits as itself for the last answer, and goes on as a SimPy process
+    (:func:`_enforce`) from there. Each wait takes the place in the event order that the
+    process's own wait would have (the same time, priority and order of scheduling), and
+    the process goes on at the same point of the order as one that had waited
+    (:meth:`sim.model.clock.Clock.start_now`). A case still owing that then only waits
+    for its closing does so as itself on the closing shelf (:mod:`sim.model.closing`)."""
 
-    __slots__ = ("case", "start", "w")
+    w: CaseWorld
+    start: float  # when its first stint started (booked: not negative)
+    result: QueryResult | None  # its query, while it waits for the answers
 
-    def __init__(self, w: CaseWorld, case: Case) -> None:
+    def __init__(
+        self,
+        w: CaseWorld,
+        case_id: int,
+        region: RegionRuntime,
+        court: Court,
+        filed: float,
+        claim: float,
+        assets: tuple[Asset, ...],
+        matter: str,
+        debtor_id: int,
+        pays_in_pool: bool,
+    ) -> None:
+        super().__init__(
+            case_id, region, court, filed, claim, assets, matter, debtor_id,
+            pays_in_pool=pays_in_pool,
+        )  # fmt: skip
         self.w = w
-        self.case = case
-        self.start = -1.0  # when the stint started (not yet booked: negative)
+        self.start = -1.0
+        self.result = None
 
     def fire(self) -> None:
-        w, case = self.w, self.case
+        w = self.w
         env = w.env
-        if self.start < 0:  # the officer is booked in filing order
-            objecting = case.matter == "objection"
-            work = case.region.objection_work() if objecting else case.work
-            self.start, end = case.court.book(env.now, work)
+        stage = self.stage
+        if stage == FOR_OFFICER:  # the officer is booked in filing order
+            objecting = self.matter == "objection"
+            work = self.region.objection_work() if objecting else self.work
+            self.start, end = self.court.book(env.now, work)
+            self.stage = FOR_STINT_END
             env.call_later(end - env.now, self)
-        elif case.matter == "objection":
-            _rule(w, case, self.start)
-        else:
-            env.start_now(handle(w, case, self.start))
+        elif stage == FOR_STINT_END:
+            if self.matter == "objection":
+                _rule(w, self, self.start)
+            else:
+                _investigate(w, self)
+        elif stage == FOR_ANSWERS:
+            result = self.result
+            assert result is not None
+            self.result = None
+            env.start_now(_enforce(w, self, result))
+        else:  # FOR_CLOSING
+            w.closing.close(self)
 
 
 def take(w: CaseWorld, case: Case) -> None:
-    """A matter just filed: an officer takes it (:class:`FirstStint`)."""
-    w.env.call_later(0, FirstStint(w, case), URGENT)
+    """A matter just filed (as its own timer, a :class:`Matter`): an officer takes it."""
+    case.stage = FOR_OFFICER
+    w.env.call_later(0, case, URGENT)
 
 
-def handle(w: CaseWorld, case: Case, start: float) -> Generator[Any, Any, None]:
-    """A case to enforce, from the end of the officer's first stint (which began at
-    ``start``) to its closing."""
+def _investigate(w: CaseWorld, case: Matter) -> None:
+    """The officer's first stint is over (it began at ``case.start``): notices,
+    restrictions, the investigation, and the network query over every channel the region
+    uses; then the case waits for the last answer."""
+    env = w.env
+    events = w.events
+    start = case.start
+    case.officer_start = start
+    events.officer_started(case, start)
+    if case.objects:
+        w.object_to(case)
+    if case.pays_in_pool:  # restored because the debtor pays what is owed: nothing to query
+        env.start_now(_paid_in_pool(w, case))
+        return
+    result = w.network.query(
+        case.region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
+    )
+    _count_requests(w, case, result)
+    if result.last > env.now:  # the case waits as itself (a process's wait, in its place)
+        case.result = result
+        case.stage = FOR_ANSWERS
+        env.call_later(result.last - env.now, case)
+    else:
+        env.start_now(_enforce(w, case, result))
+
+
+def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
+    """A case restored because its debtor pays what is owed while in the 终本 pool."""
+    env = w.env
+    money = Realisation(w, case)
+    money.add_voluntary(env.now)
+    yield from money.run(env.now)
+    close_case(w, case, money, env.now)
+
+
+def _enforce(w: CaseWorld, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
+    """A case to enforce, from the last answer to its query (``result``) to its closing."""
     env = w.env
     region = case.region
     court = case.court
     events = w.events
-
-    # an officer took the case: notices, restrictions, and the investigation
-    case.officer_start = start
-    events.officer_started(case, start)
-    pays_at = start + case.pays_after  # credit punishment: some debtors pay under pressure
-    if case.objects:
-        w.object_to(case)
-    if case.pays_in_pool:  # restored because the debtor pays what is owed: nothing to query
-        money = Realisation(w, case)
-        money.add_voluntary(env.now)
-        yield from money.run(env.now)
-        close_case(w, case, money, env.now)
-        return
-
-    # network query over every channel the region uses
-    result = w.network.query(
-        region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
-    )
-    yield from _await_answers(w, case, result)
+    pays_at = case.officer_start + case.pays_after  # credit punishment: some pay under pressure
     targets = preferred(result.findings, region.preference)
     case.found = len(targets)
 
@@ -177,10 +232,15 @@ def _rule(w: CaseWorld, case: Case, start: float) -> None:
     w.close(case, case.court.calendar.in_hours(due, keyed_uniform(case.seed, CLOSING_HOUR)))
 
 
+def _count_requests(w: CaseWorld, case: Case, result: QueryResult) -> None:
+    """Tell the query and count its requests."""
+    w.events.queried(case, result)
+    case.queries += _sum(result.requests.values())
+
+
 def _await_answers(w: CaseWorld, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
     """Count the requests and wait for the last answer."""
     env = w.env
-    w.events.queried(case, result)
-    case.queries += _sum(result.requests.values())
+    _count_requests(w, case, result)
     if result.last > env.now:
         yield env.wait(result.last - env.now)

@@ -29,7 +29,7 @@ from sim.model.debtors import Asset
 from sim.model.disbursement import CaseFunds
 from sim.model.events import EventSink
 from sim.model.freeze import FreezeDesk
-from sim.model.lifecycle import CaseWorld, take
+from sim.model.lifecycle import CaseWorld, Matter, take
 from sim.model.network import Network
 from sim.model.region import RegionRuntime
 from sim.model.sale import SaleStage
@@ -102,16 +102,17 @@ class World(CaseWorld):
         pays: bool = False,
     ) -> Case:
         now = self.env.now
-        case = Case(
-            case_id=self.filed_total,
-            region=region,
-            court=region.pick_court(matter),
-            filed=now,
-            claim=region.draw_claim() if claim is None else claim,
-            assets=region.debtors.assets() if assets is None else assets,
-            matter=matter,
-            debtor_id=self.new_debtor_id() if debtor_id is None else debtor_id,
-            pays_in_pool=pays,
+        case = Matter(
+            self,
+            self.filed_total,
+            region,
+            region.pick_court(matter),
+            now,
+            region.draw_claim() if claim is None else claim,
+            region.debtors.assets() if assets is None else assets,
+            matter,
+            self.new_debtor_id() if debtor_id is None else debtor_id,
+            pays,
         )
         if matter != "objection":  # drawn at filing, in filing order (common random numbers)
             case.seed = held(region.case_seed())  # the same draws, passed unboxed

@@ -1,4 +1,4 @@
-"""The closing shelf: a case still owing waits for its closing work held by a timer, and
+"""The closing shelf: a case still owing waits for its closing work as its own timer, and
 without an event log lets its debtor's assets and its holds go at once."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import weakref
 from simpy.events import NORMAL, EventPriority
 
 from sim.model import closing
-from sim.model.case import Case
+from sim.model.case import FOR_CLOSING, Case
 from sim.model.clock import Clock, Timer
 from sim.model.debtors import Asset
 from sim.model.events import EventSink
@@ -22,10 +22,10 @@ class _Env(Clock):
 
     def __init__(self) -> None:
         super().__init__()
-        self.timers: list[tuple[float, closing.ClosingWork]] = []
+        self.timers: list[tuple[float, Case]] = []
 
     def call_later(self, delay: float, timer: Timer, priority: EventPriority = NORMAL) -> None:
-        assert isinstance(timer, closing.ClosingWork)
+        assert isinstance(timer, Case) and timer.stage == FOR_CLOSING
         self.timers.append((delay, timer))
 
 
@@ -52,7 +52,7 @@ def _case(case_id: int) -> Case:
     return Case(case_id, *region_and_court(), 3.0, 9.0, assets, seed=11)
 
 
-def test_a_shelved_case_waits_with_its_holds_and_work_for_its_timer() -> None:
+def test_a_shelved_case_waits_as_its_own_timer_with_its_holds_and_work() -> None:
     world = _World()
     shelf = closing.ClosingShelf(world)
     cases = [_case(k) for k in range(3)]
@@ -61,9 +61,9 @@ def test_a_shelved_case_waits_with_its_holds_and_work_for_its_timer() -> None:
         shelf.shelve(case, list(holds[k]), 1.5 + k, 4.0 + k)  # type: ignore[arg-type]
     assert len(shelf) == 3
     for k, (delay, timer) in enumerate(world.env.timers):
-        assert delay == 4.0 + k and timer.work == 1.5 + k
-        assert timer.case is cases[k] and timer.holds == holds[k]
-        assert len(timer.case.assets) == 2  # an event log reads them when it closes
+        assert delay == 4.0 + k and timer.closing_work == 1.5 + k
+        assert timer is cases[k] and timer.kept == holds[k]
+        assert len(timer.assets) == 2  # an event log reads them when it closes
 
 
 def test_without_a_log_the_shelf_keeps_neither_assets_nor_holds() -> None:
@@ -81,7 +81,7 @@ def test_without_a_log_the_shelf_keeps_neither_assets_nor_holds() -> None:
     gc.collect()
     assert seen() is None and sys.getrefcount(asset) == held_by_the_case - 1
     ((_, timer),) = world.env.timers
-    assert timer.case is case and case.assets == () and timer.holds == () and timer.work == 2.0
+    assert timer is case and case.assets == () and case.kept == () and case.closing_work == 2.0
 
 
 def test_with_a_log_the_shelf_keeps_the_holds_while_it_waits() -> None:
@@ -93,6 +93,8 @@ def test_with_a_log_the_shelf_keeps_the_holds_while_it_waits() -> None:
     del hold
     gc.collect()
     assert seen() is not None
-    world.env.timers.clear()  # the timer gone (as once it has fired): nothing is kept
+    ((_, case),) = world.env.timers
+    world.env.timers.clear()  # the case gone (as once it has closed): nothing is kept
+    del case
     gc.collect()
     assert seen() is None
