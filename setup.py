@@ -6,6 +6,8 @@
 - ``sim/model/_send.c``: a task's step, a generator resumed without the StopIteration
   of its end, in C.
 - ``sim/model/_heap.c``: heapq's push and pop, timed entries compared in C.
+- ``sim/model/_later.c``: the clock's events of a later hour, their times unboxed, sorted
+  in SimPy's order in C.
 - ``sim/engine/_arenas.c``: CPython's small-object arenas served from regions marked for
   transparent huge pages (``sim.engine.hugepages``).
 - Every other module of ``sim.model``, and the model's event sink ``sim.results.observer``
@@ -34,6 +36,7 @@ extensions = [
     Extension("sim.model._free_times", [str(MODEL / "_free_times.c")], optional=True),
     Extension("sim.model._send", [str(MODEL / "_send.c")], optional=True),
     Extension("sim.model._heap", [str(MODEL / "_heap.c")], optional=True),
+    Extension("sim.model._later", [str(MODEL / "_later.c")], optional=True),
     Extension("sim.engine._arenas", ["sim/engine/_arenas.c"], optional=True),
 ]
 try:

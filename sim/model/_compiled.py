@@ -4,9 +4,10 @@ The normal install (``pip install -e .`` or a wheel) compiles with
 `mypyc <https://mypyc.readthedocs.io>`_ every module of :mod:`sim.model` but this one,
 ``__init__`` and the C kernels (``_keyed``: the keyed draw and the rounding; ``_blocks``:
 blocks of draws; ``_free_times``: a desk's heap of free times; ``_send``: a task's step;
-``_heap``: heapq's push and pop), and the model's event sink :mod:`sim.results.observer`
-with its :mod:`sim.results.hdr_tally`: the same code, typed as it already is for mypy, built as C
-extensions that Python imports before the ``.py`` beside them. The results are the same
+``_heap``: heapq's push and pop; ``_later``: the clock's later hours, times unboxed), and
+the model's event sink :mod:`sim.results.observer` with its :mod:`sim.results.hdr_tally`:
+the same code, typed as it already is for mypy, built as C extensions that Python imports
+before the ``.py`` beside them. The results are the same
 bits; the model runs about 3 times as fast.
 
 A compiled module no longer follows its source: in a source checkout, a model file edited

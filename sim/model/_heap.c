@@ -1,5 +1,4 @@
-/* heapq's push and pop, compiled, for the model's heaps of timed entries; and a stable
- * sort of entries by their times (in_time_order, below), for the clock's later hours.
+/* heapq's push and pop, compiled, for the model's heaps of timed entries.
  *
  * heappush(heap, item) and heappop(heap) are CPython's own (Modules/_heapqmodule.c: the
  * same sifts, the same moves), with one change: where both items compared are floats,
@@ -15,8 +14,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
-#include <stdlib.h>
 
 /* a < b: 1, 0, or -1 with an exception set */
 static inline int less(PyObject *a, PyObject *b) {
@@ -128,68 +125,11 @@ static PyObject *heappop(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return item;
 }
 
-/* in_time_order(times, items) -> (items, times) | None: the items and their times sorted
- * by time, stably (equal times keep their order), as new lists: what sorting the indices
- * by time with Python's sort gives. None where a time is not a float or is NaN (Python's
- * order there is the caller's to give) or the lists differ in length. */
-typedef struct {
-    double t;
-    Py_ssize_t k;
-} timed;
-
-static int by_time_then_place(const void *a, const void *b) {
-    const timed *x = a, *y = b;
-    if (x->t < y->t) return -1;
-    if (y->t < x->t) return 1;
-    return (x->k > y->k) - (x->k < y->k); /* equal times: the order they came in */
-}
-
-static PyObject *in_time_order(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "in_time_order(times: list, items: list)");
-        return NULL;
-    }
-    PyObject *times = args[0], *items = args[1];
-    Py_ssize_t n = PyList_GET_SIZE(times);
-    if (PyList_GET_SIZE(items) != n) Py_RETURN_NONE;
-    timed *keys = PyMem_Malloc((n ? n : 1) * sizeof(timed));
-    if (keys == NULL) return PyErr_NoMemory();
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *t = PyList_GET_ITEM(times, k);
-        if (!PyFloat_CheckExact(t) || isnan(PyFloat_AS_DOUBLE(t))) {
-            PyMem_Free(keys);
-            Py_RETURN_NONE;
-        }
-        keys[k].t = PyFloat_AS_DOUBLE(t);
-        keys[k].k = k;
-    }
-    qsort(keys, (size_t)n, sizeof(timed), by_time_then_place); /* a total order: stable */
-    PyObject *sorted_items = PyList_New(n), *sorted_times = PyList_New(n);
-    if (sorted_items == NULL || sorted_times == NULL) {
-        Py_XDECREF(sorted_items);
-        Py_XDECREF(sorted_times);
-        PyMem_Free(keys);
-        return NULL;
-    }
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *item = PyList_GET_ITEM(items, keys[j].k);
-        PyObject *t = PyList_GET_ITEM(times, keys[j].k);
-        Py_INCREF(item);
-        Py_INCREF(t);
-        PyList_SET_ITEM(sorted_items, j, item);
-        PyList_SET_ITEM(sorted_times, j, t);
-    }
-    PyMem_Free(keys);
-    return Py_BuildValue("(NN)", sorted_items, sorted_times);
-}
-
 static PyMethodDef methods[] = {
     {"heappush", (PyCFunction)(void (*)(void))heappush, METH_FASTCALL,
      "heappush(heap, item) -> None: heapq.heappush, timed entries compared in C."},
     {"heappop", (PyCFunction)(void (*)(void))heappop, METH_FASTCALL,
      "heappop(heap) -> item: heapq.heappop, timed entries compared in C."},
-    {"in_time_order", (PyCFunction)(void (*)(void))in_time_order, METH_FASTCALL,
-     "in_time_order(times, items) -> (items, times) sorted by time, stably; or None."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,13 +20,13 @@ was scheduled first. Events are therefore processed in exactly the order of
 longer grows with the number pending (a sort of float keys, not a heap pop of
 ``log2(pending)`` tuple comparisons).
 
-A later slot keeps its events as columns (:class:`_Later`: a list of their times beside a
-list of the events; the few not of NORMAL priority noted apart), not as SimPy's queue
-tuples: about 40 bytes an event waiting, not 130 (the tuple, its float and its number).
-Most of what a national run holds is events waiting days or months ahead, one or two for
-each open matter. (A typed array would take 16 bytes, but ``array.append`` parses its
-argument as a format, some 450 instructions an event, and its items are boxed again to be
-sorted.)
+A later slot keeps its events with their times unboxed beside them (``sim/model/_later.c``:
+a double and a reference, 16 bytes an event waiting; the few not of NORMAL priority noted
+apart), not as SimPy's queue tuples (about 130 bytes: the tuple, its float and its number)
+nor as a list of float objects beside a list of the events (about 48 bytes, and a float
+of its own to read, cold, when the hour comes). Most of what a national run holds is
+events waiting days or months ahead, one or two for each open matter. Without a C
+compiler the same columns are Python lists (:class:`_Later`), with the same order.
 
 The model's processes are compiled :class:`Task` objects (:meth:`Clock.start`,
 :meth:`Clock.start_now`) waiting on compiled :class:`Wake` events (:meth:`Clock.wait`),
@@ -88,11 +88,11 @@ class Clock(simpy.Environment):
         # slot -> events scheduled for it, in order: a ring indexed by the slot modulo _RING
         # for slots less than _RING ahead (None where nothing waits), with a count of the
         # slots that wait in it...
-        self._ring: list[_Later | None] = [None] * _RING
+        self._ring: list[Any] = [None] * _RING  # _Later or _later.Later: read by name
         self._ring_waiting = 0
         self._ring_first = _LAST + 1  # the least slot waiting in the ring (none: past _LAST)
         # ...and a dictionary from _RING on, with a heap of its keys
-        self._later: dict[int, _Later] = {}
+        self._later: dict[int, Any] = {}
         self._slots: list[int] = []
         # the current slot's due events, sorted by (time, priority); taken from ``_next``
         self._due: list[Any] = []
@@ -117,11 +117,12 @@ class Clock(simpy.Environment):
             self._scheduled += 1
             heappush(self._queue, (t, priority, self._scheduled, event))
             return
+        waiting: Any
         if slot - self._slot < _RING:  # a ring's item, not a dictionary's look-up of a boxed int
             ring = self._ring
             found = ring[slot & _RING_MASK]  # no other slot waiting there: they are all
             if found is None:  # less than _RING ahead
-                waiting = _Later()
+                waiting = _Hour()
                 ring[slot & _RING_MASK] = waiting
                 self._ring_waiting += 1
                 if slot < self._ring_first:
@@ -131,14 +132,13 @@ class Clock(simpy.Environment):
         else:
             far = self._later.get(slot)
             if far is None:
-                waiting = self._later[slot] = _Later()
+                waiting = self._later[slot] = _Hour()
                 heappush(self._slots, slot)
             else:
                 waiting = far
         if priority != NORMAL:  # rare: a process started at a later time, a stop
-            waiting.priorities[len(waiting.events)] = priority
-        waiting.times.append(t)
-        waiting.events.append(event)
+            waiting.prioritise(int(priority))
+        _add(waiting, t, event)
 
     def call_later(self, delay: float, timer: Timer, priority: EventPriority = NORMAL) -> None:
         """Call ``timer.fire()`` in ``delay`` days, in the order an event scheduled now with
@@ -187,6 +187,7 @@ class Clock(simpy.Environment):
         hour's events are always in one place."""
         ring = self._ring
         slot = self._ring_first
+        later: Any
         if slot <= _LAST:
             found = ring[slot & _RING_MASK]
             assert found is not None
@@ -213,7 +214,10 @@ class Clock(simpy.Environment):
             self._ring_waiting += 1
             if ahead < self._ring_first:
                 self._ring_first = ahead
-        self._due, self._due_times, self._due_priorities = later.in_order()
+        ordered = later.in_order()
+        if ordered is None:  # a time is NaN: Python's sort gives the order
+            ordered = _Later.of(*later.columns()).in_order()
+        self._due, self._due_times, self._due_priorities = ordered
         self._next = 0
         return True
 
@@ -227,9 +231,9 @@ class Clock(simpy.Environment):
         if slot <= _LAST:
             waiting = self._ring[slot & _RING_MASK]
             assert waiting is not None
-            return min(waiting.times)
+            return _first_time(waiting)
         if self._slots:
-            return min(self._later[self._slots[0]].times)
+            return _first_time(self._later[self._slots[0]])
         return math.inf
 
     def run(self, until: Any = None) -> Any:
@@ -330,7 +334,8 @@ class Clock(simpy.Environment):
 
 
 class _Later:
-    """The events scheduled for a later slot, in the order scheduled, as columns."""
+    """The events scheduled for a later slot, in the order scheduled, as columns: what
+    ``sim/model/_later.c``'s ``Later`` is (the same methods, the same order), in Python."""
 
     __slots__ = ("events", "priorities", "times")
 
@@ -338,7 +343,27 @@ class _Later:
         self.times: list[float] = []
         self.events: list[Any] = []
         # SimPy's priority is NORMAL but for these (position: priority): URGENT, a stop's -1
-        self.priorities: dict[int, EventPriority] = {}
+        self.priorities: dict[int, int] = {}
+
+    @staticmethod
+    def of(times: list[float], events: list[Any], priorities: dict[int, int]) -> _Later:
+        """The columns ``times``, ``events`` and ``priorities`` (:meth:`columns`'s)."""
+        later = _Later()
+        later.times, later.events, later.priorities = times, events, priorities
+        return later
+
+    def prioritise(self, priority: int) -> None:
+        """The next event added has ``priority`` (SimPy's), not NORMAL."""
+        self.priorities[len(self.events)] = priority
+
+    def columns(self) -> tuple[list[float], list[Any], dict[int, int]]:
+        return self.times, self.events, self.priorities
+
+    def first_time(self) -> float | None:
+        return min(self.times)
+
+    def __len__(self) -> int:
+        return len(self.events)
 
     def in_order(self) -> tuple[list[Any], list[float], list[int] | None]:
         """The events, their times and (None if all NORMAL) their priorities, in the order
@@ -356,10 +381,9 @@ class _Later:
                     break
             else:  # scheduled in time order already (often so): the stable sort's order
                 return events, times, None
-            ordered = _in_time_order(times, events)
-            if ordered is None:  # a time not a float, or NaN: Python's sort gives the order
-                ordered = _in_time_order_python(times, events)
-            return ordered[0], ordered[1], None
+            order = _sorted(range(n), key=times.__getitem__)
+            floats: list[Any] = times  # the same list, its floats moved as they are
+            return [events[k] for k in order], [floats[k] for k in order], None
         keyed = [(times[k], int(self.priorities.get(k, NORMAL)), k) for k in range(n)]
         keyed.sort(key=_time_and_priority)
         return (
@@ -373,16 +397,21 @@ def _time_and_priority(key: tuple[float, int, int]) -> tuple[float, int]:
     return key[0], key[1]
 
 
-def _in_time_order_python(times: list[float], events: list[Any]) -> tuple[list[Any], list[float]]:
-    """``events`` and their ``times`` sorted by time, stably (a sort of the indices)."""
-    order = _sorted(range(len(times)), key=times.__getitem__)
-    floats: list[Any] = times  # the same list, its floats moved as they are, not reboxed
-    return [events[k] for k in order], [floats[k] for k in order]
+def _add_python(later: _Later, t: float, event: Any) -> None:
+    """``event`` at ``t``, after those already in ``later``."""
+    later.times.append(t)
+    later.events.append(event)
 
 
-# the same in C (sim/model/_heap.c: the indices sorted by their doubles, with no call a key);
-# None where a time is not a float or is NaN
-_in_time_order: Final = compiled_or("in_time_order", _in_time_order_python, "sim.model._heap")
+def _first_time(waiting: Any) -> float:
+    """The least time of a later slot's events (``min`` where a time is NaN)."""
+    t = waiting.first_time()
+    return t if t is not None else min(waiting.columns()[0])
+
+
+# the columns in C (sim/model/_later.c: times unboxed beside their events), or in Python
+_Hour: Final = compiled_or("Later", _Later, "sim.model._later")
+_add: Final = compiled_or("add", _add_python, "sim.model._later")
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # for timers of one's own

@@ -31,7 +31,7 @@ from sim.model.case import FOR_ANSWERS, FOR_OFFICER, FOR_STINT_END, Case
 from sim.model.clock import URGENT
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.debtors import Asset
-from sim.model.network import Network, QueryResult, preferred
+from sim.model.network import Finding, Network, QueryResult, preferred
 from sim.model.officers import Court
 from sim.model.realisation import Realisation
 from sim.model.region import RegionRuntime
@@ -73,7 +73,7 @@ class Matter(Case):
 
     w: CaseWorld
     start: float  # when its first stint started (booked: not negative)
-    result: QueryResult | None  # its query, while it waits for the answers
+    findings: list[Finding] | None  # what its query found, while it waits for the answers
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class Matter(Case):
         )  # fmt: skip
         self.w = w
         self.start = -1.0
-        self.result = None
+        self.findings = None
 
     def fire(self) -> None:
         w = self.w
@@ -112,10 +112,9 @@ class Matter(Case):
             else:
                 _investigate(w, self)
         elif stage == FOR_ANSWERS:
-            result = self.result
-            assert result is not None
-            self.result = None
-            env.start_now(_enforce(w, self, result))
+            findings = self.findings
+            self.findings = None
+            env.start_now(_enforce(w, self, findings if findings is not None else []))
         else:  # FOR_CLOSING
             w.closing.close(self)
 
@@ -144,12 +143,13 @@ def _investigate(w: CaseWorld, case: Matter) -> None:
         case.region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
     )
     _count_requests(w, case, result)
-    if result.last > env.now:  # the case waits as itself (a process's wait, in its place)
-        case.result = result
+    if result.last > env.now:  # the case waits as itself (a process's wait, in its place),
+        # keeping what was found (if anything), not the query's record
+        case.findings = result.findings if result.findings else None
         case.stage = FOR_ANSWERS
         env.call_later(result.last - env.now, case)
     else:
-        env.start_now(_enforce(w, case, result))
+        env.start_now(_enforce(w, case, result.findings))
 
 
 def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
@@ -161,14 +161,15 @@ def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     close_case(w, case, money, env.now)
 
 
-def _enforce(w: CaseWorld, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
-    """A case to enforce, from the last answer to its query (``result``) to its closing."""
+def _enforce(w: CaseWorld, case: Case, findings: list[Finding]) -> Generator[Any, Any, None]:
+    """A case to enforce, from the last answer to its query (which found ``findings``) to
+    its closing."""
     env = w.env
     region = case.region
     court = case.court
     events = w.events
     pays_at = case.officer_start + case.pays_after  # credit punishment: some pay under pressure
-    targets = preferred(result.findings, region.preference)
+    targets = preferred(findings, region.preference)
     case.found = len(targets)
 
     # controls, with rework rounds for failed ones

@@ -66,26 +66,3 @@ def test_what_python_cannot_compare_fails_as_in_heapq() -> None:
         heap.heappush((), 1.0)
     with pytest.raises(TypeError):
         heap.heappop([], 2)
-
-
-@given(hs.lists(hs.sampled_from([0.0, -0.0, 1.0, 2.5, math.inf]) | hs.floats(-5, 5), max_size=80))
-def test_the_later_hours_sort_is_pythons_stable_sort_by_time(times) -> None:
-    heap = _compiled()
-    items = [object() for _ in times]
-    order = sorted(range(len(times)), key=times.__getitem__)
-    sorted_items, sorted_times = heap.in_time_order(times, items)
-    assert sorted_items == [items[k] for k in order]  # equal times keep their order
-    assert all(a is times[k] for a, k in zip(sorted_times, order, strict=True))
-    from sim.model import clock
-
-    assert clock._in_time_order_python(times, items) == (sorted_items, sorted_times)
-
-
-def test_times_the_sort_cannot_read_are_left_to_python() -> None:
-    heap = _compiled()
-    assert heap.in_time_order([1.0, math.nan], ["a", "b"]) is None
-    assert heap.in_time_order([1.0, 2], ["a", "b"]) is None  # an int
-    assert heap.in_time_order([1.0], ["a", "b"]) is None
-    assert heap.in_time_order([], []) == ([], [])
-    with pytest.raises(TypeError):
-        heap.in_time_order((1.0,), ["a"])
