@@ -73,7 +73,7 @@ class Matter(Case):
 
     w: CaseWorld
     start: float  # when its first stint started (booked: not negative)
-    findings: list[Finding] | None  # what its query found, while it waits for the answers
+    targets: list[Finding] | None  # what its query found to control, while it waits
 
     def __init__(
         self,
@@ -94,7 +94,7 @@ class Matter(Case):
         )  # fmt: skip
         self.w = w
         self.start = -1.0
-        self.findings = None
+        self.targets = None
 
     def fire(self) -> None:
         w = self.w
@@ -112,9 +112,9 @@ class Matter(Case):
             else:
                 _investigate(w, self)
         elif stage == FOR_ANSWERS:
-            findings = self.findings
-            self.findings = None
-            env.start_now(_enforce(w, self, findings if findings is not None else []))
+            targets = self.targets
+            self.targets = None
+            env.start_now(_enforce(w, self, targets if targets is not None else []))
         else:  # FOR_CLOSING
             w.closing.close(self)
 
@@ -128,7 +128,8 @@ def take(w: CaseWorld, case: Case) -> None:
 def _investigate(w: CaseWorld, case: Matter) -> None:
     """The officer's first stint is over (it began at ``case.start``): notices,
     restrictions, the investigation, and the network query over every channel the region
-    uses; then the case waits for the last answer."""
+    uses; then the case waits for the last answer, holding what it will control (not its
+    debtor's assets, unless an event log is kept: only a log reads them past this point)."""
     env = w.env
     events = w.events
     start = case.start
@@ -143,13 +144,17 @@ def _investigate(w: CaseWorld, case: Matter) -> None:
         case.region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
     )
     _count_requests(w, case, result)
-    if result.last > env.now:  # the case waits as itself (a process's wait, in its place),
-        # keeping what was found (if anything), not the query's record
-        case.findings = result.findings if result.findings else None
+    if not events.detailed:  # past the query only an event log reads them (a row's count)
+        case.assets = ()
+    # what to control: one finding an asset (the choice reads no time and draws nothing,
+    # so it is made now, while the findings are at hand, and only those chosen are kept)
+    targets = preferred(result.findings, case.region.preference)
+    if result.last > env.now:  # the case waits as itself (a process's wait, in its place)
+        case.targets = targets if targets else None
         case.stage = FOR_ANSWERS
         env.call_later(result.last - env.now, case)
     else:
-        env.start_now(_enforce(w, case, result.findings))
+        env.start_now(_enforce(w, case, targets))
 
 
 def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
@@ -161,15 +166,14 @@ def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     close_case(w, case, money, env.now)
 
 
-def _enforce(w: CaseWorld, case: Case, findings: list[Finding]) -> Generator[Any, Any, None]:
-    """A case to enforce, from the last answer to its query (which found ``findings``) to
-    its closing."""
+def _enforce(w: CaseWorld, case: Case, targets: list[Finding]) -> Generator[Any, Any, None]:
+    """A case to enforce, from the last answer to its query (which found ``targets`` to
+    control, one finding an asset) to its closing."""
     env = w.env
     region = case.region
     court = case.court
     events = w.events
     pays_at = case.officer_start + case.pays_after  # credit punishment: some pay under pressure
-    targets = preferred(findings, region.preference)
     case.found = len(targets)
 
     # controls, with rework rounds for failed ones
