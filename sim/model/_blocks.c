@@ -88,7 +88,6 @@ static PyObject *take(Blocks *self) {
     self->next = i + 1;
     switch (self->kind) {
     case DOUBLES:
-        __builtin_prefetch((const double *)self->buf + i + 8); /* the line after: no fault */
         return PyFloat_FromDouble(((const double *)self->buf)[i]);
     case INT64S:
         return PyLong_FromLongLong(((const long long *)self->buf)[i]);
