@@ -24,6 +24,7 @@ FOR_OFFICER: Final = 0  # an officer to take it (booked in filing order)
 FOR_STINT_END: Final = 1  # the end of its officer's first stint
 FOR_ANSWERS: Final = 2  # the last answer to its query
 FOR_CLOSING: Final = 3  # on the closing shelf: the time to book its closing work
+FOR_OFFICE_HOURS: Final = 4  # its court's office hours, to order its first controls
 
 
 @dataclass(slots=True, init=False)  # its __init__ below, compiled (a dataclass's is Python)

@@ -27,7 +27,7 @@ from typing import Any, Final
 from mypy_extensions import mypyc_attr
 
 from sim.model import deduction, freeze
-from sim.model.case import FOR_ANSWERS, FOR_OFFICER, FOR_STINT_END, Case
+from sim.model.case import FOR_ANSWERS, FOR_OFFICE_HOURS, FOR_OFFICER, FOR_STINT_END, Case
 from sim.model.clock import URGENT
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.debtors import Asset
@@ -64,11 +64,12 @@ class Matter(Case):
     Filed (:func:`take`), it books the court's next free officer at the instant a process
     started then would have, and fires again when the stint ends: an objection is then
     ruled on; a case to enforce is investigated and sends its query (:func:`_investigate`),
-    then waits as itself for the last answer, and goes on as a SimPy process
-    (:func:`_enforce`) from there. Each wait takes the place in the event order that the
-    process's own wait would have (the same time, priority and order of scheduling), and
-    the process goes on at the same point of the order as one that had waited
-    (:meth:`sim.model.clock.Clock.start_now`). A case still owing that then only waits
+    then waits as itself for the last answer (and, where something was found to control,
+    for its court's office hours, when the officer orders the controls), and goes on as a
+    SimPy process (:func:`_enforce`) from there. Each wait takes the place in the event
+    order that the process's own wait would have (the same time, priority and order of
+    scheduling), and the process goes on at the same point of the order as one that had
+    waited (:meth:`sim.model.clock.Clock.start_now`). A case still owing that then only waits
     for its closing does so as itself on the closing shelf (:mod:`sim.model.closing`)."""
 
     w: CaseWorld
@@ -114,7 +115,12 @@ class Matter(Case):
         elif stage == FOR_ANSWERS:
             targets = self.targets
             self.targets = None
-            env.start_now(_enforce(w, self, targets if targets is not None else []))
+            _answered(w, self, targets if targets is not None else [])
+        elif stage == FOR_OFFICE_HOURS:
+            targets = self.targets
+            assert targets is not None
+            self.targets = None
+            env.start_now(_enforce(w, self, targets, True))
         else:  # FOR_CLOSING
             w.closing.close(self)
 
@@ -154,7 +160,23 @@ def _investigate(w: CaseWorld, case: Matter) -> None:
         case.stage = FOR_ANSWERS
         env.call_later(result.last - env.now, case)
     else:
-        env.start_now(_enforce(w, case, targets))
+        _answered(w, case, targets)
+
+
+def _answered(w: CaseWorld, case: Matter, targets: list[Finding]) -> None:
+    """The last answer is in: with something to control, the officer orders the controls
+    in office hours (the case waits for them as itself, the process's first wait, in its
+    place); then the case goes on as a process."""
+    env = w.env
+    case.found = len(targets)
+    if targets:
+        ordered = case.court.calendar.next_open(env.now)
+        if ordered > env.now:
+            case.targets = targets
+            case.stage = FOR_OFFICE_HOURS
+            env.call_later(ordered - env.now, case)
+            return
+    env.start_now(_enforce(w, case, targets, True))
 
 
 def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
@@ -166,23 +188,28 @@ def _paid_in_pool(w: CaseWorld, case: Case) -> Generator[Any, Any, None]:
     close_case(w, case, money, env.now)
 
 
-def _enforce(w: CaseWorld, case: Case, targets: list[Finding]) -> Generator[Any, Any, None]:
+def _enforce(
+    w: CaseWorld, case: Case, targets: list[Finding], in_hours: bool
+) -> Generator[Any, Any, None]:
     """A case to enforce, from the last answer to its query (which found ``targets`` to
-    control, one finding an asset) to its closing."""
+    control, one finding an asset) to its closing; ``in_hours``: the first controls are
+    ordered now (office hours were waited for, if they had to be)."""
     env = w.env
     region = case.region
     court = case.court
     events = w.events
     pays_at = case.officer_start + case.pays_after  # credit punishment: some pay under pressure
-    case.found = len(targets)
 
     # controls, with rework rounds for failed ones
     money = Realisation(w, case)
     while targets:
         # an officer orders the controls in office hours
-        ordered = court.calendar.next_open(env.now)
-        if ordered > env.now:
-            yield env.wait(ordered - env.now)
+        if in_hours:
+            in_hours = False
+        else:
+            ordered = court.calendar.next_open(env.now)
+            if ordered > env.now:
+                yield env.wait(ordered - env.now)
         started = env.now
         in_person = [f for f in targets if freeze.needs_officer(f)]
         if in_person:
