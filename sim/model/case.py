@@ -3,8 +3,9 @@
 A record, and the clock's timer of its own waits (:class:`sim.model.clock.Timer`): what
 moves it at each is in :mod:`sim.model.lifecycle` (which extends it), the world that files
 and closes it in :mod:`sim.model.world`. A matter that waits for its officer, for the
-answers to its query or for its closing work is scheduled as itself, not as a timer object
-beside it: one object a wait fewer to make, touch after days or months, and free.
+answers to its query, for its court's office hours or for its closing work is scheduled as
+itself, not as a timer object beside it: one object a wait fewer to make, touch after days
+or months, and free.
 """
 
 from __future__ import annotations
