@@ -20,6 +20,12 @@ QUICK = ["--set", "horizon_days=30", "--set", "warmup_days=0"]
 # These tests check the command, not the generator's timing, on a 2-core machine that other
 # work shares: the generator's health bound is widened here (test_load_units checks it).
 LENIENT = ("--set", "load.slo.send_lag_p99_max_ms=200")
+# What a passing run writes, checked where CI's 2 cores run two other test processes: the
+# scenario's latency bounds (p99 200 ms) and 98% achieved rate failed there (p99 278 ms,
+# achieved 0.956 and 0.955 of the offered rate). The verdicts themselves are checked in
+# test_load_units and test_load_report; tests of something else widen them with these.
+LOADED_BOUNDS = ("--set", "load.slo.p99_ms={}", "--set", "load.slo.achieved_rate_min=0.9")
+LOADED_MACHINE = (*LOADED_BOUNDS, "--threshold", "all: corrected_p99 < 2000")
 
 
 FOREIGN = Path(__file__).with_name("foreign")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import BASELINE
-from tests.load.load_stub import LENIENT, QUICK, no_process_mentions
+from tests.load.load_stub import LENIENT, LOADED_MACHINE, QUICK, no_process_mentions
 
 # A world where the provident-fund cap can bite at once: every debtor holds a large fund,
 # claims exceed the cap, agencies answer within seconds (5 s of wall time per simulated day).
@@ -25,7 +25,7 @@ CAP_WORLD = [
 def test_load_starts_the_api_checks_the_cap_and_stops_it(chakong, tmp_path):
     out = tmp_path / "out"
     r = chakong("load", str(BASELINE), "--rate", "40", "--duration", "8s", "--out", str(out),
-            "--json", "--no-progress", *QUICK, *LENIENT, *CAP_WORLD)  # fmt: skip
+            "--json", "--no-progress", *QUICK, *LENIENT, *LOADED_MACHINE, *CAP_WORLD)  # fmt: skip
     assert r.returncode == 0, r.stderr + r.stdout
     s = json.loads(r.stdout)
     assert s["errors"]["count"] == 0 and s["violations"]["count"] == 0
@@ -43,7 +43,7 @@ def test_load_starts_the_api_checks_the_cap_and_stops_it(chakong, tmp_path):
 def _run(chakong, tmp_path, *more: str) -> dict:
     out = tmp_path / "out"
     r = chakong("load", str(BASELINE), "--out", str(out), "--json", "--no-progress", *QUICK,
-                *LENIENT, *more)  # fmt: skip
+                *LENIENT, *LOADED_MACHINE, *more)  # fmt: skip
     assert r.returncode == 0, r.stderr + r.stdout
     assert no_process_mentions(str(out))  # neither the API nor Locust outlives the run
     return json.loads(r.stdout)

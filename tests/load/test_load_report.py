@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import cjk_font_used
-from tests.load.load_stub import LENIENT, load_args, run_process, stub_api
+from tests.load.load_stub import LENIENT, LOADED_MACHINE, load_args, run_process, stub_api
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def load_dir(tmp_path_factory):
     out = root / "load-run"
     with stub_api(root) as (url, fixtures):
         done = run_process(*load_args(url, fixtures, out, "--rate", "60", "--duration", "3s",
-                                      *LENIENT))  # fmt: skip
+                                      *LENIENT, *LOADED_MACHINE))  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out
 
