@@ -23,7 +23,8 @@ LENIENT = ("--set", "load.slo.send_lag_p99_max_ms=200")
 # What a passing run writes, checked where CI's 2 cores run two other test processes: the
 # scenario's latency bounds (p99 200 ms) and 98% achieved rate failed there (p99 278 ms,
 # achieved 0.956 and 0.955 of the offered rate). The verdicts themselves are checked in
-# test_load_units and test_load_report; tests of something else widen them with these.
+# test_load_units (latency, achieved rate, errors) and test_load_command (a threshold that
+# fails exits 1); tests of something else widen the bounds with these.
 LOADED_BOUNDS = ("--set", "load.slo.p99_ms={}", "--set", "load.slo.achieved_rate_min=0.9")
 LOADED_MACHINE = (*LOADED_BOUNDS, "--threshold", "all: corrected_p99 < 2000")
 
