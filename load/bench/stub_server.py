@@ -4,9 +4,11 @@ It speaks just enough of the API's contract (``chakong serve``) for the court fl
 cases (listing their controls), queries answered at once, controls decided at once (as the
 API's ``controls = "instant"``, readable at ``GET /v1/controls/{id}``) with the
 provident-fund cap and idempotency keys, reconcile and audit verify; every answer waits
-``--delay`` seconds, and ``--stall-for S --stall-at T`` holds *every* answer from T seconds
-after the first request until S seconds later (a global stall, such as a long garbage
-collection or a lock), so tests can see what the generator makes of it. ``--break-cap``
+``--delay`` seconds, and ``--stall-for S --stall-after N`` holds *every* answer from the
+arrival of the N-th request until S seconds later (a global stall, such as a long garbage
+collection or a lock), so tests can see what the generator makes of it. The stall is placed
+by a count of requests, not by a time, so it falls at the same point of an open workload
+however long the generator took to start. ``--break-cap``
 accepts over-cap deductions (a deliberately wrong server, for the violation checks);
 ``--pending`` never answers a query (nothing to freeze: the mix cannot be kept).
 
@@ -38,17 +40,17 @@ class StubApi:
     def __init__(
         self,
         delay: float,
-        stall_at: float | None,
+        stall_after: int | None,
         stall_for: float,
         break_cap: bool,
         pending: bool = False,
     ):
         self.delay = delay
-        self.stall_at = stall_at
+        self.stall_after = stall_after
         self.stall_for = stall_for
+        self.stall_start: float | None = None  # when the N-th request arrived
         self.break_cap = break_cap
         self.pending = pending  # queries are never answered
-        self.first: float | None = None
         self.ids = itertools.count(1)
         self.cases: dict[str, dict[str, Any]] = {}
         self.queries: dict[str, str] = {}
@@ -62,10 +64,10 @@ class StubApi:
     async def hold(self) -> None:
         if self.delay > 0:
             await asyncio.sleep(self.delay)
-        if self.stall_at is not None and self.first is not None:
-            start = self.first + self.stall_at
+        start = self.stall_start
+        if start is not None:
             now = time.perf_counter()
-            if start <= now < start + self.stall_for:
+            if now < start + self.stall_for:
                 await asyncio.sleep(start + self.stall_for - now)
 
     # ------------------------------------------------------------ routes
@@ -164,9 +166,9 @@ class StubApi:
                         headers[k.strip().lower()] = v.strip()
                 length = int(headers.get("content-length") or 0)
                 raw = await reader.readexactly(length) if length else b""
-                if self.first is None and target.startswith("/v1/cases"):
-                    self.first = time.perf_counter()  # the load starts: the stall's clock
                 self.requests += 1
+                if self.requests == self.stall_after:
+                    self.stall_start = time.perf_counter()  # the stall begins
                 await self.hold()
                 if not headers.get("authorization", "").startswith("Bearer "):
                     status, answer = 401, {"code": "unauthorized"}
@@ -208,7 +210,7 @@ def fixtures(base_url: str, regions: list[str], courts: int, debtors: int) -> di
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    api = StubApi(args.delay, args.stall_at, args.stall_for, args.break_cap, args.pending)
+    api = StubApi(args.delay, args.stall_after, args.stall_for, args.break_cap, args.pending)
     server = await asyncio.start_server(api.serve_connection, "127.0.0.1", args.port, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}"
@@ -226,7 +228,7 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     p.add_argument(
-        "--stall-at", type=float, default=None, help="seconds after the first case filed"
+        "--stall-after", type=int, default=None, help="the stall begins at the N-th request"
     )
     p.add_argument("--stall-for", type=float, default=2.0, help="length of the stall, seconds")
     p.add_argument("--break-cap", action="store_true", help="accept over-cap deductions")

@@ -21,9 +21,11 @@ RATE, SECONDS = 200, 15
 
 @pytest.mark.slow
 def test_stall_shows_in_corrected_latency_only(chakong, tmp_path):
-    # the stub's stall clock starts at the first case filed (the preflight's); Locust starts
-    # and primes (at most half a second) in about 3 s, so the stall falls 5 s into the run
-    stall = ("--delay", "0.05", "--stall-at", "8", "--stall-for", "2")
+    # the stall begins at the stub's 1,000th request: the preflight and the priming (at most
+    # half a second on 8 connections, each answer 50 ms) send at most about 100, so it falls
+    # 4.5 to 5 s into the run, however long Locust took to start (a time after the first
+    # request moved it with the machine's load: on a loaded machine it fell before 2 s)
+    stall = ("--delay", "0.05", "--stall-after", "1000", "--stall-for", "2")
     run = ("--rate", str(RATE), "--duration", f"{SECONDS}s", "--seed", "7",
            "--set", "load.max_in_flight=20", "--set", "load.prime_max_seconds=0.5",
            "--set", 'load.slo.p99_ms={"POST /v1/queries" = 200}')  # fmt: skip
