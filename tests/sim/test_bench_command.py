@@ -71,10 +71,15 @@ def test_bench_reports_the_ratio_events_and_memory(cli, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_national_bench_runs_each_scale_in_its_own_process(cli) -> None:
-    done = cli("bench", "--national", "--scale", "0.001,0.0005", "--json")
+    done = cli("bench", "--national", "--scale", "0.001,0.0005", "--repeat", "2", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout)
     assert r["scenario"] == "national-2023" and r["split"].startswith("not available")
+    assert r["rounds"] == 2 and len(r["relative_cost_by_round"]) == 2
+    for run in r["runs"]:  # each scale's best round, and both rounds beside it
+        assert len(run["round_wall_seconds"]) == len(run["round_cost_per_matter"]) == 2
+        assert run["cost_per_matter"] == pytest.approx(min(run["round_cost_per_matter"]))
+        assert run["wall_seconds"] in run["round_wall_seconds"]
     assert (r["target_wall_seconds"], r["target_peak_gib"]) == (600, 1.5)
     small, large = r["runs"]
     assert (small["scale"], large["scale"]) == (0.0005, 0.001)  # smallest first
@@ -94,7 +99,8 @@ def test_national_bench_runs_each_scale_in_its_own_process(cli) -> None:
         large["cost_per_matter"] / small["cost_per_matter"], rel=0.01
     )
     assert r["largest_relative_cost"] == large["relative_cost"]
-    assert "at scale 0.0005" in done.stderr and "at scale 0.001" in done.stderr  # the bars
+    assert "at scale 0.0005 (round 1 of 2)" in done.stderr  # the bars, the scales in turn
+    assert "at scale 0.001 (round 2 of 2)" in done.stderr
 
 
 @pytest.mark.parametrize(
