@@ -48,5 +48,9 @@ def test_stall_shows_in_corrected_latency_only(chakong, tmp_path):
     failed = [c["check"] for c in s["slo"]["checks"] if not c["passed"]]
     assert "send_query: corrected_p99 < 200" in failed  # "POST /v1/queries": its adapter name
     assert not [c for c in failed if c.startswith(("poll_query", "freeze", "all"))]
-    stalls = [r["t"] for r in s["time_series"]["intervals"] if r["stall"]]
-    assert stalls and 2 <= stalls[0] <= 9, stalls  # the time series marks it
+    # the time series marks the stall where it fell (4.5 to 5 s in) and not the whole run
+    # (on a loaded machine the first second can look like a stall too: its sends are late)
+    intervals = s["time_series"]["intervals"]
+    stalls = [r["t"] for r in intervals if r["stall"]]
+    assert any(3 <= t <= 7 for t in stalls), stalls
+    assert len(stalls) <= len(intervals) // 2, stalls
