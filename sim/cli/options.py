@@ -220,10 +220,10 @@ PRECISION = ("precision", "max_replications", "precision_metrics", "dask", "no_r
 """What run, compare and sweep take beside their scenarios."""
 
 PRECISION_HELP = """\
---precision P adds replications until every headline metric's 95%% interval has a
-half-width under P times its mean (P=0.02: 2%%), or --max-replications is reached, with the
+--precision P adds replications until every headline metric's 95% interval has a
+half-width under P times its mean (P=0.02: 2%), or --max-replications is reached, with the
 replication algorithm of Hoad, Robinson and Davies (2010): start from --replications
-(default 3), and accept once the target has held for 5 more replications. Rates under 1%%
+(default 3), and accept once the target has held for 5 more replications. Rates under 1%
 are judged against 1 percentage point; metrics that never vary meet any target; metrics
 never observed are not judged. The output says which happened."""
 

@@ -61,7 +61,7 @@ RUN_HELP = "run a scenario: replications, 95%% intervals, results folder"
 
 RUN_ABOUT = (
     "Run replications of a scenario and report every headline metric as a "
-    "mean with a 95%% t-interval."
+    "mean with a 95% t-interval."
 )
 
 VERIFY_HELP = "check a validation scenario against its closed form (Erlang C, Jackson)"
@@ -75,7 +75,7 @@ CALIBRATE_HELP = "check a scenario against its published figures, or fit it to t
 
 CALIBRATE_ABOUT = (
     "Run a scenario and compare each [[calibration]] figure (a published "
-    "target or check) with the simulated mean and its 95%% interval; or, with --fit, fit "
+    "target or check) with the simulated mean and its 95% interval; or, with --fit, fit "
     "the parameters of its [fit] table to its targets."
 )
 

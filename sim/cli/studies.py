@@ -20,7 +20,7 @@ examples:
 
 Every scenario runs replications 0..N-1 with the same seed (common random numbers), so the
 difference of each metric against the base is paired replication by replication; a
-difference is significant (*) when its 95%% interval excludes 0. --set applies to every
+difference is significant (*) when its 95% interval excludes 0. --set applies to every
 scenario. The results folder (default results/compare-<base>/<UTC time>/) holds
 comparison.json, comparison.csv, manifest.json, a run folder per scenario under
 scenarios/, and report.html.
@@ -44,7 +44,7 @@ sequence with --samples base points (a power of 2, default 8) for Sobol' indices
 k levels per input (--samples = k^inputs, default 3 levels). Every point runs the same
 replications with the same seed. Prints which inputs drive each --metric (default
 time_to_recovery_days_mean and throughput_cases_per_year); writes sweep.csv (inputs, means
-and 95%% intervals per point), sensitivity.csv, sweep.json and report.html.
+and 95% intervals per point), sensitivity.csv, sweep.json and report.html.
 
 {PRECISION_HELP}
 """
@@ -139,14 +139,14 @@ COMPARE_HELP = "what-if: run scenarios under common random numbers, paired diffe
 COMPARE_ABOUT = (
     "Run a base scenario and others with the same seeds (common random "
     "numbers) and report, for every headline metric, each mean and the paired "
-    "difference against the base with its 95%% interval."
+    "difference against the base with its 95% interval."
 )
 
 SWEEP_HELP = "vary scenario fields over a design; which inputs drive the metrics"
 
 SWEEP_ABOUT = (
     "Run a designed sweep over scenario fields and report every point's "
-    "metrics with 95%% intervals and which inputs drive them."
+    "metrics with 95% intervals and which inputs drive them."
 )
 
 REPORT_HELP = "build the self-contained HTML report of results folders"

@@ -65,3 +65,15 @@ def test_help_example_fields_exist(command: str, line: str) -> None:
             overrides.append(f"{path}={bounds.split(':')[0]}")
     for file in files:
         load_scenario(ROOT / file, overrides)  # raises UserError naming the field
+
+
+def test_help_texts_show_a_percent_sign_as_one() -> None:
+    """argparse %-formats a command's one-line help but lays out its description and
+    epilog as written: a doubled sign there reaches the user doubled."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    texts = {"chakong": parser.format_help()}
+    texts |= {name: p.format_help() for name, p in sub.choices.items()}
+    assert "95% intervals" in texts["chakong"]
+    assert "95% t-interval" in texts["run"]
+    assert [name for name, text in texts.items() if "%%" in text] == []
