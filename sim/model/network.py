@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
-from sim.model.free_times import FreeTimes
+from sim.model.free_times import FreeTimes, Servers
 from sim.model.streams import Streams, inverse, key_of, keyed_uniform, sampler, uniforms
 from sim.model.topology import Topology
 from sim.scenario.holidays import load_holidays
@@ -57,7 +57,7 @@ class AgencyDesk:
         self.deadline_days = (
             spec.answer_deadline_hours / 24.0 if spec.answer_deadline_hours is not None else None
         )
-        self.desks = FreeTimes(spec.servers)  # when each desk is next free
+        self.desks: Servers = FreeTimes(spec.servers)  # when each desk is next free
         self.last_submitted = 0.0
         self.next_pickup = -1.0  # the polling instant the latest request waits for
 
@@ -74,11 +74,9 @@ class AgencyDesk:
         if manual is not None and float(manual()) < self.manual_share:
             # answered by hand by the staff, in their hours (not on the automated desks)
             return self.office.advance(pickup, self.manual_days())
-        free = self.desks.least()
         processing: float = self.processing()  # a float, read unboxed (a draw is Any)
-        done = (pickup if pickup > free else free) + processing
-        self.desks.replace_least(done)
-        return done
+        # on the desk free first, at the pickup or when that desk is free, if later
+        return self.desks.serve(pickup, processing)
 
 
 class LinkRuntime:

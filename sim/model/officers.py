@@ -20,7 +20,7 @@ from mypy_extensions import mypyc_attr
 
 from sim.model.calendar import WorkingTime
 from sim.model.clock import Clock
-from sim.model.free_times import FreeTimes
+from sim.model.free_times import FreeTimes, Servers
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # the model's event sink extends it
@@ -49,7 +49,7 @@ class Court:
         self.name = name
         self.region = region
         self.officers = officers
-        self.free_at = FreeTimes(officers)  # when each officer is next free
+        self.free_at: Servers = FreeTimes(officers)  # when each officer is next free
         self.calendar = calendar
         self.work_log = work_log
         self._last_request = 0.0
