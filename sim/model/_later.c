@@ -14,6 +14,8 @@
  *                           that order: later.columns())
  *   later.first_time()      the least time (inf if empty; None where a time is NaN)
  *   later.columns()         (times, events, {position: priority}), as scheduled
+ *   take_due(due, i)        due[i] (an hour's events in order, a list), None left in its
+ *                           place; the events some places on asked of memory meanwhile
  *
  * Built by the normal install when a C compiler is there (setup.py, optional); without
  * one, the clock uses _Later, with the same results.
@@ -21,7 +23,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     double t;
@@ -132,6 +136,66 @@ static int by_time_priority_place(const void *a, const void *b) {
     return (x->k > y->k) - (x->k < y->k); /* the order scheduled */
 }
 
+/* A time's bits as an unsigned number in the times' order: the sign bit flipped for a
+ * time of at least 0, every bit for one below; -0 as 0, which the order counts equal. */
+static uint64_t order_bits(double t) {
+    if (t == 0.0) t = 0.0;
+    uint64_t u;
+    memcpy(&u, &t, sizeof u);
+    return (u >> 63) ? ~u : (u | ((uint64_t)1 << 63));
+}
+
+typedef struct {
+    uint64_t bits;
+    Py_ssize_t k;
+} radix_key;
+
+/* Fill keys[j].k with the positions in the order of time, and of scheduling among equal
+ * times, as qsort with by_time_priority_place gives when every priority is NORMAL: a
+ * stable sort of the times' bits, a byte a pass, least significant first (passes where
+ * every time has the same byte, as the high bytes of one hour's times mostly are, are
+ * skipped). Its work a time is the same however many share the hour, where a comparison
+ * sort's grows with the hour's events (some 1,100 at scale 0.2 of the national scenario,
+ * 60 at 0.01). 0 on success, -1 with an exception set. */
+#define RADIX_MIN 256 /* below it, qsort: the counts cost more than the comparisons */
+static int radix_order(const entry *e, Py_ssize_t n, key *keys) {
+    radix_key *a = PyMem_Malloc((size_t)n * 2 * sizeof(radix_key));
+    if (a == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    radix_key *b = a + n;
+    Py_ssize_t count[8][256]; /* 16 KB */
+    memset(count, 0, sizeof count);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint64_t bits = order_bits(e[k].t);
+        a[k].bits = bits;
+        a[k].k = k;
+        for (int d = 0; d < 8; d++) count[d][(bits >> (8 * d)) & 255]++;
+    }
+    for (int d = 0; d < 8; d++) {
+        Py_ssize_t *c = count[d];
+        if (c[(a[0].bits >> (8 * d)) & 255] == n) continue; /* one byte for all */
+        Py_ssize_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            Py_ssize_t m = c[v];
+            c[v] = at;
+            at += m;
+        }
+        for (Py_ssize_t j = 0; j < n; j++) b[c[(a[j].bits >> (8 * d)) & 255]++] = a[j];
+        radix_key *swap = a;
+        a = b;
+        b = swap;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        keys[j].t = e[a[j].k].t;
+        keys[j].k = a[j].k;
+        keys[j].priority = 1;
+    }
+    PyMem_Free(a < b ? a : b); /* the block both halves are in */
+    return 0;
+}
+
 /* the priority of the event at position k (NORMAL: 1, as SimPy's) */
 static int priority_of(Later *self, Py_ssize_t k, long *out) {
     *out = 1;
@@ -158,15 +222,22 @@ static PyObject *in_order(Later *self, PyObject *unused) {
     if (!sorted || prioritised) {
         keys = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(key));
         if (keys == NULL) return PyErr_NoMemory();
-        for (Py_ssize_t k = 0; k < n; k++) {
-            keys[k].t = e[k].t;
-            keys[k].k = k;
-            if (priority_of(self, k, &keys[k].priority) < 0) {
+        if (!prioritised && n >= RADIX_MIN) {
+            if (radix_order(e, n, keys) < 0) {
                 PyMem_Free(keys);
                 return NULL;
             }
+        } else {
+            for (Py_ssize_t k = 0; k < n; k++) {
+                keys[k].t = e[k].t;
+                keys[k].k = k;
+                if (priority_of(self, k, &keys[k].priority) < 0) {
+                    PyMem_Free(keys);
+                    return NULL;
+                }
+            }
+            qsort(keys, (size_t)n, sizeof(key), by_time_priority_place); /* a total order */
         }
-        qsort(keys, (size_t)n, sizeof(key), by_time_priority_place); /* a total order */
     }
     PyObject *events = PyList_New(n), *times = PyList_New(n);
     PyObject *priorities = prioritised ? PyList_New(n) : (Py_INCREF(Py_None), Py_None);
@@ -255,9 +326,46 @@ static PyTypeObject LaterType = {
     .tp_as_sequence = &later_as_sequence,
 };
 
+/* take_due(due, i) -> due[i], which is left None: the clock's step takes the hour's next
+ * event so. The events of an hour were scheduled hours, days or months before, each an
+ * object of its own seldom still in the cache; the first lines of the one TAKE_AHEAD
+ * places on are asked for now, so that memory brings them while the events between are
+ * processed (the same events in the same order: a prefetch changes no value). Its three
+ * lines hold what the step and a matter's wake read first (the type, the callbacks, the
+ * stage). National scenario at scale 0.1, whole runs in turn (2026-12-05): 8 places on
+ * took 0.978 times the time of none, 16 about 0.985 times 8, 32 no better than 16. Asking
+ * for what an event points to as well (five levels, 50 places on) was tried at an earlier
+ * stop and gained nothing: following the pointers costs what the prefetch saves. */
+#define TAKE_AHEAD 16
+static PyObject *take_due(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyLong_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "take_due(due: list, i: int)");
+        return NULL;
+    }
+    PyListObject *due = (PyListObject *)args[0];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]), n = PyList_GET_SIZE(due);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (i < 0 || i >= n) {
+        PyErr_SetString(PyExc_IndexError, "take_due: no such event");
+        return NULL;
+    }
+    if (i + TAKE_AHEAD < n) {
+        const char *ahead = (const char *)due->ob_item[i + TAKE_AHEAD];
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + 64);
+        __builtin_prefetch(ahead + 128);
+    }
+    PyObject *event = due->ob_item[i]; /* its reference moves to the caller */
+    Py_INCREF(Py_None);
+    due->ob_item[i] = Py_None;
+    return event;
+}
+
 static PyMethodDef methods[] = {
     {"add", (PyCFunction)(void (*)(void))add, METH_FASTCALL,
      "add(later, t, event): the event at time t, after those already there."},
+    {"take_due", (PyCFunction)(void (*)(void))take_due, METH_FASTCALL,
+     "take_due(due, i) -> due[i], leaving None in its place."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -59,6 +59,17 @@ NORMAL: Final = simpy_events.NORMAL
 _sorted: Final = sorted  # a builtin held in a C variable, not looked up at each call
 URGENT: Final = simpy_events.URGENT
 
+
+def _take_due_python(due: list[Any], i: int) -> Any:
+    """``due[i]``, leaving None in its place (``sim/model/_later.c``'s ``take_due``
+    prefetches the events a few places on as well)."""
+    event = due[i]
+    due[i] = None
+    return event
+
+
+_take_due: Final = compiled_or("take_due", _take_due_python, "sim.model._later")
+
 SLOTS_PER_DAY: Final = 24  # an hour of simulated time a slot
 _LAST: Final = 2**62  # the slot of events at infinity (or beyond any horizon), after all others
 # later slots less than this many hours ahead are the items of a ring, a list indexed by
@@ -293,8 +304,8 @@ class Clock(simpy.Environment):
                 event = entry[3]
             else:
                 self._now = t
-                event = self._due[i]
-                self._due[i] = None  # not kept alive by the clock once processed
+                # not kept alive by the clock once processed (None left in its place)
+                event = _take_due(self._due, i)
                 self._next = i + 1
         else:
             entry = heappop(queue)

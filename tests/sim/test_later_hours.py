@@ -60,6 +60,28 @@ def test_an_hour_in_c_gives_what_the_python_columns_give(hour) -> None:
     assert len(mine) == 0  # given away: the hour is empty
 
 
+# a busy hour (at least RADIX_MIN events, all NORMAL) is ordered by the times' bits, not
+# by comparisons: many equal times, both zeros, negative and infinite times among them
+busy = hs.lists(
+    hs.tuples(
+        hs.sampled_from([0.0, -0.0, 0.5, 0.5, -1.5, math.inf]) | hs.floats(-5, 5), hs.just(1)
+    ),
+    min_size=256,
+    max_size=700,
+)
+
+
+@given(busy)
+def test_a_busy_hour_gives_simpys_order_too(hour) -> None:
+    _later = _compiled()
+    mine = _later.Later()
+    events = _fill(mine, _later.add, hour)
+    got, times, priorities = mine.in_order()
+    order = sorted(range(len(hour)), key=lambda k: hour[k][0])  # a stable sort: ties in order
+    assert got == [events[k] for k in order] and priorities is None
+    assert [math.copysign(1, t) for t in times] == [math.copysign(1, hour[k][0]) for k in order]
+
+
 def test_a_nan_time_is_left_to_pythons_sort_as_the_clock_does() -> None:
     _later = _compiled()
     later = _later.Later()
@@ -116,3 +138,24 @@ def test_what_is_not_a_time_fails_clearly() -> None:
         _later.add([], 1.0, object())
     with pytest.raises(TypeError):
         _later.Later(3)
+
+
+def test_taking_a_due_event_leaves_none_and_moves_its_reference() -> None:
+    _later = _compiled()
+    events = [object() for _ in range(20)]
+    due, held = list(events), sys.getrefcount(events[3])
+    # near the end too, where there is nothing ahead to ask for
+    same = [_later.take_due(due, i) is events[i] for i in (3, 0, 19, 12)]
+    now = sys.getrefcount(events[3])  # outside an assert, whose rewriting holds its parts
+    assert now == held - 1  # the list's reference went with it
+    assert same == [True] * 4
+    assert due == [None if i in (0, 3, 12, 19) else e for i, e in enumerate(events)]
+    assert clock._take_due is _later.take_due
+    python = list(events)
+    assert clock._take_due_python(python, 5) is events[5] and python[5] is None
+    with pytest.raises(IndexError):
+        _later.take_due(due, 20)
+    with pytest.raises(IndexError):
+        _later.take_due(due, -1)
+    with pytest.raises(TypeError):
+        _later.take_due(tuple(due), 1)
