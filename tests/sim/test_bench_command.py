@@ -50,6 +50,7 @@ def test_bench_reports_the_ratio_events_and_memory(cli, tmp_path: Path) -> None:
         r["cases_per_second"] / r["textbook_customers_per_second"], rel=0.01
     )
     assert r["ratio_per_round"] == [r["ratio"]]
+    assert r["cases_per_round"] == [r["cases_per_replication"]] and r["cases_per_replication"] > 0
     assert r["events_per_matter"] > 1 and r["textbook_events_per_customer"] == pytest.approx(6)
     assert r["memory_growth_ratio"] == pytest.approx(
         r["peak_memory_mb_4x"] / r["peak_memory_mb_1x"], rel=0.01
@@ -67,6 +68,12 @@ def test_bench_reports_the_ratio_events_and_memory(cli, tmp_path: Path) -> None:
         assert per_open is None
     text = format_bench(r)
     assert f"{r['open_matters_1x']:,} -> {r['open_matters_4x']:,} matters open" in text
+    assert f"({r['cases_per_replication']:,} cases a replication, best of 1 rounds" in text
+    # rounds run replications of their own: the header gives their range, not the last's
+    r |= {"rounds": 2, "cases_per_round": [15_672, 15_518], "ratio_per_round": [0.5, 0.6]}
+    assert "(15,518 to 15,672 cases a replication, one a round, best of 2 rounds" in (
+        format_bench(r)
+    )
 
 
 @pytest.mark.slow
