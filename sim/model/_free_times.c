@@ -1,5 +1,5 @@
 /* sim.model.free_times.FreeTimes, compiled: when each server of a desk (an agency's desks,
- * a court's officers) is next free, as a binary min-heap of doubles in one block of memory.
+ * a court's officers) is next free, as a four-way min-heap of doubles in one block of memory.
  *
  * The Python class (sim.model.free_times.FreeTimesPython) keeps a list of float objects
  * sifted by heapq: each time a float of its own, made when a job is booked and freed when
@@ -53,19 +53,27 @@ static int empty(FreeTimes *self) {
     return 1;
 }
 
-/* The least is replaced by u, sifted down to its place. The lesser child is chosen
- * without a branch (a comparison added to its position): which child is less is a coin
- * toss the processor cannot predict, at each of a large desk's eight or more levels. */
+/* The least is replaced by u, sifted down to its place. The heap is four-way (the
+ * children of i are 4i+1 to 4i+4, side by side): half the levels of a binary heap, each a
+ * load that waits for the comparison before it, and a level's four children on one or two
+ * lines of memory. The least child is chosen without a branch (which is least is a toss
+ * the processor cannot predict). */
 static void sift(FreeTimes *self, double u) {
     double *t = self->times;
-    Py_ssize_t n = self->n, at = 0, child = 1;
-    while (child < n) {
-        if (child + 1 < n) child += t[child + 1] < t[child];
-        double c = t[child];
+    Py_ssize_t n = self->n, at = 0, first = 1;
+    while (first < n) {
+        Py_ssize_t least = first;
+        double c = t[first];
+        Py_ssize_t end = first + 4 < n ? first + 4 : n;
+        for (Py_ssize_t k = first + 1; k < end; k++) {
+            int less = t[k] < c;
+            least = less ? k : least;
+            c = less ? t[k] : c;
+        }
         if (!(c < u)) break;
         t[at] = c;
-        at = child;
-        child = 2 * at + 1;
+        at = least;
+        first = 4 * at + 1;
     }
     t[at] = u;
 }
@@ -126,8 +134,11 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *get_arity(FreeTimes *self, void *closure) { return PyLong_FromLong(4); }
+
 static PyGetSetDef getset[] = {
     {"times", (getter)get_times, NULL, "The times, in the heap's order (a new list).", NULL},
+    {"arity", (getter)get_arity, NULL, "Children a time has in the heap: 4.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
