@@ -14,3 +14,8 @@ class UserError(Exception):
     def __init__(self, problems: str | list[str]) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class SplitNotExact(UserError):
+    """A replication split across processes met what would make its results differ from
+    one process's (:mod:`sim.engine.split`): it must run unsplit."""

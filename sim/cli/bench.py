@@ -24,8 +24,10 @@ BENCH_ABOUT = (
     "memory, matters per second and the cost per matter in textbook customers (the textbook "
     "timed between the runs), relative to the smallest scale (targets: the largest within "
     "10%; at scale 1, <= 600 s on 2 cores and <= 1.5 GiB); with --repeat, rounds of "
-    "every scale in turn, each scale's best round reported, and each round's relative cost. "
-    "The parallel split of one replication is not provided."
+    "every scale in turn, each scale's best round reported, and each round's relative cost; "
+    "with --split, each scale also split by region into that many parts (processes), its "
+    "wall and CPU seconds, peak memory, speed-up and whether its results are the unsplit "
+    "run's to the bit."
 )
 
 BENCH_EPILOG = """\
@@ -34,6 +36,7 @@ examples:
   chakong bench --json --repeat 5
   chakong bench --national --scale 0.01,0.05,0.2   # the scale penalty of the cost per matter
   chakong bench --national --scale 0.01,0.2 --repeat 3   # best of 3 rounds: a noisy machine
+  chakong bench --national --scale 0.1 --split 1,2   # one replication split by region
   chakong bench --national                          # one full-scale national replication: slow"""
 
 
@@ -75,6 +78,28 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
         },
         no_progress={"help": "with --national: no progress bar on stderr"},
     )
+    p.add_argument(
+        "--split",
+        type=part_counts,
+        default=None,
+        metavar="N[,N...]",
+        help="with --national: also run each scale split by region into N parts (processes), "
+        "for each N given, separated by commas",
+    )
+
+
+def part_counts(text: str) -> list[int]:
+    """``--split``'s value: parts, each a whole number of at least 1, separated by commas."""
+    counts = []
+    for item in text.split(","):
+        try:
+            n = int(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {item!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"parts must be at least 1, not {n}")
+        counts.append(n)
+    return counts
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -82,12 +107,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from sim.engine import national_bench
 
         national = national_bench.run_national_bench(
-            args.scenario, args.scale or [1.0], args.progress, args.repeat or 1
+            args.scenario, args.scale or [1.0], args.progress, args.repeat or 1, args.split or ()
         )
         print(json.dumps(national) if args.json else national_bench.format_national_bench(national))
         return 0
     if args.scale is not None:
         raise UserError("--scale applies with --national only")
+    if args.split is not None:
+        raise UserError("--split applies with --national only")
     from sim.engine import bench
 
     result = bench.run_bench(args.scenario, args.repeat or 3)

@@ -188,6 +188,16 @@ OPTIONS: dict[str, Option] = {
             "instead of local processes; results are identical",
         },
     ),
+    "split": Option(
+        ("--split",),
+        {
+            "type": positive_int,
+            "metavar": "N",
+            "help": "run each replication's regions in N parts at once (processes here, or "
+            "tasks with --dask), replications one after another; results are identical "
+            "(statistics only: with --no-records)",
+        },
+    ),
     "no_report": Option(
         ("--no-report",), {"action": "store_true", "help": "do not write report.html"}
     ),

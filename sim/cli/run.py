@@ -18,6 +18,7 @@ examples:
   chakong run scenarios/baseline.toml --json > summary.json
   chakong run scenarios/baseline.toml --precision 0.02 --max-replications 60
   chakong run scenarios/baseline.toml --dask tcp://10.0.0.5:8786
+  chakong run scenarios/national-2023.toml --scale 1 --split 2 --no-records
 
 The results folder (default results/<scenario>/<UTC time>/) holds summary.json,
 manifest.json, replications.csv, cases.csv, events.csv, backlog.csv, PNG plots and
@@ -82,7 +83,7 @@ CALIBRATE_ABOUT = (
 
 def register(sub: Any, scen: argparse.ArgumentParser) -> None:
     p = options.command(sub, "run", [scen], cmd_run, RUN_HELP, RUN_ABOUT, RUN_EPILOG)
-    options.add(p, *options.RUN, "out", "no_records", *options.PRECISION)
+    options.add(p, *options.RUN, "out", "no_records", *options.PRECISION, "split")
 
     p = options.command(sub, "verify", [scen], cmd_verify, VERIFY_HELP, VERIFY_ABOUT, VERIFY_EPILOG)
     options.add(p, *options.RUN)
@@ -101,6 +102,11 @@ def register(sub: Any, scen: argparse.ArgumentParser) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.study.run import format_table, run
 
+    if (args.split or 1) > 1 and not args.no_records:
+        raise UserError(
+            f"--split {args.split}: a split replication keeps statistics only (each part "
+            "would write records of its own); add --no-records"
+        )
     loaded = options.loaded_scenario(args)
     return options.study(
         args,

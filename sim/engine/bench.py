@@ -117,7 +117,7 @@ def _processed(count: Callable[[], int]) -> int:
 def events_per_matter(scenario: Scenario, replication: int = 0) -> tuple[float, int]:
     """SimPy events processed per case filed in one replication (streaming statistics), and
     the cases filed; the world is built as :func:`sim.engine.replication.run_once` builds it."""
-    observer = Observer(scenario.warmup_days, scenario.horizon_days)
+    observer = Observer(scenario.warmup_days, scenario.horizon_days, regions=len(scenario.regions))
     world = World(scenario, Streams(SEED, replication), observer)
     observer.available_officer_days = world.available_officer_days
     world.run()  # its clock counts the steps its compiled loop makes

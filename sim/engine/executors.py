@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine.replication import single_run
+from sim.engine.split import Launcher, Part, run_part, run_split
 from sim.errors import UserError
 from sim.results.replication import ReplicationResult
 from sim.scenario.schema import Scenario
@@ -106,11 +107,14 @@ def _run_in_worker(task: Task) -> ReplicationResult:
 
 
 class LocalExecutor(Executor):
-    """This process (``workers=1``) or a pool of ``workers`` local processes."""
+    """This process (``workers=1``) or a pool of ``workers`` local processes; or, with
+    ``split`` above 1, each replication in turn split by region into that many processes
+    (:mod:`sim.engine.split`)."""
 
-    def __init__(self, workers: int = 1, show_progress: bool = True) -> None:
+    def __init__(self, workers: int = 1, show_progress: bool = True, split: int = 1) -> None:
         self.workers = max(1, workers)
-        self.parallelism = self.workers
+        self.split = max(1, split)
+        self.parallelism = self.workers if self.split == 1 else 1
         self._show_progress = show_progress
         self._pool: ProcessPoolExecutor | None = None
         self._queue: Any = None
@@ -119,9 +123,14 @@ class LocalExecutor(Executor):
         self._progress: Progress = None
 
     def describe(self) -> dict[str, Any]:
+        if self.split > 1:
+            return {"kind": "local", "split": self.split}
         return {"kind": "local", "workers": self.workers}
 
     def run(self, tasks: Sequence[Task], progress: Progress = None) -> list[ReplicationResult]:
+        if self.split > 1:
+            return [run_split(t.scenario, t.seed, t.replication, self.split, progress)
+                    for t in _unrecorded(tasks)]  # fmt: skip
         if self.workers == 1 or len(tasks) <= 1:
             return [run_task(t, progress) for t in tasks]
         pool = self._ensure_pool()
@@ -232,9 +241,11 @@ def _probe(address: str, timeout: float) -> None:
 
 
 class DaskExecutor(Executor):
-    """A ``dask.distributed`` cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``)."""
+    """A ``dask.distributed`` cluster at ``address`` (e.g. ``tcp://10.0.0.5:8786``); with
+    ``split`` above 1, each replication in turn split by region into that many tasks there,
+    this process keeping the agencies (:mod:`sim.engine.split`)."""
 
-    def __init__(self, address: str, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, timeout: float = 10.0, split: int = 1) -> None:
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - a dependency, but say so if it is missing
@@ -253,6 +264,13 @@ class DaskExecutor(Executor):
             self.client.close()
             raise
         self.parallelism = max(1, sum(self.client.nthreads().values()))
+        self.split = max(1, split)
+        if self.split > self.parallelism:
+            self.client.close()
+            raise UserError(
+                f"--split {self.split}: the parts of a replication run at once, and the "
+                f"cluster at {address} has {self.parallelism} worker threads"
+            )
 
     def _check_workers(self, timeout: float) -> None:
         address = self.address
@@ -284,11 +302,18 @@ class DaskExecutor(Executor):
             "workers": self.workers,
             "threads": self.parallelism,
             "code": code_fingerprint(),
+            "split": self.split,
         }
 
     def run(self, tasks: Sequence[Task], progress: Progress = None) -> list[ReplicationResult]:
         from distributed import as_completed
 
+        if self.split > 1:
+            launcher = DaskLauncher(self.client, self.address)
+            return [
+                run_split(t.scenario, t.seed, t.replication, self.split, progress, launcher)
+                for t in _unrecorded(tasks)
+            ]
         futures = self.client.map(_run_remote, list(tasks), pure=False)
         days = {f.key: t.scenario.horizon_days for f, t in zip(futures, tasks, strict=True)}
         for future in as_completed(futures, loop=self.client.loop):
@@ -312,8 +337,40 @@ class DaskExecutor(Executor):
         self.client.close()
 
 
-def make_executor(workers: int, dask: str | None = None, show_progress: bool = True) -> Executor:
-    """A Dask executor when ``dask`` names a scheduler, else local processes."""
+class DaskLauncher(Launcher):
+    """The parts of a split replication as tasks of a Dask cluster; they reach this
+    process at the address it reaches the scheduler from."""
+
+    def __init__(self, client: Any, address: str) -> None:
+        from distributed.comm import get_address_host_port
+
+        self.client = client
+        host, port = get_address_host_port(address)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, port))  # no packet: only the route's local address
+            self.host = probe.getsockname()[0]
+
+    def start(self, parts: Sequence[Part]) -> None:
+        self.futures = self.client.map(run_part, list(parts), pure=False)
+
+    def stop(self) -> None:
+        self.client.gather(self.futures, errors="skip")
+
+
+def _unrecorded(tasks: Sequence[Task]) -> Sequence[Task]:
+    if any(t.keep_records for t in tasks):
+        raise UserError(
+            "--split: a split replication keeps statistics only (its parts would each "
+            "write records); add --no-records"
+        )
+    return tasks
+
+
+def make_executor(
+    workers: int, dask: str | None = None, show_progress: bool = True, split: int = 1
+) -> Executor:
+    """A Dask executor when ``dask`` names a scheduler, else local processes; ``split``:
+    the parts each replication's regions run in at once."""
     if dask:
-        return DaskExecutor(dask)
-    return LocalExecutor(workers, show_progress)
+        return DaskExecutor(dask, split=split)
+    return LocalExecutor(workers, show_progress, split)

@@ -33,10 +33,11 @@ def run_once(
     """Run one replication; the observer is an :class:`EventLog` when records are kept."""
     use_huge_pages()  # where objects lie, not what they hold: the same bits
     horizon = scenario.horizon_days
+    regions = len(scenario.regions)
     observer = (
-        EventLog(scenario.warmup_days, horizon, replication=replication)
+        EventLog(scenario.warmup_days, horizon, replication=replication, regions=regions)
         if keep_records
-        else Observer(scenario.warmup_days, horizon)
+        else Observer(scenario.warmup_days, horizon, regions=regions)
     )
     world = World(scenario, Streams(seed, replication), observer, progress)
     observer.available_officer_days = world.available_officer_days

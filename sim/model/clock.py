@@ -122,7 +122,12 @@ class Clock(simpy.Environment):
         return int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
 
     def schedule(self, event: Any, priority: EventPriority = NORMAL, delay: float = 0) -> None:
-        t = self._now + delay
+        self.schedule_at(event, priority, self._now + delay)
+
+    def schedule_at(self, event: Any, priority: EventPriority, t: float) -> None:
+        """Schedule ``event`` at the time ``t`` (not before now), as if scheduled now: for an
+        event whose time is known only after the instant it would have been scheduled at,
+        computed as it would have been then (:mod:`sim.engine.split`)."""
         slot = int(t * SLOTS_PER_DAY) if t < 1e15 else _LAST
         if slot <= self._slot:
             self._scheduled += 1
@@ -158,6 +163,12 @@ class Clock(simpy.Environment):
         timer.callbacks = _FIRE
         timer._ok = True
         self.schedule(timer, priority, delay)
+
+    def call_at(self, t: float, timer: Timer, priority: EventPriority = NORMAL) -> None:
+        """Call ``timer.fire()`` at the time ``t``, as :meth:`call_later` would."""
+        timer.callbacks = _FIRE
+        timer._ok = True
+        self.schedule_at(timer, priority, t)
 
     def wait(self, delay: float) -> Wake:
         """What a process yields to wait ``delay`` days: as ``self.timeout(delay)`` to the

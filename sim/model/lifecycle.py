@@ -28,7 +28,7 @@ from mypy_extensions import mypyc_attr
 
 from sim.model import deduction, freeze
 from sim.model.case import FOR_ANSWERS, FOR_OFFICE_HOURS, FOR_OFFICER, FOR_STINT_END, Case
-from sim.model.clock import URGENT
+from sim.model.clock import URGENT, Wake
 from sim.model.closing import CLOSING_HOUR, ClosingWorld, close_case
 from sim.model.debtors import Asset
 from sim.model.network import Finding, Network, QueryResult, preferred
@@ -149,13 +149,19 @@ def _investigate(w: CaseWorld, case: Matter) -> None:
     result = w.network.query(
         case.region.name, case.assets, env.now, case.seed, case.reworks, events.detailed
     )
-    _count_requests(w, case, result)
+    awaited = result.outstanding > 0  # answers from another process (sim/model/answers.py)
+    if not awaited:
+        _count_requests(w, case, result)
     if not events.detailed:  # past the query only an event log reads them (a row's count)
         case.assets = ()
     # what to control: one finding an asset (the choice reads no time and draws nothing,
     # so it is made now, while the findings are at hand, and only those chosen are kept)
     targets = preferred(result.findings, case.region.preference)
-    if result.last > env.now:  # the case waits as itself (a process's wait, in its place)
+    if awaited:  # the case waits as itself, scheduled when the last answer is known
+        case.targets = targets if targets else None
+        case.stage = FOR_ANSWERS
+        result.case = result.waiter = case
+    elif result.last > env.now:  # the case waits as itself (a process's wait, in its place)
         case.targets = targets if targets else None
         case.stage = FOR_ANSWERS
         env.call_later(result.last - env.now, case)
@@ -273,6 +279,12 @@ def _count_requests(w: CaseWorld, case: Case, result: QueryResult) -> None:
 def _await_answers(w: CaseWorld, case: Case, result: QueryResult) -> Generator[Any, Any, None]:
     """Count the requests and wait for the last answer."""
     env = w.env
+    if result.outstanding > 0:  # answers from another process (sim/model/answers.py)
+        wake = Wake()  # scheduled when the last answer is known, where env.wait would be
+        result.case = case
+        result.waiter = wake
+        yield wake
+        return
     _count_requests(w, case, result)
     if result.last > env.now:
         yield env.wait(result.last - env.now)

@@ -16,12 +16,14 @@ a wrong record fails and must be redone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
+from sim.errors import SplitNotExact
 from sim.model.calendar import WorkingTime
 from sim.model.debtors import Asset
 from sim.model.free_times import FreeTimes, Servers
@@ -160,6 +162,11 @@ class QueryResult:
     with_deadline: int  # requests to agencies with an answer deadline
     late: int  # of those, answered after the deadline
     answers: list[tuple[LinkRuntime, float, float]] | None  # (link, answered, value found)
+    # in a split replication (sim/model/answers.py): requests not answered yet, and the case
+    # and what it waits on (itself, or a process's Wake) until the last answer is in
+    outstanding: int
+    case: Any
+    waiter: Any
 
     def __init__(
         self,
@@ -178,6 +185,21 @@ class QueryResult:
         self.with_deadline = with_deadline
         self.late = late
         self.answers = answers
+        self.outstanding = 0
+        self.case = None
+        self.waiter = None
+
+
+class Asker:
+    """Where a region's requests go when the agencies' desks are in another process (a
+    replication split by region: :class:`sim.model.answers.Answers`)."""
+
+    def ask(self, agency: int, now: float, result: QueryResult, latency: float,
+            deadline: float, first: int, last: int) -> None:  # fmt: skip
+        """A request sent at ``now`` to the agency numbered ``agency``, for ``result``
+        (its findings ``first`` to ``last``), with the link's ``latency`` and the agency's
+        answer ``deadline`` in days."""
+        raise NotImplementedError
 
 
 class Network:
@@ -216,6 +238,8 @@ class Network:
                 counts[via.channel] = counts.get(via.channel, 0) + 1
             self.requests[region] = counts
             self.with_deadline[region] = sum(v.desk.deadline_days is not None for v in runtimes)
+        # answers served in another process (a split replication), or None: served here
+        self.answers: Asker | None = None
 
     def query(
         self,
@@ -271,8 +295,8 @@ class Network:
         with_deadline = sum(via.desk.deadline_days is not None for via, _ in pairs)
         return self._send(pairs, now, seed, reworks, detail, requests, with_deadline)
 
-    @staticmethod
     def _send(
+        self,
         pairs: Sequence[tuple[LinkRuntime, list[Asset] | None]],
         now: float,
         seed: int,
@@ -281,6 +305,8 @@ class Network:
         requests: dict[str, int],
         with_deadline: int,
     ) -> QueryResult:
+        if self.answers is not None:
+            return self._defer(self.answers, pairs, now, seed, reworks, requests, with_deadline)
         findings: list[Finding] = []
         answers: list[tuple[LinkRuntime, float, float]] | None = [] if detail else None
         last = now
@@ -303,6 +329,61 @@ class Network:
             if answers is not None:
                 answers.append((via, answered, sum(a.value_yuan for a in mine) if mine else 0.0))
         return QueryResult(now, last, findings, requests, with_deadline, late, answers)
+
+    @staticmethod
+    def _defer(
+        awaiting: Asker,
+        pairs: Sequence[tuple[LinkRuntime, list[Asset] | None]],
+        now: float,
+        seed: int,
+        reworks: int,
+        requests: dict[str, int],
+        with_deadline: int,
+    ) -> QueryResult:
+        """:meth:`_send` with the desks in another process: the same draws, in the same
+        order, and the answers awaited (``outstanding``; :mod:`sim.model.answers`)."""
+        findings: list[Finding] = []
+        result = QueryResult(now, now, findings, requests, with_deadline, 0, None)
+        for via, mine in pairs:
+            desk = via.desk
+            latency: float = via.latency()
+            first = len(findings)
+            if mine:
+                check = via.error_probability > 0
+                for a in mine:
+                    findings.append(
+                        Finding(a, via, math.nan, check and via.wrong(seed, a, reworks))
+                    )
+            deadline = math.inf if desk.deadline_days is None else desk.deadline_days
+            awaiting.ask(via.agency, now, result, latency, deadline, first, len(findings))
+        result.outstanding = len(pairs)
+        return result
+
+
+def serve_in_order(
+    desks: list[AgencyDesk], agencies: list[int], sent: list[float], origins: list[int]
+) -> list[float]:
+    """When each request is done at its agency, serving them in the order given (the order
+    they were sent, across the parts of a split replication: :mod:`sim.engine.split`); a
+    request is the number of its agency's desk, the time it was sent, and the part that
+    sent it. Two parts' requests to one agency at one instant are refused: which came first
+    is what one process's order of events would decide, and nothing here knows it."""
+    last_sent = [-math.inf] * len(desks)
+    last_origin = [-1] * len(desks)
+    done = [0.0] * len(sent)
+    for k in range(len(sent)):
+        agency = agencies[k]
+        at = sent[k]
+        origin = origins[k]
+        if at == last_sent[agency] and origin != last_origin[agency]:
+            raise SplitNotExact(
+                f"two parts sent to {desks[agency].name} at the same instant ({at!r}): "
+                "their order is one process's to decide; run this replication unsplit"
+            )
+        last_sent[agency] = at
+        last_origin[agency] = origin
+        done[k] = desks[agency].done_at(at)
+    return done
 
 
 def preferred(findings: list[Finding], preference: dict[str, int]) -> list[Finding]:

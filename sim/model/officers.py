@@ -29,8 +29,9 @@ class WorkLog:
     model's :class:`sim.model.events.EventSink` extends it. A compiled class, not a
     protocol: a court calls it directly, not by name."""
 
-    def officer_worked(self, start: float, days: float) -> None:
-        """An officer's stint of ``days`` working days began at ``start``."""
+    def officer_worked(self, start: float, days: float, region: int = 0) -> None:
+        """An officer's stint of ``days`` working days began at ``start``, in the region
+        of number ``region`` (the scenario's order)."""
 
 
 class Court:
@@ -44,8 +45,10 @@ class Court:
         officers: int,
         calendar: WorkingTime,
         work_log: WorkLog,
+        region_number: int = 0,
     ) -> None:
         self.env = env
+        self.region_number = region_number
         self.name = name
         self.region = region
         self.officers = officers
@@ -63,7 +66,7 @@ class Court:
         start = self.calendar.next_open(now if now > free else free)
         end = self.calendar.advance(start, work_days)
         self.free_at.replace_least(end)
-        self.work_log.officer_worked(start, work_days)
+        self.work_log.officer_worked(start, work_days, self.region_number)
         return start, end
 
     def work(self, work_days: float) -> Generator[Any, Any, float]:

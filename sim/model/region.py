@@ -45,11 +45,13 @@ class RegionRuntime:
         work_log: WorkLog,
     ) -> None:
         self.name = name
+        # its number: its place in the scenario's regions (the observer's sums are by region)
+        self.number: int = list(scenario.regions).index(name)
         calendar = WorkingTime(spec.calendar, scenario.start_date, load_holidays(scenario.holidays))
         self.calendar = calendar
         officers = spec.effective_officers
         self.courts = [
-            Court(env, f"{name}-{i + 1}", name, n, calendar, work_log)
+            Court(env, f"{name}-{i + 1}", name, n, calendar, work_log, self.number)
             for i, n in enumerate(split_officers(officers, spec.courts))
         ]
         self.available_officer_days = officers * calendar.working_days_between(

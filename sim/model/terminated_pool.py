@@ -19,8 +19,11 @@ packed records (region, debtor, still owed, pushes left, next push: 28 bytes a m
 the 170 of a tuple of Python objects; one ``struct`` pack a member added, which
 ``array.append`` on five columns took four times as long to do), and a check reads them
 as a numpy record array and moves those pushed again in one vectorised step, in the order
-they were in: the same draws meet the same members. Pushes
-are automatic batch checks; they are counted (``requery_pushes_per_year``) but do not queue
+they were in: the same draws meet the same members. Each
+region's draws (who has assets again, who pays, who is taken in, who is followed up) come
+from streams of its own, for its own members in their order, so a region's pool is the same
+whichever regions share the pool (a replication split by region: :mod:`sim.engine.split`).
+Pushes are automatic batch checks; they are counted (``requery_pushes_per_year``) but do not queue
 at agency desks.
 """
 
@@ -37,7 +40,7 @@ from sim.model.clock import Clock
 from sim.model.debtors import Asset
 from sim.model.events import EventSink
 from sim.model.region import RegionRuntime
-from sim.model.streams import Streams, uniforms
+from sim.model.streams import Draws, Streams, uniforms
 from sim.model.topology import Topology
 from sim.scenario.schema import SOLD_ASSETS, Scenario
 
@@ -112,29 +115,44 @@ class TerminatedPool:
         self.emergence = spec.emergence_probability
         self.restore_share = spec.restore_min_share
         self.followup = spec.followup_probability
-        self.rng = streams.rng("pool")
+        # a member's region: its number, an index into the scenario's regions (a world may
+        # run some of them: sim/engine/split.py)
+        self.names = list(w.scenario.regions)
+        # each region's draws from streams of its own, in the order of its own members: the
+        # same whichever regions are in the pool beside it
+        self.rng: list[np.random.Generator | None] = [None] * len(self.names)
+        self.pays_rng: list[np.random.Generator | None] = [None] * len(self.names)
+        self.taken: list[Draws | None] = [None] * len(self.names)
         self.share = spec.requery_share
-        # its own stream (the share moves nothing else), so drawn in blocks: the same values
-        # in the same order as one numpy call a member (some 3,400 instructions each)
-        self.taken = uniforms(streams.rng("pool", "share"))
         self.pays = spec.voluntary_payment_probability
-        self.pays_rng = streams.rng("pool", "pays")
+        for name in w.regions:
+            k = self.names.index(name)
+            self.rng[k] = streams.rng("pool", name)
+            # its own stream (the share moves nothing else), so drawn in blocks: the same
+            # values in the same order as one numpy call a member (some 3,400 instructions)
+            self.taken[k] = uniforms(streams.rng("pool", name, "share"))
+            self.pays_rng[k] = streams.rng("pool", name, "pays")
         self.buckets: dict[int, Bucket] = {}
         self.size = 0
-        self.names = list(w.scenario.regions)
-        self.index = {name: k for k, name in enumerate(self.names)}
-        self.reachable = {r: w.topology.reachable(r) for r in w.scenario.regions}
+        self.reachable = {r: w.topology.reachable(r) for r in w.regions}
         sale = w.scenario.sale
         self.sale_ratio = {
             "real_estate": sale.real_estate.start_price_ratio,
             "vehicle": sale.vehicle.start_price_ratio,
         }
-        for name, region in w.scenario.regions.items():
-            n = region.initial_terminated_pool
+        for name in w.regions:
+            n = w.scenario.regions[name].initial_terminated_pool
             if n:
-                left = self.rng.integers(1, self.pushes + 1, n)
-                first = self.rng.uniform(0, self.interval, n)
-                self._add_initial(self.index[name], w.new_debtor_ids(n), left, first)
+                k = self.names.index(name)
+                rng = self._rng(k)
+                left = rng.integers(1, self.pushes + 1, n)
+                first = rng.uniform(0, self.interval, n)
+                self._add_initial(k, w.new_debtor_ids(n), left, first)
+
+    def _rng(self, region: int) -> np.random.Generator:
+        rng = self.rng[region]
+        assert rng is not None, "a region this world does not run"
+        return rng
 
     def _bucket(self, day: int) -> Bucket:
         bucket = self.buckets.get(day)
@@ -165,14 +183,17 @@ class TerminatedPool:
             self._bucket(int(days[a])).extend(records[a:b])
         self.size += n
 
-    def enter(self, region: str, debtor_id: int, owed: float, at: float) -> None:
+    def enter(self, region: RegionRuntime, debtor_id: int, owed: float, at: float) -> None:
         """A case closed 终本 at ``at``: its debtor is re-queried from then on (when the
         re-query takes it in: ``requery_share``)."""
+        k = region.number
         if self.share < 1:
-            u: float = self.taken()  # read unboxed (a draw is Any)
+            taken = self.taken[k]
+            assert taken is not None
+            u: float = taken()  # read unboxed (a draw is Any)
             if u >= self.share:
                 return
-        self._add(self.index[region], debtor_id, owed, self.pushes, at + self.interval)
+        self._add(k, debtor_id, owed, self.pushes, at + self.interval)
 
     def run(self) -> Generator[Any, Any, None]:
         env = self.w.env
@@ -186,9 +207,8 @@ class TerminatedPool:
             return
         n = len(bucket)
         self.size -= n
-        emerged = self.rng.random(n) < self.emergence if self.emergence > 0 else np.zeros(n, bool)
-        paying = self.pays_rng.random(n) < self.pays if self.pays > 0 else np.zeros(n, bool)
         records = bucket.records()
+        emerged, paying = self._draw(records)
         leads = restored = 0
         gone: list[int] = []  # members whose case is restored: no more pushes
         pushed = np.flatnonzero(emerged | paying)
@@ -210,6 +230,31 @@ class TerminatedPool:
             self._push_again(records, gone)
         self.w.events.pushed(self.w.env.now, n, leads, restored)
 
+    def _draw(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which members have assets again, and which pay: each region's draws from its own
+        streams, for its members in their order."""
+        n = len(records)
+        emerged = np.zeros(n, bool)
+        paying = np.zeros(n, bool)
+        if self.emergence <= 0 and self.pays <= 0:
+            return emerged, paying
+        regions = records["region"]
+        first = int(regions[0])
+        groups: list[tuple[int, Any]]
+        if (regions == first).all():  # one region's members (as a part of a split world's)
+            groups = [(first, slice(None))]
+        else:
+            groups = [(int(k), np.flatnonzero(regions == k)) for k in np.unique(regions)]
+        for k, at in groups:
+            m = n if isinstance(at, slice) else len(at)
+            if self.emergence > 0:
+                emerged[at] = self._rng(k).random(m) < self.emergence
+            if self.pays > 0:
+                rng = self.pays_rng[k]
+                assert rng is not None
+                paying[at] = rng.random(m) < self.pays
+        return emerged, paying
+
     def _push(self, region: int, debtor: int, owed: float, pays: bool) -> tuple[bool, bool]:
         """One member's push: (a lead found, the case restored)."""
         w = self.w
@@ -226,7 +271,7 @@ class TerminatedPool:
         if math.isnan(owed):
             owed = runtime.draw_pool_claim()
         worth = self._realisable(found) >= self.restore_share * owed
-        if worth and (self.followup >= 1 or self.rng.random() < self.followup):
+        if worth and (self.followup >= 1 or self._rng(region).random() < self.followup):
             w.restore(name, debtor, owed, assets, False)
             return True, True
         return True, False

@@ -17,7 +17,7 @@ process while it waits.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from typing import Any
 
 from sim.model.backlog import Closings, sampling_instants
@@ -49,7 +49,11 @@ class World(CaseWorld):
         streams: Streams,
         events: EventSink,
         progress: Callable[[float], None] | None = None,
+        only: Collection[str] | None = None,
     ) -> None:
+        """``only``: the regions this world runs (all by default), for a replication split
+        across processes by region (:mod:`sim.engine.split`); a region's draws are its own
+        (streams keyed by its name), whichever other regions run beside it."""
         self.scenario = scenario
         self.env = Clock()  # a two-level queue, in SimPy's order
         self.events = events
@@ -66,13 +70,14 @@ class World(CaseWorld):
         self.regions = {
             name: RegionRuntime(name, spec, scenario, self.env, streams, events)
             for name, spec in scenario.regions.items()
+            if only is None or name in only
         }
         self.available_officer_days = sum(r.available_officer_days for r in self.regions.values())
         self.network = Network(scenario, self.topology, streams)
         self.freezes = FreezeDesk(scenario)
         self.sale = SaleStage(scenario.sale)
         self.funds = CaseFunds(scenario.disbursement)
-        self.pool = TerminatedPool(self, streams)
+        self.pool = TerminatedPool(self, streams)  # each region's draws its own
         self.closing = ClosingShelf(self)  # cases still owing, waiting for their closing
         self._progress = progress
         for region in self.regions.values():  # compiled processes (Clock.start)
@@ -174,7 +179,7 @@ class World(CaseWorld):
         self.closings.add(at)
         self.events.closed(case)
         if case.outcome in ("terminated_for_now", "partly_performed"):
-            self.pool.enter(case.region.name, case.debtor_id, case.claim - case.recovered, at)
+            self.pool.enter(case.region, case.debtor_id, case.claim - case.recovered, at)
 
     # ------------------------------------------------------------ monitors
     def open_cases(self, t: float) -> int:

@@ -32,8 +32,9 @@ class EventLog(Observer):
         available_officer_days: float = 0.0,
         officers: int = 0,
         replication: int = 0,
+        regions: int = 1,
     ) -> None:
-        super().__init__(warmup, horizon, available_officer_days, officers)
+        super().__init__(warmup, horizon, available_officer_days, officers, regions)
         self.replication = replication
         self.rows: list[Event] = []
         self.case_rows: list[CaseRow] = []  # closed matters, in closing order

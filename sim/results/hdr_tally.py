@@ -80,3 +80,18 @@ class HdrTally:
             self._least = sys.maxsize
             self._greatest = 0
         return self._hist
+
+    def counted(self) -> tuple[dict[int, int], int, int]:
+        """What is counted and not yet recorded: (count by bucket, least, greatest)."""
+        return dict(self._counts), self._least, self._greatest
+
+    def absorb(self, counted: tuple[dict[int, int], int, int]) -> None:
+        """Count what another tally counted (its :meth:`counted`), as if counted here."""
+        counts, least, greatest = counted
+        mine = self._counts
+        for bucket, n in counts.items():
+            mine[bucket] = mine.get(bucket, 0) + n
+        if least < self._least:
+            self._least = least
+        if greatest > self._greatest:
+            self._greatest = greatest

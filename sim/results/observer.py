@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
-from typing import ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from hdrh.histogram import HdrHistogram
 from mypy_extensions import mypyc_attr
@@ -37,6 +37,21 @@ from sim.results.metrics import HEADLINE_METRICS
 MINUTES_PER_DAY: Final = 1440.0
 
 
+class RegionSums:
+    """One region's sums of floats (unboxed: a compiled class's attributes)."""
+
+    def __init__(self) -> None:
+        self.close_time = 0.0  # days from filing to closing, of the matters closed
+        self.recovery_time = 0.0  # days from filing to the last money, of cases recovering
+        self.claim = 0.0  # claimed, of the cases closed
+        self.recovered = 0.0  # recovered, of those
+        self.disbursed = 0.0  # money paid out inside the window, whatever case
+        self.officer_wait = 0.0  # days from filing to the first stint
+        self.officer_work = 0.0  # officer working days booked
+        self.fund_deducted = 0.0  # provident fund deducted
+        self.in_system = 0.0  # days in the system, up to the horizon
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)  # the event log extends it, as Python
 class Observer(EventSink):
     """Streaming statistics of one replication."""
@@ -47,8 +62,14 @@ class Observer(EventSink):
         horizon: float,
         available_officer_days: float = 0.0,
         officers: int = 0,
+        regions: int = 1,
     ) -> None:
         self.warmup = warmup
+        # every sum of floats is kept by region (its number: the scenario's order) and added
+        # up in region order when read, so that a replication split across processes by
+        # region (sim/engine/split.py) sums the same numbers in the same order: the same bits
+        self.regions = regions
+        self.sums = [RegionSums() for _ in range(regions)]
         self.horizon = horizon
         self.available_officer_days = available_officer_days  # officer working days available in the window
         self.officers = officers  # officers of every region
@@ -57,29 +78,21 @@ class Observer(EventSink):
         self.matters_closed: int = 0  # matters of every kind closed in the window
         self.closed_cases: int = 0  # of those, enforcement cases (new or restored)
         self.outcomes: dict[str, int] = {}
-        self.close_time_sum: float = 0.0
         self.recovered_cases: int = 0
-        self.recovery_time_sum: float = 0.0
-        self.claim_sum: float = 0.0
-        self.recovered_sum: float = 0.0
-        self.disbursed_sum: float = 0.0  # money paid out inside the window, whatever case
         self.officer_starts: int = 0
-        self.officer_wait_sum: float = 0.0
-        self.officer_work_sum: float = 0.0
         self.queries: dict[str, int] = {}
         self.answers: int = 0
         self.late_answers: int = 0
         self.freeze_attempts: int = 0
         self.freeze_failures: int = 0
-        self.fund_deducted_sum: float = 0.0
         self.voluntary_payments: int = 0
         self.renewals_needed: int = 0
         self.renewals_failed: int = 0
         self.pushes: int = 0
         self.leads: int = 0
         self.restored: int = 0
-        self.filed_in_window: dict[int, float] = {}  # case -> filed, while open
-        self.in_system_sum: float = 0.0
+        # by region: case -> filed, while open
+        self.filed_in_window: list[dict[int, float]] = [{} for _ in range(regions)]
         # the series sampled every backlog_sample_days, as typed arrays (8 bytes a sample, not
         # a Python number's 32): they are what grows with simulated time
         self.backlog_times: array[float] = array("d")
@@ -104,16 +117,16 @@ class Observer(EventSink):
             matter = case.matter
             self.matters_filed += 1
             self.filed_by_matter[matter] = self.filed_by_matter.get(matter, 0) + 1
-            self.filed_in_window[case.case_id] = t
+            self.filed_in_window[case.region.number][case.case_id] = t
 
     def officer_started(self, case: Case, start: float) -> None:
         if self.warmup <= start < self.horizon:
             self.officer_starts += 1
-            self.officer_wait_sum += start - case.filed
+            self.sums[case.region.number].officer_wait += start - case.filed
 
-    def officer_worked(self, start: float, days: float) -> None:
+    def officer_worked(self, start: float, days: float, region: int = 0) -> None:
         if self.warmup <= start < self.horizon:
-            self.officer_work_sum += days
+            self.sums[region].officer_work += days
 
     def queried(self, case: Case, result: QueryResult) -> None:
         """Requests sent together: counts by channel and hour, answers against deadlines."""
@@ -147,11 +160,12 @@ class Observer(EventSink):
         self, case: Case, hold: Hold | None, at: float, paid_at: float, yuan: float, kind: EventKind
     ) -> None:
         """Money taken at ``at`` (deduction, sale or voluntary payment), paid out at ``paid_at``."""
+        sums = self.sums[case.region.number]
         if self.warmup <= paid_at < self.horizon:
-            self.disbursed_sum += yuan
+            sums.disbursed += yuan
         if self.warmup <= at < self.horizon:
             if hold is not None and is_provident_fund(hold):
-                self.fund_deducted_sum += yuan
+                sums.fund_deducted += yuan
             if kind is EventKind.voluntary:
                 self.voluntary_payments += 1
 
@@ -176,27 +190,29 @@ class Observer(EventSink):
 
     def closed(self, case: Case) -> None:
         closed = case.closed
-        start = self.filed_in_window.pop(case.case_id, None)
+        region = case.region.number
+        sums = self.sums[region]
+        start = self.filed_in_window[region].pop(case.case_id, None)
         if start is not None:
-            self.in_system_sum += min(closed, self.horizon) - start
+            sums.in_system += min(closed, self.horizon) - start
         if not self.warmup <= closed < self.horizon:
             return
         filed = case.filed
         ttc = closed - filed
         self.matters_closed += 1
         self.outcomes[case.outcome] = self.outcomes.get(case.outcome, 0) + 1
-        self.close_time_sum += ttc
+        sums.close_time += ttc
         self.close_times.record(max(1, round(ttc * MINUTES_PER_DAY)))
         _count_day(self.close_days_hist, ttc)
         if case.matter == "objection":
             return
         self.closed_cases += 1
-        self.claim_sum += case.claim
+        sums.claim += case.claim
         recovered = case.recovered
-        self.recovered_sum += recovered
+        sums.recovered += recovered
         if recovered > 0:
             self.recovered_cases += 1
-            self.recovery_time_sum += case.last_disbursed - filed
+            sums.recovery_time += case.last_disbursed - filed
             _count_day(self.recovery_days_hist, case.last_disbursed - filed)
 
     def backlog(self, at: float, open_cases: int, pool: int) -> None:
@@ -207,9 +223,84 @@ class Observer(EventSink):
     # ------------------------------------------------------------ results
     def finish(self) -> None:
         """Count cases still open at the horizon for time in system (up to the horizon)."""
-        for start in self.filed_in_window.values():
-            self.in_system_sum += self.horizon - start
-        self.filed_in_window.clear()
+        for region, open_cases in enumerate(self.filed_in_window):
+            sums = self.sums[region]
+            for start in open_cases.values():
+                sums.in_system += self.horizon - start
+            open_cases.clear()
+
+    # ------------------------------------------------------------ a split replication
+    def state(self) -> dict[str, Any]:
+        """What this observer holds, as plain values (:meth:`absorb` adds it to another):
+        the part of a replication split across processes that ran here."""
+        state: dict[str, Any] = {name: getattr(self, name) for name in _COUNTS + _TALLIES}
+        state.update({name: [getattr(r, name) for r in self.sums] for name in _SUMS})
+        state["close_times"] = self.close_times.counted()
+        state["backlog_counts"] = list(self.backlog_counts)
+        state["pool_counts"] = list(self.pool_counts)
+        state["backlog_times"] = list(self.backlog_times)
+        return state
+
+    def absorb(self, state: dict[str, Any]) -> None:
+        """Add another observer's :meth:`state` to this one's (after :meth:`finish` on
+        both). Counts add; each region's sums are kept by one process (the others' are 0.0,
+        which adds exactly), so the sums read the same bits as one process's."""
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + state[name])
+        for name in _TALLIES:
+            _add_counts(getattr(self, name), state[name])
+        for name in _SUMS:
+            for sums, x in zip(self.sums, state[name], strict=True):
+                setattr(sums, name, getattr(sums, name) + x)
+        self.close_times.absorb(state["close_times"])
+        times: list[float] = state["backlog_times"]
+        if not self.backlog_times:
+            self.backlog_times.extend(times)
+            self.backlog_counts.extend([0] * len(times))
+            self.pool_counts.extend([0] * len(times))
+        if list(self.backlog_times) != times:
+            raise ValueError("the parts of a split replication sampled the backlog apart")
+        for series in ("backlog_counts", "pool_counts"):
+            mine_series = getattr(self, series)
+            for k, n in enumerate(state[series]):
+                mine_series[k] += n
+
+    # the sums, over the regions in their order (see __init__)
+    @property
+    def close_time_sum(self) -> float:
+        return _total([r.close_time for r in self.sums])
+
+    @property
+    def recovery_time_sum(self) -> float:
+        return _total([r.recovery_time for r in self.sums])
+
+    @property
+    def claim_sum(self) -> float:
+        return _total([r.claim for r in self.sums])
+
+    @property
+    def recovered_sum(self) -> float:
+        return _total([r.recovered for r in self.sums])
+
+    @property
+    def disbursed_sum(self) -> float:
+        return _total([r.disbursed for r in self.sums])
+
+    @property
+    def officer_wait_sum(self) -> float:
+        return _total([r.officer_wait for r in self.sums])
+
+    @property
+    def officer_work_sum(self) -> float:
+        return _total([r.officer_work for r in self.sums])
+
+    @property
+    def fund_deducted_sum(self) -> float:
+        return _total([r.fund_deducted for r in self.sums])
+
+    @property
+    def in_system_sum(self) -> float:
+        return _total([r.in_system for r in self.sums])
 
     def metrics(self) -> dict[str, float]:
         span = self.horizon - self.warmup
@@ -285,6 +376,50 @@ def _count_day(hist: list[int], days: float) -> None:
     if day >= len(hist):
         hist.extend([0] * (day + 1 - len(hist)))
     hist[day] += 1
+
+
+# what :meth:`Observer.state` holds: counts, tallies (dicts and lists of counts), sums by region
+_COUNTS: Final = (
+    "matters_filed", "matters_closed", "closed_cases", "recovered_cases", "officer_starts",
+    "answers", "late_answers", "freeze_attempts", "freeze_failures", "voluntary_payments",
+    "renewals_needed", "renewals_failed", "pushes", "leads", "restored",
+)  # fmt: skip
+_TALLIES: Final = (
+    "filed_by_matter", "outcomes", "queries", "queries_by_hour", "close_days_hist",
+    "recovery_days_hist",
+)  # fmt: skip
+_SUMS: Final = (
+    "close_time", "recovery_time", "claim", "recovered", "disbursed", "officer_wait",
+    "officer_work", "fund_deducted", "in_system",
+)  # fmt: skip
+
+
+def _add_counts(mine: Any, theirs: Any) -> None:
+    """Add counts into ``mine``: a dict (of counts, or of lists of counts) or a list."""
+    if isinstance(mine, dict):
+        assert isinstance(theirs, dict)
+        for key, n in theirs.items():
+            held = mine.get(key)
+            if held is None:
+                mine[key] = n if not isinstance(n, list) else list(n)
+            elif isinstance(held, list):
+                _add_counts(held, n)
+            else:
+                mine[key] = held + n
+    else:
+        assert isinstance(mine, list) and isinstance(theirs, list)
+        if len(theirs) > len(mine):
+            mine.extend([0] * (len(theirs) - len(mine)))
+        for k, n in enumerate(theirs):
+            mine[k] += n
+
+
+def _total(sums: list[float]) -> float:
+    """The regions' sums added up in region order."""
+    total = 0.0
+    for x in sums:
+        total += x
+    return total
 
 
 def _ratio(num: float, den: float) -> float:

@@ -11,7 +11,9 @@ and refuse the same things with the same words:
 - ``scale``: in (0, 1]; default the scenario's;
 - ``precision``: in (0, 1); ``max_replications`` (default 100, or the initial number if
   larger) and ``precision_metrics`` only with it (see :mod:`sim.study.precision`);
-- ``dask``: a scheduler address, instead of local processes.
+- ``dask``: a scheduler address, instead of local processes;
+- ``split``: at least 1 (default 1): each replication's regions run in that many parts at
+  once (:mod:`sim.engine.split`), the replications one after another; the same results.
 
 The single-value rules (``*_problem``) are also what the command line's argument types
 check, so a bad flag is refused by argparse with the same sentence.
@@ -73,10 +75,11 @@ class Settings:
     precision: PrecisionRule | None = None
     dask: str | None = None
     progress: bool = True
+    split: int = 1
 
     def executor(self) -> Executor:
         """Local processes, or the Dask cluster (use as a context manager)."""
-        return make_executor(self.workers, self.dask, self.progress)
+        return make_executor(self.workers, self.dask, self.progress, self.split)
 
     def stopping(self) -> Sequential | None:
         """The replication algorithm's state for one group run (None: a fixed number)."""
@@ -94,6 +97,7 @@ def resolve(
     precision_metrics: Sequence[str] = (),
     dask: str | None = None,
     progress: bool = True,
+    split: int | None = None,
     default_replications: int | None = None,
     min_replications: int = MIN_REPLICATIONS,
 ) -> Settings:
@@ -125,6 +129,8 @@ def resolve(
         _check("--workers", at_least_problem(workers, 1))
     if max_replications is not None:
         _check("--max-replications", at_least_problem(max_replications, 1))
+    if split is not None:
+        _check("--split", at_least_problem(split, 1))
     rule = None
     if precision is not None:
         cap = max_replications or max(DEFAULT_CAP, replications)
@@ -136,6 +142,7 @@ def resolve(
         precision=rule,
         dask=dask,
         progress=progress,
+        split=split or 1,
     )
 
 
@@ -148,6 +155,7 @@ SETTINGS = (
     "precision_metrics",
     "dask",
     "progress",
+    "split",
 )
 """The names :func:`resolve` takes: the command's flags and the Python API's keywords."""
 

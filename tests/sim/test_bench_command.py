@@ -15,6 +15,7 @@ from sim.engine.bench import (
     format_bench,
     textbook_events_per_customer,
 )
+from sim.engine.national_bench import format_national_bench
 from sim.engine.replication import single_run
 from sim.scenario import load_scenario
 from tests.conftest import SCENARIOS
@@ -81,7 +82,7 @@ def test_national_bench_runs_each_scale_in_its_own_process(cli) -> None:
     done = cli("bench", "--national", "--scale", "0.001,0.0005", "--repeat", "2", "--json")
     assert done.returncode == 0, done.stderr
     r = json.loads(done.stdout)
-    assert r["scenario"] == "national-2023" and r["split"].startswith("not available")
+    assert r["scenario"] == "national-2023" and r["splits"] == []  # none asked for
     assert r["rounds"] == 2 and len(r["relative_cost_by_round"]) == 2
     for run in r["runs"]:  # each scale's best round, and both rounds beside it
         assert len(run["round_wall_seconds"]) == len(run["round_cost_per_matter"]) == 2
@@ -131,3 +132,33 @@ def test_scale_belongs_to_the_national_bench(cli) -> None:
     assert done.returncode == 2
     assert "--scale applies with --national only" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_national_bench_splits_a_replication_with_the_same_results(cli) -> None:
+    done = cli("bench", "--national", "--scale", "0.0005", "--split", "1,3", "--json")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    (unsplit,) = r["runs"]
+    assert [s["parts"] for s in r["splits"]] == [1, 3]
+    for s in r["splits"]:
+        assert s["same_metrics"] is True  # held to the unsplit run, every bit
+        assert s["matters_filed"] == unsplit["matters_filed"] > 2_000
+        assert len(s["part_figures"]) == s["parts"]
+        assert sum(p["filed"] for p in s["part_figures"]) == s["matters_filed"]
+        assert s["cpu_seconds"] > s["coordinator_cpu_seconds"] > 0
+        assert s["requests"] > s["matters_filed"]  # every query asks several agencies
+        speedup = unsplit["wall_seconds"] / s["wall_seconds"]
+        assert s["speedup"] == pytest.approx(speedup, abs=0.0006)  # given to 3 decimals
+    assert "split 3" in done.stderr  # its own progress bar
+    text = format_national_bench(r)
+    assert text.count("yes, to the bit") == 2
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--split", "2"], ["--national", "--split", "0"], ["--national", "--split", "2,x"]],
+)
+def test_bench_split_is_refused_where_it_means_nothing(cli, flags) -> None:
+    done = cli("bench", *flags)
+    assert done.returncode == 2 and "--split" in done.stderr and "Traceback" not in done.stderr

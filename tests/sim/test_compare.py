@@ -157,8 +157,8 @@ def test_the_table_marks_significant_differences():
     short = {"horizon_days": 60, "warmup_days": 10}
     base = sim.load(BASELINE, **short)
     other = sim.load(studies.MORE_OFFICERS, **short)
-    text = format_comparison(sim.compare(base, other, replications=3, seed=2))
-    assert "compare: 2 scenarios, 3 replications each, seed 2" in text
+    text = format_comparison(sim.compare(base, other, replications=5, seed=2))
+    assert "compare: 2 scenarios, 5 replications each, seed 2" in text
     assert "baseline-more-officers against baseline:" in text
     assert "95% interval" in text and "common random numbers" in text
     line = next(x for x in text.splitlines() if x.startswith("officer_wait_days_mean"))

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # One short replication with its event log, in a process of its own: where each model module
 # was imported from, and a digest of every event row, case row and metric.
 RUN = """
-import hashlib, json, sys
+import hashlib, importlib, json, sys
 from pathlib import Path
 from sim.engine.replication import run_once
 from sim.model import _compiled
@@ -32,7 +32,7 @@ digest = hashlib.sha256()
 digest.update(repr(obs.sorted_rows()).encode())
 digest.update(repr(list(obs.all_case_rows())).encode())
 digest.update(repr(sorted(obs.metrics().items())).encode())
-files = {n: sys.modules[n].__file__ for n in _compiled.COMPILED}
+files = {n: importlib.import_module(n).__file__ for n in _compiled.COMPILED}  # imported or not
 print(json.dumps({"digest": digest.hexdigest(), "rows": len(obs.rows), "files": files,
                   "compiled": _compiled.compiled()}))
 """

@@ -21,7 +21,7 @@ WHATIFS = sorted(
     if 'extends = "../national-2023.toml"' in p.read_text(encoding="utf-8")
 )
 SHORT = ["warmup_days=90", "horizon_days=240"]
-SCALE = 0.002
+SCALE = 0.004
 REPS = 4
 
 
