@@ -99,6 +99,8 @@ def run_part(part: Part) -> None:
     """Run one part (in its own process): its regions' world, meeting the coordinator."""
     use_huge_pages()  # as one process runs it (sim/engine/replication.py)
     conn = _no_delay(Client(part.address, authkey=part.authkey))
+    refused = [False]  # by the coordinator (it knows why)
+    collecting = gc.isenabled()
     try:
         conn.send(part.index)
         scenario = part.scenario
@@ -117,6 +119,7 @@ def run_part(part: Part) -> None:
             reply = conn.recv_bytes()
             waited[0] += time.perf_counter() - began
             if len(reply) != 8 * n:
+                refused[0] = True
                 raise NotExact(reply.decode())
             return array("d", reply).tolist()
 
@@ -137,10 +140,15 @@ def run_part(part: Part) -> None:
                 "peak_rss_gib": peak_rss_gib(),
             }
         )
-    except (NotExact, EOFError, ConnectionError):
-        return  # the coordinator says why (a tie it refused, or its own end)
+    except NotExact as exc:
+        if not refused[0]:  # found here: the coordinator tells the user
+            conn.send_bytes(_HEAD.pack(math.nan, -1) + str(exc).encode())
+    except (EOFError, ConnectionError):
+        return  # the coordinator stopped, and says why
     finally:
         conn.close()
+        if collecting:  # a Dask worker's process goes on
+            gc.enable()
 
 
 def _no_delay(conn: Connection) -> Connection:
@@ -169,6 +177,8 @@ class Coordinator:
     def receive(self, part: int, message: bytes) -> None:
         now, n = _HEAD.unpack_from(message)
         at = _HEAD.size
+        if n < 0:  # the part found its run would not be one process's
+            raise NotExact(f"part {part}: {message[at:].decode()}")
         agencies = np.frombuffer(message, np.int64, n, at)
         sent = np.frombuffer(message, np.float64, n, at + 8 * n)
         self.agencies[part] = np.concatenate([self.agencies[part], agencies])

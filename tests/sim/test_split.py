@@ -122,3 +122,31 @@ def test_a_dask_cluster_runs_the_parts_with_the_same_results(scenario, unsplit):
             DaskExecutor(cluster.scheduler_address, split=3)
     _same(unsplit, split)
     assert np.isfinite(split.metrics["time_to_close_days_mean"])
+
+
+def test_an_answer_at_its_meeting_instant_is_refused(scenario):
+    """One process would have scheduled the case's wait before the meeting's instant was
+    over; a part cannot, so it stops rather than reorder (and says so)."""
+    from sim.model.answers import Answers, pollers
+    from sim.model.world import World
+    from sim.results.observer import Observer
+
+    world = World(scenario, Streams(3, 0), Observer(0, scenario.horizon_days, regions=31))
+    answers = Answers(world.env, world.events, pollers(world.network), 100.0, lambda *a: [])
+    world.network.answers = answers
+    region = next(iter(world.regions))
+    result = world.network.query(region, (), 1.0, 7)
+    assert result.outstanding == len(answers.awaited) > 0  # held, not answered
+    at = [2.0 - r.latency for r in answers.awaited]  # each answer at 2.0, the meeting
+    with pytest.raises(SplitNotExact, match="not after the meeting"):
+        answers.deliver(2.0, at, True)
+    with pytest.raises(SplitNotExact, match="answers for"):
+        answers.deliver(2.0, [], True)
+
+
+def test_the_coordinator_passes_on_what_a_part_refused(scenario):
+    from sim.engine.split import _HEAD, Coordinator
+
+    coordinator = Coordinator(scenario, 1, 0, 2)
+    with pytest.raises(SplitNotExact, match="part 1: an answer"):
+        coordinator.receive(1, _HEAD.pack(math.nan, -1) + b"an answer at 2.0")
