@@ -132,6 +132,8 @@ class TerminatedPool:
             # values in the same order as one numpy call a member (some 3,400 instructions)
             self.taken[k] = uniforms(streams.rng("pool", name, "share"))
             self.pays_rng[k] = streams.rng("pool", name, "pays")
+        # the number of the one region this world runs, if one (-1: several)
+        self.alone = self.names.index(next(iter(w.regions))) if len(w.regions) == 1 else -1
         self.buckets: dict[int, Bucket] = {}
         self.size = 0
         self.reachable = {r: w.topology.reachable(r) for r in w.regions}
@@ -234,25 +236,31 @@ class TerminatedPool:
         """Which members have assets again, and which pay: each region's draws from its own
         streams, for its members in their order."""
         n = len(records)
+        if self.alone >= 0:  # one region's pool (a one-region world): two draws, no grouping
+            return self._draws(self.alone, n)
         emerged = np.zeros(n, bool)
         paying = np.zeros(n, bool)
         if self.emergence <= 0 and self.pays <= 0:
             return emerged, paying
         regions = records["region"]
-        first = int(regions[0])
-        groups: list[tuple[int, Any]]
-        if (regions == first).all():  # one region's members (as a part of a split world's)
-            groups = [(first, slice(None))]
+        order = np.argsort(regions, kind="stable")  # by region, each in the members' order
+        counts = np.bincount(regions, minlength=len(self.names)).tolist()
+        start = 0
+        for k, m in enumerate(counts):
+            if m:
+                at = order[start : start + m]
+                emerged[at], paying[at] = self._draws(k, m)
+                start += m
+        return emerged, paying
+
+    def _draws(self, region: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The draws of ``n`` members of one region, in their order."""
+        if self.emergence > 0:
+            emerged = self._rng(region).random(n) < self.emergence
         else:
-            groups = [(int(k), np.flatnonzero(regions == k)) for k in np.unique(regions)]
-        for k, at in groups:
-            m = n if isinstance(at, slice) else len(at)
-            if self.emergence > 0:
-                emerged[at] = self._rng(k).random(m) < self.emergence
-            if self.pays > 0:
-                rng = self.pays_rng[k]
-                assert rng is not None
-                paying[at] = rng.random(m) < self.pays
+            emerged = np.zeros(n, bool)
+        rng = self.pays_rng[region]
+        paying = rng.random(n) < self.pays if self.pays > 0 and rng else np.zeros(n, bool)
         return emerged, paying
 
     def _push(self, region: int, debtor: int, owed: float, pays: bool) -> tuple[bool, bool]:
