@@ -12,11 +12,13 @@ from sim.engine.executors import DaskExecutor, LocalExecutor, Task, code_fingerp
 from sim.engine.runner import run_replications
 from sim.errors import UserError
 from sim.scenario import load_scenario
-from tests.conftest import BASELINE
+from tests.conftest import BASELINE, SCENARIOS
 
 distributed = pytest.importorskip("distributed")
 
 SHORT = ["horizon_days=120", "warmup_days=20"]
+NATIONAL = SCENARIOS / "national-2023.toml"
+SPLIT_SHORT = ["horizon_days=150", "warmup_days=30"]
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +147,19 @@ def test_a_bad_dask_address_on_the_cli_exits_2_and_writes_nothing(cli, tmp_path)
     assert res.returncode == 2, res.stderr
     assert "chakong run: --dask tcp://127.0.0.1:1: cannot connect" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_a_replication_split_into_dask_tasks_gives_one_process_s_results(cluster):
+    """The parts of one split replication as tasks on the cluster, the agencies here: the
+    same results as one process (sim/engine/split.py); more parts than the cluster has
+    threads would wait for each other for ever, and are refused."""
+    scenario = load_scenario(NATIONAL, SPLIT_SHORT).scaled(0.003).scenario
+    (whole,) = run_replications(scenario, 11, 1, show_progress=False)
+    with DaskExecutor(cluster.scheduler_address, split=2) as ex:
+        (split,) = run_replications(scenario, 11, 1, show_progress=False, executor=ex)
+        assert ex.describe()["split"] == 2
+    assert whole.cases_filed > 2_000
+    _same(whole, split)
+    with pytest.raises(UserError, match="worker threads"):
+        DaskExecutor(cluster.scheduler_address, split=3)

@@ -1,6 +1,7 @@
 """One replication split by region across processes (sim/engine/split.py): the same
-results, to the bit, as one process, whatever the number of parts, locally and on a real
-local Dask cluster; what it refuses, it refuses clearly."""
+results, to the bit, as one process, whatever the number of parts (on a real local Dask
+cluster too: tests/sim/test_dask.py, beside its cluster); what it refuses, it refuses
+clearly."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from sim.engine.executors import LocalExecutor
@@ -105,23 +105,6 @@ def test_split_is_refused_with_records_and_below_one(tmp_path):
     zero = run("--split", "0", "--no-records")
     assert zero.returncode == 2 and "--split" in zero.stderr
     assert not (tmp_path / "out").exists()  # nothing written
-
-
-@pytest.mark.slow
-def test_a_dask_cluster_runs_the_parts_with_the_same_results(scenario, unsplit):
-    distributed = pytest.importorskip("distributed")
-    from sim.engine.executors import DaskExecutor
-
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:  # fmt: skip
-        with DaskExecutor(cluster.scheduler_address, split=2) as ex:
-            (split,) = run_replications(scenario, 11, 1, show_progress=False, executor=ex)
-        with pytest.raises(Exception, match="worker threads"):
-            DaskExecutor(cluster.scheduler_address, split=3)
-    _same(unsplit, split)
-    assert np.isfinite(split.metrics["time_to_close_days_mean"])
 
 
 def test_an_answer_at_its_meeting_instant_is_refused(scenario):
