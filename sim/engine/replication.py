@@ -79,6 +79,19 @@ def single_run(
             events = parts_dir / f"events.{replication:05d}.csv"
             write_events(events, (r for r in obs.sorted_rows() if r.time_days < horizon), False)
             files = {"cases": str(cases), "events": str(events)}
+    return observed(obs, replication, world.filed_total, began, files, by_agency)
+
+
+def observed(
+    obs: Observer,
+    replication: int,
+    cases_filed: int,
+    began: float,
+    files: dict[str, str] | None = None,
+    by_agency: dict[tuple[str, str], list[int]] | None = None,
+) -> ReplicationResult:
+    """One replication's result from its observer (after :meth:`Observer.finish`), begun
+    at ``began`` (``time.perf_counter``)."""
     return ReplicationResult(
         replication=replication,
         metrics=obs.metrics(),
@@ -86,12 +99,12 @@ def single_run(
         backlog_counts=obs.backlog_counts,
         pool_counts=obs.pool_counts,
         close_days_hist=obs.close_days_hist,
-        cases_filed=world.filed_total,
+        cases_filed=cases_filed,
         wall_seconds=time.perf_counter() - began,
-        files=files,
+        files=files or {},
         recovery_days_hist=obs.recovery_days_hist,
         queries_by_hour=obs.queries_by_hour,
-        agency_queries_by_hour=by_agency,
+        agency_queries_by_hour=by_agency or {},
     )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine.hugepages import use_huge_pages
+from sim.engine.replication import observed
 from sim.model.answers import Answers, NotExact, pollers
 from sim.model.network import Network, serve_in_order
 from sim.model.streams import Streams
@@ -335,17 +336,4 @@ def _result(
     # as one process adds them up: in scenario order
     observer.available_officer_days = sum(officer_days[n] for n in scenario.regions)
     observer.officers = sum(r.effective_officers for r in scenario.regions.values())
-    return ReplicationResult(
-        replication=replication,
-        metrics=observer.metrics(),
-        backlog_times=observer.backlog_times,
-        backlog_counts=observer.backlog_counts,
-        pool_counts=observer.pool_counts,
-        close_days_hist=observer.close_days_hist,
-        cases_filed=sum(r["filed"] for r in results.values()),
-        wall_seconds=time.perf_counter() - began,
-        files={},
-        recovery_days_hist=observer.recovery_days_hist,
-        queries_by_hour=observer.queries_by_hour,
-        agency_queries_by_hour={},
-    )
+    return observed(observer, replication, sum(r["filed"] for r in results.values()), began)
